@@ -1,0 +1,155 @@
+/* The provider's openssl.cnf keys, environment overrides, and the check
+ * that refuses keys this provider does not know. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/conf.h>
+#include <openssl/core_names.h>
+#include <openssl/crypto.h>
+#include <openssl/err.h>
+#include <openssl/params.h>
+
+#include "provider.h"
+
+#define KEY_MODULE_PATH "pkcs11-module-path"
+#define KEY_INIT_ARGS "pkcs11-module-init-args"
+#define KEY_TOKEN_PIN "pkcs11-module-token-pin"
+
+/* Keys OpenSSL itself reads from a provider section, then ours. */
+static const char *const known_keys[] = {
+    "identity", "module", "activate", "soft_load",
+    KEY_MODULE_PATH, KEY_INIT_ARGS, KEY_TOKEN_PIN,
+};
+
+/* Raises a configuration error and also prints it: OpenSSL (3.0) clears
+ * errors from loading openssl.cnf, so a provider that refuses to load
+ * would otherwise vanish without a word. Never called with a PIN. */
+static void config_error(P11PROV_CTX *ctx, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static void config_error(P11PROV_CTX *ctx, const char *fmt, ...)
+{
+    char message[512];
+    va_list args;
+
+    va_start(args, fmt);
+    vsnprintf(message, sizeof(message), fmt, args);
+    va_end(args);
+    P11PROV_RAISE(ctx, P11PROV_R_CONFIG, "%s", message);
+    fprintf(stderr, "pkcs11prov: %s; the provider is not loaded\n", message);
+}
+
+static bool is_known_key(const char *key)
+{
+    for (size_t i = 0; i < sizeof(known_keys) / sizeof(known_keys[0]); i++)
+        if (strcmp(key, known_keys[i]) == 0)
+            return true;
+    return false;
+}
+
+/* The core hands a provider only the keys it asks for by name, so a typo
+ * such as "pkcs11-module-paht" would go unnoticed. Read the provider's
+ * section from the configuration file OpenSSL loaded and refuse unknown
+ * keys. When the file or the section cannot be found (an application that
+ * loaded its configuration from elsewhere), there is nothing to check. */
+static int check_unknown_keys(P11PROV_CTX *ctx)
+{
+    char *file = CONF_get1_default_config_file();
+    CONF *conf = NCONF_new(NULL);
+    int ok = 1;
+
+    ERR_set_mark();
+    if (file == NULL || conf == NULL || NCONF_load(conf, file, NULL) <= 0)
+        goto done;
+    const char *init = NCONF_get_string(conf, NULL, "openssl_conf");
+    const char *providers =
+        init ? NCONF_get_string(conf, init, "providers") : NULL;
+    const char *section =
+        providers ? NCONF_get_string(conf, providers, ctx->name) : NULL;
+    STACK_OF(CONF_VALUE) *values =
+        section ? NCONF_get_section(conf, section) : NULL;
+    for (int i = 0; values != NULL && i < sk_CONF_VALUE_num(values); i++) {
+        const CONF_VALUE *value = sk_CONF_VALUE_value(values, i);
+        if (!is_known_key(value->name)) {
+            ERR_pop_to_mark();
+            config_error(ctx, "unknown key \"%s\" in section [%s] of %s",
+                         value->name, section, file);
+            ok = 0;
+            goto done_no_pop;
+        }
+    }
+done:
+    ERR_pop_to_mark();
+done_no_pop:
+    NCONF_free(conf);
+    OPENSSL_free(file);
+    return ok;
+}
+
+static int dup_setting(P11PROV_CTX *ctx, char **dest, const char *value)
+{
+    if (value == NULL)
+        return 1;
+    *dest = OPENSSL_strdup(value);
+    if (*dest == NULL) {
+        P11PROV_RAISE(ctx, P11PROV_R_MEMORY, "copying configuration");
+        return 0;
+    }
+    return 1;
+}
+
+int p11prov_config_load(P11PROV_CTX *ctx, const OSSL_DISPATCH *in)
+{
+    OSSL_FUNC_core_get_params_fn *core_get_params = NULL;
+    const char *name = NULL, *module_path = NULL, *init_args = NULL;
+    const char *token_pin = NULL;
+
+    for (; in->function_id != 0; in++)
+        if (in->function_id == OSSL_FUNC_CORE_GET_PARAMS)
+            core_get_params = OSSL_FUNC_core_get_params(in);
+    if (core_get_params == NULL) {
+        P11PROV_RAISE(ctx, P11PROV_R_INTERNAL, "core has no get_params");
+        return 0;
+    }
+    OSSL_PARAM params[] = {
+        OSSL_PARAM_utf8_ptr(OSSL_PROV_PARAM_CORE_PROV_NAME, &name, 0),
+        OSSL_PARAM_utf8_ptr(KEY_MODULE_PATH, &module_path, 0),
+        OSSL_PARAM_utf8_ptr(KEY_INIT_ARGS, &init_args, 0),
+        OSSL_PARAM_utf8_ptr(KEY_TOKEN_PIN, &token_pin, 0),
+        OSSL_PARAM_END,
+    };
+    if (!core_get_params(ctx->handle, params)) {
+        P11PROV_RAISE(ctx, P11PROV_R_CONFIG, "cannot read configuration");
+        return 0;
+    }
+    /* The environment wins, so one binary can be pointed at a module. */
+    const char *env_module = getenv("PKCS11PROV_MODULE");
+    if (env_module != NULL && *env_module != '\0')
+        module_path = env_module;
+    if (module_path == NULL || *module_path == '\0')
+        module_path = P11PROV_DEFAULT_MODULE;
+    if (token_pin != NULL && strncmp(token_pin, "file:", 5) == 0
+        && token_pin[5] == '\0') {
+        config_error(ctx, "%s = file: names no file", KEY_TOKEN_PIN);
+        return 0;
+    }
+    if (!dup_setting(ctx, &ctx->name, name ? name : P11PROV_NAME)
+        || !dup_setting(ctx, &ctx->config.module_path, module_path)
+        || !dup_setting(ctx, &ctx->config.init_args, init_args)
+        || !dup_setting(ctx, &ctx->config.token_pin, token_pin))
+        return 0;
+    P11PROV_DEBUG(1, "provider \"%s\" configured: module %s%s", ctx->name,
+                  ctx->config.module_path,
+                  ctx->config.token_pin ? ", token PIN configured" : "");
+    return check_unknown_keys(ctx);
+}
+
+void p11prov_config_free(P11PROV_CONFIG *config)
+{
+    OPENSSL_free(config->module_path);
+    OPENSSL_free(config->init_args);
+    if (config->token_pin != NULL)
+        OPENSSL_clear_free(config->token_pin, strlen(config->token_pin));
+    memset(config, 0, sizeof(*config));
+}

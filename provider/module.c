@@ -1,0 +1,341 @@
+/* Loading Cryptoki modules: dlopen, interface discovery, C_Initialize
+ * once per process, and C_Finalize only when we are the last user, before
+ * the module's own static objects are destroyed at exit. */
+#include "module.h"
+
+#include <dlfcn.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <openssl/crypto.h>
+#include <openssl/err.h>
+
+#include "pkcs11_v3.h"
+#include "token.h"
+
+/* Every module loaded in this process, whichever context loaded it. */
+static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
+static P11PROV_MODULE *registry;
+static unsigned int fork_generation;
+static pid_t registry_pid;
+static bool exit_handler_registered;
+static bool process_exiting;
+static pthread_once_t fork_handler_once = PTHREAD_ONCE_INIT;
+
+/* Around fork(): every lock is taken so that none is copied into the
+ * child held by a thread that does not exist there. */
+static void fork_prepare(void)
+{
+    pthread_mutex_lock(&registry_lock);
+    for (P11PROV_MODULE *m = registry; m != NULL; m = m->next) {
+        pthread_mutex_lock(&m->call_lock);
+        p11prov_tokens_lock_all(m);
+    }
+}
+
+static void fork_release(void)
+{
+    for (P11PROV_MODULE *m = registry; m != NULL; m = m->next) {
+        p11prov_tokens_unlock_all(m);
+        pthread_mutex_unlock(&m->call_lock);
+    }
+    pthread_mutex_unlock(&registry_lock);
+}
+
+static void fork_child(void)
+{
+    fork_generation++;
+    fork_release();
+}
+
+static void register_fork_handlers(void)
+{
+    pthread_atfork(fork_prepare, fork_release, fork_child);
+}
+
+/* Runs at exit() before the modules' static destructors: they were
+ * registered when the module was loaded, before this handler (atexit runs
+ * handlers in reverse order). OpenSSL's own cleanup, and with it our
+ * teardown, runs later still, when SoftHSM would crash in C_Finalize. */
+static void finalize_modules_at_exit(void)
+{
+    pthread_mutex_lock(&registry_lock);
+    process_exiting = true;
+    for (P11PROV_MODULE *m = registry; m != NULL; m = m->next) {
+        if (!m->we_initialized || m->finalized || registry_pid != getpid())
+            continue;
+        p11prov_tokens_forget(m);
+        m->fns->C_Finalize(NULL);
+        m->finalized = true;
+        P11PROV_DEBUG(1, "module %s finalized at exit", m->path);
+    }
+    pthread_mutex_unlock(&registry_lock);
+}
+
+/* Functions called without further checks must exist. */
+static bool function_list_complete(const CK_FUNCTION_LIST *f)
+{
+    return f->C_Initialize && f->C_Finalize && f->C_GetInfo
+           && f->C_GetSlotList && f->C_GetSlotInfo && f->C_GetTokenInfo
+           && f->C_OpenSession && f->C_CloseSession && f->C_FindObjectsInit
+           && f->C_FindObjects && f->C_FindObjectsFinal
+           && f->C_GetAttributeValue;
+}
+
+static CK_FUNCTION_LIST *find_function_list(P11PROV_CTX *ctx, void *library,
+                                           const char *path)
+{
+    CK_FUNCTION_LIST *fns = NULL;
+    P11PROV_C_GetInterface get_interface;
+    CK_C_GetFunctionList get_function_list;
+    CK_RV rv;
+
+    /* PKCS#11 3.0 modules: ask for the standard interface first. */
+    *(void **)&get_interface = dlsym(library, "C_GetInterface");
+    if (get_interface != NULL) {
+        P11PROV_CK_INTERFACE *interface = NULL;
+        rv = get_interface((CK_UTF8CHAR *)"PKCS 11", NULL, &interface, 0);
+        if (rv == CKR_OK && interface != NULL
+            && interface->pFunctionList != NULL)
+            fns = interface->pFunctionList;
+    }
+    if (fns == NULL) {
+        *(void **)&get_function_list = dlsym(library, "C_GetFunctionList");
+        if (get_function_list == NULL) {
+            P11PROV_RAISE(ctx, P11PROV_R_MODULE_LOAD,
+                          "%s exports neither C_GetInterface nor "
+                          "C_GetFunctionList: not a PKCS#11 module", path);
+            return NULL;
+        }
+        rv = get_function_list(&fns);
+        if (rv != CKR_OK) {
+            P11PROV_RAISE_CKR(ctx, rv, "C_GetFunctionList", path);
+            return NULL;
+        }
+    }
+    if (fns == NULL || fns->version.major < 2 || !function_list_complete(fns)) {
+        P11PROV_RAISE(ctx, P11PROV_R_MODULE_BAD_ANSWER,
+                      "%s returned an incomplete PKCS#11 function list", path);
+        return NULL;
+    }
+    return fns;
+}
+
+/* tpm2-pkcs11 1.9 fails (wrong sessions, crashes) when two threads call
+ * it at once despite CKF_OS_LOCKING_OK; such modules get one caller at a
+ * time. */
+static bool module_needs_serializing(const CK_INFO *info)
+{
+    static const char tpm2_manufacturer[] = "tpm2-software.github.io";
+    return memcmp(info->manufacturerID, tpm2_manufacturer,
+                  sizeof(tpm2_manufacturer) - 1) == 0;
+}
+
+/* C_Initialize with OS locking and the configured init args. */
+static CK_RV call_initialize(P11PROV_MODULE *m)
+{
+    CK_C_INITIALIZE_ARGS args;
+    CK_RV rv;
+
+    memset(&args, 0, sizeof(args));
+    args.flags = CKF_OS_LOCKING_OK;
+    args.pReserved = m->init_args;
+    /* Modules that use libcrypto (SoftHSM looks for the rdrand engine)
+     * leave their own errors behind; they are not the application's. */
+    ERR_set_mark();
+    rv = m->fns->C_Initialize(&args);
+    ERR_pop_to_mark();
+    return rv;
+}
+
+/* C_Initialize + C_GetInfo; registry_lock held. */
+static int initialize_module(P11PROV_CTX *ctx, P11PROV_MODULE *m)
+{
+    CK_RV rv = call_initialize(m);
+
+    if (rv != CKR_OK && rv != CKR_CRYPTOKI_ALREADY_INITIALIZED) {
+        P11PROV_RAISE_CKR(ctx, rv, "C_Initialize of PKCS#11 module", m->path);
+        return 0;
+    }
+    /* Someone else in the process initialised it: never finalise it. */
+    m->we_initialized = rv == CKR_OK;
+    m->finalized = false;
+    m->fork_generation = fork_generation;
+    registry_pid = getpid();
+    rv = m->fns->C_GetInfo(&m->info);
+    if (rv != CKR_OK) {
+        P11PROV_RAISE_CKR(ctx, rv, "C_GetInfo of PKCS#11 module", m->path);
+        if (m->we_initialized)
+            m->fns->C_Finalize(NULL);
+        m->finalized = true;
+        return 0;
+    }
+    m->serialize = module_needs_serializing(&m->info);
+    if (!exit_handler_registered) {
+        /* Registered after the module's dlopen and C_Initialize; see
+         * finalize_modules_at_exit. */
+        atexit(finalize_modules_at_exit);
+        exit_handler_registered = true;
+    }
+    P11PROV_DEBUG(1, "module %s initialized (%s, cryptoki %u.%u%s)", m->path,
+                  m->we_initialized ? "by us" : "already",
+                  m->info.cryptokiVersion.major, m->info.cryptokiVersion.minor,
+                  m->serialize ? ", calls serialized" : "");
+    return 1;
+}
+
+static P11PROV_MODULE *load_module(P11PROV_CTX *ctx, const char *path,
+                                   const char *init_args)
+{
+    void *library = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+    if (library == NULL) {
+        P11PROV_RAISE(ctx, P11PROV_R_MODULE_LOAD,
+                      "cannot load PKCS#11 module %s: %s", path, dlerror());
+        return NULL;
+    }
+    CK_FUNCTION_LIST *fns = find_function_list(ctx, library, path);
+    P11PROV_MODULE *m = fns ? OPENSSL_zalloc(sizeof(*m)) : NULL;
+    if (m == NULL || (m->path = OPENSSL_strdup(path)) == NULL
+        || (init_args && (m->init_args = OPENSSL_strdup(init_args)) == NULL)) {
+        if (fns != NULL)
+            P11PROV_RAISE(ctx, P11PROV_R_MEMORY, "loading module %s", path);
+        if (m != NULL) {
+            OPENSSL_free(m->path);
+            OPENSSL_free(m);
+        }
+        dlclose(library);
+        return NULL;
+    }
+    m->library = library;
+    m->fns = fns;
+    m->finalized = true; /* until initialize_module succeeds */
+    pthread_mutex_init(&m->call_lock, NULL);
+    pthread_mutex_init(&m->tokens_lock, NULL);
+    return m;
+}
+
+/* Finds or loads the module and takes a user reference on it. */
+static P11PROV_MODULE *module_acquire(P11PROV_CTX *ctx, const char *path,
+                                      const char *init_args)
+{
+    P11PROV_MODULE *m;
+
+    pthread_once(&fork_handler_once, register_fork_handlers);
+    pthread_mutex_lock(&registry_lock);
+    for (m = registry; m != NULL; m = m->next)
+        if (strcmp(m->path, path) == 0)
+            break;
+    if (m == NULL) {
+        m = load_module(ctx, path, init_args);
+        if (m != NULL) {
+            m->next = registry;
+            registry = m;
+        }
+    }
+    if (m != NULL && m->finalized && !initialize_module(ctx, m))
+        m = NULL;
+    if (m != NULL)
+        m->users++;
+    pthread_mutex_unlock(&registry_lock);
+    return m;
+}
+
+static void module_release(P11PROV_MODULE *m)
+{
+    pthread_mutex_lock(&registry_lock);
+    if (--m->users == 0 && m->we_initialized && !m->finalized
+        && !process_exiting && registry_pid == getpid()) {
+        p11prov_tokens_forget(m);
+        m->fns->C_Finalize(NULL);
+        m->finalized = true;
+        P11PROV_DEBUG(1, "module %s finalized: last user gone", m->path);
+    }
+    pthread_mutex_unlock(&registry_lock);
+}
+
+CK_RV p11prov_module_check_fork(P11PROV_MODULE *m)
+{
+    CK_RV rv = CKR_OK;
+
+    if (__atomic_load_n(&m->fork_generation, __ATOMIC_ACQUIRE)
+        == __atomic_load_n(&fork_generation, __ATOMIC_ACQUIRE))
+        return CKR_OK;
+    pthread_mutex_lock(&registry_lock);
+    if (m->fork_generation != fork_generation) {
+        /* The parent's sessions and login are not ours to use or close. */
+        p11prov_tokens_forget(m);
+        rv = call_initialize(m);
+        if (rv == CKR_OK || rv == CKR_CRYPTOKI_ALREADY_INITIALIZED) {
+            m->we_initialized = rv == CKR_OK;
+            m->fork_generation = fork_generation;
+            registry_pid = getpid();
+            P11PROV_DEBUG(1, "module %s re-initialized after fork", m->path);
+            rv = CKR_OK;
+        }
+    }
+    pthread_mutex_unlock(&registry_lock);
+    return rv;
+}
+
+/* The path for the module the URI asks for, or the configured one. */
+static char *module_path_for_uri(P11PROV_CTX *ctx, const p11uri *uri)
+{
+    if (uri != NULL && uri->values[P11URI_MODULE_PATH].present)
+        return OPENSSL_strdup((char *)uri->values[P11URI_MODULE_PATH].data);
+    if (uri != NULL && uri->values[P11URI_MODULE_NAME].present) {
+        const char *name = (char *)uri->values[P11URI_MODULE_NAME].data;
+        char *resolved = p11prov_resolve_module_name(name);
+        if (resolved == NULL)
+            P11PROV_RAISE(ctx, P11PROV_R_MODULE_LOAD,
+                          "no PKCS#11 module named \"%s\" (looked for a "
+                          "p11-kit registration and a library of that name)",
+                          name);
+        return resolved;
+    }
+    return OPENSSL_strdup(ctx->config.module_path);
+}
+
+P11PROV_MODULE *p11prov_module_for_uri(P11PROV_CTX *ctx, const p11uri *uri)
+{
+    char *path = module_path_for_uri(ctx, uri);
+    P11PROV_MODULE *m = NULL;
+
+    if (path == NULL)
+        return NULL;
+    pthread_mutex_lock(&ctx->modules_lock);
+    for (size_t i = 0; i < ctx->module_count; i++)
+        if (strcmp(ctx->modules[i]->path, path) == 0)
+            m = ctx->modules[i];
+    if (m == NULL) {
+        if (ctx->module_count == P11PROV_MAX_MODULES) {
+            P11PROV_RAISE(ctx, P11PROV_R_MODULE_LOAD,
+                          "cannot load %s: already using %d modules", path,
+                          P11PROV_MAX_MODULES);
+        } else {
+            /* Init args are configured for the configured module only. */
+            bool configured = strcmp(path, ctx->config.module_path) == 0;
+            m = module_acquire(ctx, path,
+                               configured ? ctx->config.init_args : NULL);
+            if (m != NULL)
+                ctx->modules[ctx->module_count++] = m;
+        }
+    }
+    pthread_mutex_unlock(&ctx->modules_lock);
+    OPENSSL_free(path);
+    if (m != NULL && p11prov_module_check_fork(m) != CKR_OK) {
+        P11PROV_RAISE(ctx, P11PROV_R_MODULE_INIT,
+                      "cannot re-initialize %s after fork", m->path);
+        return NULL;
+    }
+    return m;
+}
+
+void p11prov_modules_release(P11PROV_CTX *ctx)
+{
+    pthread_mutex_lock(&ctx->modules_lock);
+    for (size_t i = 0; i < ctx->module_count; i++)
+        module_release(ctx->modules[i]);
+    ctx->module_count = 0;
+    pthread_mutex_unlock(&ctx->modules_lock);
+}

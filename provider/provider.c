@@ -1,0 +1,154 @@
+/* Provider entry point: parameters, the operations offered, teardown. */
+#include <string.h>
+
+#include <openssl/core_names.h>
+#include <openssl/crypto.h>
+#include <openssl/params.h>
+#include <openssl/provider.h>
+
+#include "buildinfo.h"
+#include "module.h"
+#include "provider.h"
+
+
+static OSSL_FUNC_provider_gettable_params_fn p11prov_gettable_params;
+static OSSL_FUNC_provider_get_params_fn p11prov_get_params;
+static OSSL_FUNC_provider_query_operation_fn p11prov_query_operation;
+static OSSL_FUNC_provider_get_reason_strings_fn p11prov_get_reason_strings;
+static OSSL_FUNC_provider_teardown_fn p11prov_teardown;
+
+static const OSSL_ALGORITHM store_algorithms[] = {
+    { "pkcs11", P11PROV_PROPERTY, p11prov_store_functions,
+      "PKCS#11 objects addressed by RFC 7512 URIs" },
+    { NULL, NULL, NULL, NULL },
+};
+
+static const OSSL_PARAM *p11prov_gettable_params(void *provctx)
+{
+    static const OSSL_PARAM gettable[] = {
+        OSSL_PARAM_DEFN(OSSL_PROV_PARAM_NAME, OSSL_PARAM_UTF8_PTR, NULL, 0),
+        OSSL_PARAM_DEFN(OSSL_PROV_PARAM_VERSION, OSSL_PARAM_UTF8_PTR, NULL, 0),
+        OSSL_PARAM_DEFN(OSSL_PROV_PARAM_BUILDINFO, OSSL_PARAM_UTF8_PTR, NULL,
+                        0),
+        OSSL_PARAM_DEFN(OSSL_PROV_PARAM_STATUS, OSSL_PARAM_INTEGER, NULL, 0),
+        OSSL_PARAM_END,
+    };
+    (void)provctx;
+    return gettable;
+}
+
+static int p11prov_get_params(void *provctx, OSSL_PARAM params[])
+{
+    OSSL_PARAM *p;
+
+    (void)provctx;
+    p = OSSL_PARAM_locate(params, OSSL_PROV_PARAM_NAME);
+    if (p != NULL && !OSSL_PARAM_set_utf8_ptr(p, P11PROV_NAME))
+        return 0;
+    p = OSSL_PARAM_locate(params, OSSL_PROV_PARAM_VERSION);
+    if (p != NULL && !OSSL_PARAM_set_utf8_ptr(p, P11PROV_VERSION))
+        return 0;
+    p = OSSL_PARAM_locate(params, OSSL_PROV_PARAM_BUILDINFO);
+    if (p != NULL && !OSSL_PARAM_set_utf8_ptr(p, P11PROV_BUILDINFO))
+        return 0;
+    /* Loading is lazy: a provider that initialised is usable; module and
+     * token problems are reported by the operation that meets them. */
+    p = OSSL_PARAM_locate(params, OSSL_PROV_PARAM_STATUS);
+    if (p != NULL && !OSSL_PARAM_set_int(p, 1))
+        return 0;
+    return 1;
+}
+
+static const OSSL_ALGORITHM *p11prov_query_operation(void *provctx,
+                                                     int operation_id,
+                                                     int *no_cache)
+{
+    (void)provctx;
+    *no_cache = 0;
+    switch (operation_id) {
+    case OSSL_OP_STORE:
+        return store_algorithms;
+    default:
+        return NULL;
+    }
+}
+
+static const OSSL_ITEM *p11prov_get_reason_strings(void *provctx)
+{
+    (void)provctx;
+    return p11prov_reason_strings();
+}
+
+static void p11prov_teardown(void *provctx)
+{
+    P11PROV_CTX *ctx = provctx;
+
+    if (ctx == NULL)
+        return;
+    p11prov_modules_release(ctx);
+    p11prov_config_free(&ctx->config);
+    OSSL_LIB_CTX_free(ctx->libctx);
+    pthread_mutex_destroy(&ctx->modules_lock);
+    OPENSSL_free(ctx->name);
+    OPENSSL_free(ctx);
+}
+
+static const OSSL_DISPATCH provider_functions[] = {
+    { OSSL_FUNC_PROVIDER_GETTABLE_PARAMS,
+      (void (*)(void))p11prov_gettable_params },
+    { OSSL_FUNC_PROVIDER_GET_PARAMS, (void (*)(void))p11prov_get_params },
+    { OSSL_FUNC_PROVIDER_QUERY_OPERATION,
+      (void (*)(void))p11prov_query_operation },
+    { OSSL_FUNC_PROVIDER_GET_REASON_STRINGS,
+      (void (*)(void))p11prov_get_reason_strings },
+    { OSSL_FUNC_PROVIDER_TEARDOWN, (void (*)(void))p11prov_teardown },
+    { 0, NULL },
+};
+
+static void take_core_error_functions(P11PROV_CTX *ctx,
+                                      const OSSL_DISPATCH *in)
+{
+    for (; in->function_id != 0; in++) {
+        switch (in->function_id) {
+        case OSSL_FUNC_CORE_NEW_ERROR:
+            ctx->core_new_error = OSSL_FUNC_core_new_error(in);
+            break;
+        case OSSL_FUNC_CORE_SET_ERROR_DEBUG:
+            ctx->core_set_error_debug = OSSL_FUNC_core_set_error_debug(in);
+            break;
+        case OSSL_FUNC_CORE_VSET_ERROR:
+            ctx->core_vset_error = OSSL_FUNC_core_vset_error(in);
+            break;
+        default:
+            break;
+        }
+    }
+}
+
+/* The one symbol the module exports (see exports.map). */
+OSSL_provider_init_fn OSSL_provider_init __attribute__((visibility("default")));
+
+int OSSL_provider_init(const OSSL_CORE_HANDLE *handle, const OSSL_DISPATCH *in,
+                       const OSSL_DISPATCH **out, void **provctx)
+{
+    P11PROV_CTX *ctx;
+
+    p11prov_debug_init();
+    ctx = OPENSSL_zalloc(sizeof(*ctx));
+    if (ctx == NULL)
+        return 0;
+    ctx->handle = handle;
+    pthread_mutex_init(&ctx->modules_lock, NULL);
+    take_core_error_functions(ctx, in);
+    /* Software work the provider does itself (hashing before a token
+     * signature, decoding) runs in a child of the application's context,
+     * through whatever providers the application loaded. */
+    ctx->libctx = OSSL_LIB_CTX_new_child(handle, in);
+    if (ctx->libctx == NULL || !p11prov_config_load(ctx, in)) {
+        p11prov_teardown(ctx);
+        return 0;
+    }
+    *out = provider_functions;
+    *provctx = ctx;
+    return 1;
+}

@@ -1,0 +1,65 @@
+/* The provider context and the pieces every file of the provider shares. */
+#ifndef PKCS11PROV_PROVIDER_H
+#define PKCS11PROV_PROVIDER_H
+
+#include <pthread.h>
+#include <stdbool.h>
+
+#include <openssl/core.h>
+#include <openssl/core_dispatch.h>
+
+#include "errors.h"
+
+#define P11PROV_NAME "pkcs11prov"
+#define P11PROV_VERSION "0.1.0"
+/* Every algorithm carries this property, whatever name the provider was
+ * loaded under, so "-propquery provider=pkcs11" always selects it. */
+#define P11PROV_PROPERTY "provider=pkcs11"
+/* Used when neither the configuration nor PKCS11PROV_MODULE names a module:
+ * every module registered with p11-kit is then reachable. */
+#define P11PROV_DEFAULT_MODULE "p11-kit-proxy.so"
+
+typedef struct p11prov_module P11PROV_MODULE;
+
+/* Settings from the provider's openssl.cnf section and the environment. */
+typedef struct p11prov_config {
+    char *module_path;   /* never NULL after loading */
+    char *init_args;     /* pReserved for C_Initialize, or NULL */
+    char *token_pin;     /* a PIN or "file:/path"; secret, cleansed on free */
+} P11PROV_CONFIG;
+
+#define P11PROV_MAX_MODULES 8
+
+struct p11prov_ctx {
+    const OSSL_CORE_HANDLE *handle;
+    OSSL_LIB_CTX *libctx;        /* child of the application's context */
+    char *name;                  /* the name the provider was loaded under */
+    P11PROV_CONFIG config;
+    OSSL_FUNC_core_new_error_fn *core_new_error;
+    OSSL_FUNC_core_set_error_debug_fn *core_set_error_debug;
+    OSSL_FUNC_core_vset_error_fn *core_vset_error;
+    /* Modules this context holds a reference on; loaded on first use. */
+    pthread_mutex_t modules_lock;
+    P11PROV_MODULE *modules[P11PROV_MAX_MODULES];
+    size_t module_count;
+};
+
+/* config.c */
+int p11prov_config_load(P11PROV_CTX *ctx, const OSSL_DISPATCH *in);
+void p11prov_config_free(P11PROV_CONFIG *config);
+
+/* debug.c: PKCS11PROV_DEBUG=N | file:/path | file:/path,level:N */
+extern int p11prov_debug_level;
+void p11prov_debug_init(void);
+void p11prov_debug_print(const char *fmt, ...)
+    __attribute__((format(printf, 1, 2)));
+#define P11PROV_DEBUG(level, ...)                                          \
+    do {                                                                   \
+        if (p11prov_debug_level >= (level))                                \
+            p11prov_debug_print(__VA_ARGS__);                              \
+    } while (0)
+
+/* store.c */
+extern const OSSL_DISPATCH p11prov_store_functions[];
+
+#endif

@@ -1,0 +1,227 @@
+/* Slot and token enumeration with URI matching, and session pooling. */
+#include "token.h"
+
+#include <string.h>
+
+#include <openssl/crypto.h>
+
+/* No real module has more; a larger count is a bad answer, not a reason
+ * to allocate without bound. */
+#define MAX_SLOTS 1024
+/* Sessions kept open when idle, per token. */
+#define MAX_IDLE_SESSIONS 8
+
+static CK_RV list_slots(P11PROV_MODULE *m, CK_SLOT_ID **slots, CK_ULONG *count)
+{
+    CK_RV rv;
+
+    *slots = NULL;
+    for (int attempt = 0; attempt < 4; attempt++) {
+        CK_ULONG n = 0;
+        P11PROV_CALL(rv, m, C_GetSlotList, CK_TRUE, NULL, &n);
+        if (rv != CKR_OK)
+            return rv;
+        if (n > MAX_SLOTS)
+            return CKR_GENERAL_ERROR;
+        OPENSSL_free(*slots);
+        *slots = OPENSSL_malloc(sizeof(CK_SLOT_ID) * (n ? n : 1));
+        if (*slots == NULL)
+            return CKR_HOST_MEMORY;
+        P11PROV_CALL(rv, m, C_GetSlotList, CK_TRUE, *slots, &n);
+        if (rv == CKR_OK && n <= MAX_SLOTS) {
+            *count = n;
+            return CKR_OK;
+        }
+        if (rv != CKR_BUFFER_TOO_SMALL)
+            break; /* slots appeared between the calls: ask again */
+    }
+    OPENSSL_free(*slots);
+    *slots = NULL;
+    return rv == CKR_OK ? CKR_GENERAL_ERROR : rv;
+}
+
+/* Length of a space-padded Cryptoki text field without its padding. */
+static int padded_length(const unsigned char *field, size_t size)
+{
+    while (size > 0 && (field[size - 1] == ' ' || field[size - 1] == '\0'))
+        size--;
+    return (int)size;
+}
+
+/* The module's record for the token in slot_id, created or refreshed. */
+static P11PROV_TOKEN *token_record(P11PROV_MODULE *m, CK_SLOT_ID slot_id,
+                                   const CK_SLOT_INFO *slot_info,
+                                   const CK_TOKEN_INFO *token_info)
+{
+    P11PROV_TOKEN *t;
+
+    pthread_mutex_lock(&m->tokens_lock);
+    for (t = m->tokens; t != NULL; t = t->next)
+        if (t->slot_id == slot_id)
+            break;
+    if (t == NULL && (t = OPENSSL_zalloc(sizeof(*t))) != NULL) {
+        t->module = m;
+        t->slot_id = slot_id;
+        pthread_mutex_init(&t->lock, NULL);
+        t->next = m->tokens;
+        m->tokens = t;
+    }
+    if (t != NULL) {
+        pthread_mutex_lock(&t->lock);
+        /* Another token in the slot: the old one's sessions are gone. */
+        if (memcmp(t->token_info.serialNumber, token_info->serialNumber,
+                   sizeof(token_info->serialNumber)) != 0
+            || memcmp(t->token_info.label, token_info->label,
+                      sizeof(token_info->label)) != 0)
+            t->idle_count = 0;
+        t->slot_info = *slot_info;
+        t->token_info = *token_info;
+        pthread_mutex_unlock(&t->lock);
+    }
+    pthread_mutex_unlock(&m->tokens_lock);
+    return t;
+}
+
+int p11prov_tokens_find(P11PROV_CTX *ctx, P11PROV_MODULE *m,
+                        const p11uri *uri, P11PROV_TOKEN ***tokens,
+                        size_t *count)
+{
+    CK_SLOT_ID *slots = NULL;
+    CK_ULONG slot_count = 0;
+    CK_RV rv;
+
+    *tokens = NULL;
+    *count = 0;
+    if (!p11uri_match_module_info(uri, &m->info)) {
+        P11PROV_DEBUG(2, "module %s does not match the URI", m->path);
+        return 1;
+    }
+    rv = list_slots(m, &slots, &slot_count);
+    if (rv != CKR_OK) {
+        P11PROV_RAISE_CKR(ctx, rv, "C_GetSlotList of module", m->path);
+        return 0;
+    }
+    *tokens = OPENSSL_zalloc(sizeof(**tokens) * (slot_count ? slot_count : 1));
+    if (*tokens == NULL) {
+        OPENSSL_free(slots);
+        P11PROV_RAISE(ctx, P11PROV_R_MEMORY, "listing tokens");
+        return 0;
+    }
+    for (CK_ULONG i = 0; i < slot_count; i++) {
+        CK_SLOT_INFO slot_info;
+        CK_TOKEN_INFO token_info;
+
+        P11PROV_CALL(rv, m, C_GetSlotInfo, slots[i], &slot_info);
+        if (rv == CKR_OK)
+            P11PROV_CALL(rv, m, C_GetTokenInfo, slots[i], &token_info);
+        if (rv != CKR_OK) {
+            /* A token removed while we enumerate is not an error. */
+            P11PROV_DEBUG(2, "slot %lu skipped: 0x%lx", slots[i], rv);
+            continue;
+        }
+        /* An uninitialised token (SoftHSM always offers one) holds
+         * nothing and refuses sessions. */
+        if (!(token_info.flags & CKF_TOKEN_INITIALIZED)) {
+            P11PROV_DEBUG(2, "slot %lu skipped: token not initialized",
+                          slots[i]);
+            continue;
+        }
+        if (!p11uri_match_slot_info(uri, slots[i], &slot_info)
+            || !p11uri_match_token_info(uri, &token_info))
+            continue;
+        P11PROV_TOKEN *t = token_record(m, slots[i], &slot_info, &token_info);
+        if (t == NULL) {
+            OPENSSL_free(slots);
+            OPENSSL_free(*tokens);
+            *tokens = NULL;
+            P11PROV_RAISE(ctx, P11PROV_R_MEMORY, "recording a token");
+            return 0;
+        }
+        (*tokens)[(*count)++] = t;
+        P11PROV_DEBUG(1, "token \"%.*s\" in slot %lu of %s matches",
+                      padded_length(token_info.label, sizeof(token_info.label)),
+                      (const char *)token_info.label, slots[i], m->path);
+    }
+    OPENSSL_free(slots);
+    return 1;
+}
+
+char *p11prov_token_uri(const P11PROV_TOKEN *token)
+{
+    p11uri *uri = p11uri_new();
+    char *text = NULL;
+
+    if (uri != NULL && p11uri_set_token_info(uri, &token->token_info) == P11URI_OK)
+        text = p11uri_format(uri, P11URI_FORMAT_OMIT_PIN);
+    p11uri_free(uri);
+    return text;
+}
+
+CK_RV p11prov_session_borrow(P11PROV_TOKEN *token, CK_SESSION_HANDLE *session)
+{
+    CK_RV rv;
+
+    pthread_mutex_lock(&token->lock);
+    if (token->idle_count > 0) {
+        *session = token->idle[--token->idle_count];
+        pthread_mutex_unlock(&token->lock);
+        return CKR_OK;
+    }
+    pthread_mutex_unlock(&token->lock);
+    P11PROV_CALL(rv, token->module, C_OpenSession, token->slot_id,
+                 CKF_SERIAL_SESSION, NULL, NULL, session);
+    return rv;
+}
+
+void p11prov_session_return(P11PROV_TOKEN *token, CK_SESSION_HANDLE session,
+                            bool reusable)
+{
+    CK_RV rv;
+
+    pthread_mutex_lock(&token->lock);
+    if (reusable && token->idle_count < MAX_IDLE_SESSIONS) {
+        if (token->idle_count == token->idle_capacity) {
+            size_t capacity = token->idle_capacity ? token->idle_capacity * 2 : 4;
+            CK_SESSION_HANDLE *grown =
+                OPENSSL_realloc(token->idle, capacity * sizeof(*grown));
+            if (grown != NULL) {
+                token->idle = grown;
+                token->idle_capacity = capacity;
+            }
+        }
+        if (token->idle_count < token->idle_capacity) {
+            token->idle[token->idle_count++] = session;
+            pthread_mutex_unlock(&token->lock);
+            return;
+        }
+    }
+    pthread_mutex_unlock(&token->lock);
+    P11PROV_CALL(rv, token->module, C_CloseSession, session);
+    (void)rv; /* an invalid handle is already closed */
+}
+
+void p11prov_tokens_forget(P11PROV_MODULE *m)
+{
+    pthread_mutex_lock(&m->tokens_lock);
+    for (P11PROV_TOKEN *t = m->tokens; t != NULL; t = t->next) {
+        pthread_mutex_lock(&t->lock);
+        t->idle_count = 0;
+        pthread_mutex_unlock(&t->lock);
+    }
+    pthread_mutex_unlock(&m->tokens_lock);
+}
+
+
+void p11prov_tokens_lock_all(P11PROV_MODULE *m)
+{
+    pthread_mutex_lock(&m->tokens_lock);
+    for (P11PROV_TOKEN *t = m->tokens; t != NULL; t = t->next)
+        pthread_mutex_lock(&t->lock);
+}
+
+void p11prov_tokens_unlock_all(P11PROV_MODULE *m)
+{
+    for (P11PROV_TOKEN *t = m->tokens; t != NULL; t = t->next)
+        pthread_mutex_unlock(&t->lock);
+    pthread_mutex_unlock(&m->tokens_lock);
+}

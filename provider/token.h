@@ -1,0 +1,53 @@
+/* Slots and tokens of a module: enumeration with URI matching, and the
+ * per-token session pool. A token record lives as long as the process
+ * (keys point at it); its sessions are dropped when the module is
+ * finalised or the process forks. */
+#ifndef PKCS11PROV_TOKEN_H
+#define PKCS11PROV_TOKEN_H
+
+#include "module.h"
+
+struct p11prov_token {
+    P11PROV_MODULE *module;
+    CK_SLOT_ID slot_id;
+    CK_SLOT_INFO slot_info;
+    CK_TOKEN_INFO token_info;
+    pthread_mutex_t lock;           /* guards the pool below */
+    CK_SESSION_HANDLE *idle;        /* open sessions nobody is using */
+    size_t idle_count, idle_capacity;
+    struct p11prov_token *next;
+};
+
+/* The tokens of module m the URI matches (module, slot and token
+ * attributes), in slot order. *tokens is an OPENSSL_malloc()ed array the
+ * caller frees; the records stay owned by the module. Raises an error and
+ * returns 0 when the module cannot be asked; finding none is not an error
+ * here (count 0). */
+int p11prov_tokens_find(P11PROV_CTX *ctx, P11PROV_MODULE *m,
+                        const p11uri *uri, P11PROV_TOKEN ***tokens,
+                        size_t *count);
+
+/* The token as a URI ("pkcs11:token=...;manufacturer=...;serial=...;
+ * model=..."), malloc()ed, for messages. */
+char *p11prov_token_uri(const P11PROV_TOKEN *token);
+
+/* Borrows a read-only session of the token (opening one when none is
+ * idle); give it back with p11prov_session_return. */
+CK_RV p11prov_session_borrow(P11PROV_TOKEN *token, CK_SESSION_HANDLE *session);
+
+/* Returns a borrowed session; a session that failed with
+ * CKR_SESSION_HANDLE_INVALID or similar is passed with reusable false and
+ * is closed instead of pooled. */
+void p11prov_session_return(P11PROV_TOKEN *token, CK_SESSION_HANDLE session,
+                            bool reusable);
+
+/* Drops the pooled sessions without closing them: before C_Finalize (which
+ * closes them all) and in a forked child (the parent's sessions must not
+ * be used or closed there). */
+void p11prov_tokens_forget(P11PROV_MODULE *m);
+
+/* fork() handlers: no token lock may be held by a vanished thread. */
+void p11prov_tokens_lock_all(P11PROV_MODULE *m);
+void p11prov_tokens_unlock_all(P11PROV_MODULE *m);
+
+#endif
