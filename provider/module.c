@@ -19,7 +19,6 @@ static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
 static P11PROV_MODULE *registry;
 static unsigned int fork_generation;
 static pid_t registry_pid;
-static bool exit_handler_registered;
 static bool process_exiting;
 static pthread_once_t fork_handler_once = PTHREAD_ONCE_INIT;
 
@@ -55,8 +54,8 @@ static void register_fork_handlers(void)
 }
 
 /* Runs at exit() before the modules' static destructors: they were
- * registered when the module was loaded, before this handler (atexit runs
- * handlers in reverse order). OpenSSL's own cleanup, and with it our
+ * registered when a module was loaded, before this handler's latest
+ * registration (atexit runs handlers in reverse order). OpenSSL's own cleanup, and with it our
  * teardown, runs later still, when SoftHSM would crash in C_Finalize. */
 static void finalize_modules_at_exit(void)
 {
@@ -69,6 +68,27 @@ static void finalize_modules_at_exit(void)
         m->fns->C_Finalize(NULL);
         m->finalized = true;
         P11PROV_DEBUG(1, "module %s finalized at exit", m->path);
+    }
+    pthread_mutex_unlock(&registry_lock);
+}
+
+/* When OpenSSL unloads pkcs11prov.so (at its cleanup, after every provider
+ * context was torn down and the modules finalised), our bookkeeping goes
+ * too. The module libraries stay loaded: unloading one that another part
+ * of the process may use, or whose destructors run at exit, is not ours
+ * to do. */
+__attribute__((destructor)) static void free_registry(void)
+{
+    pthread_mutex_lock(&registry_lock);
+    while (registry != NULL) {
+        P11PROV_MODULE *m = registry;
+        registry = m->next;
+        p11prov_tokens_free(m);
+        pthread_mutex_destroy(&m->call_lock);
+        pthread_mutex_destroy(&m->tokens_lock);
+        OPENSSL_free(m->path);
+        OPENSSL_free(m->init_args);
+        OPENSSL_free(m);
     }
     pthread_mutex_unlock(&registry_lock);
 }
@@ -172,11 +192,13 @@ static int initialize_module(P11PROV_CTX *ctx, P11PROV_MODULE *m)
         return 0;
     }
     m->serialize = module_needs_serializing(&m->info);
-    if (!exit_handler_registered) {
-        /* Registered after the module's dlopen and C_Initialize; see
-         * finalize_modules_at_exit. */
+    if (!m->exit_handler_registered) {
+        /* Registered again after each module's dlopen and first
+         * C_Initialize, so that the latest registration runs before every
+         * loaded module's static destructors; see finalize_modules_at_exit.
+         * Later runs find nothing left to do. */
         atexit(finalize_modules_at_exit);
-        exit_handler_registered = true;
+        m->exit_handler_registered = true;
     }
     P11PROV_DEBUG(1, "module %s initialized (%s, cryptoki %u.%u%s)", m->path,
                   m->we_initialized ? "by us" : "already",

@@ -21,6 +21,7 @@ struct p11prov_module {
     int users;                  /* provider contexts holding it */
     bool we_initialized;        /* our C_Initialize returned CKR_OK */
     bool finalized;             /* released at exit or by the last user */
+    bool exit_handler_registered;
     unsigned int fork_generation;
     /* Serialises every call into modules that are not thread-safe. */
     bool serialize;

@@ -275,8 +275,9 @@ static int collect(STORE_CTX *store)
     for (size_t i = 0; i < token_count; i++)
         if (!collect_from_token(store, tokens[i], i))
             goto done;
-    qsort(store->items, store->item_count, sizeof(*store->items),
-          compare_items);
+    if (store->item_count > 1)
+        qsort(store->items, store->item_count, sizeof(*store->items),
+              compare_items);
     ok = 1;
 done:
     OPENSSL_free(tokens);

@@ -225,3 +225,14 @@ void p11prov_tokens_unlock_all(P11PROV_MODULE *m)
         pthread_mutex_unlock(&t->lock);
     pthread_mutex_unlock(&m->tokens_lock);
 }
+
+void p11prov_tokens_free(P11PROV_MODULE *m)
+{
+    while (m->tokens != NULL) {
+        P11PROV_TOKEN *t = m->tokens;
+        m->tokens = t->next;
+        pthread_mutex_destroy(&t->lock);
+        OPENSSL_free(t->idle);
+        OPENSSL_free(t);
+    }
+}

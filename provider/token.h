@@ -46,6 +46,9 @@ void p11prov_session_return(P11PROV_TOKEN *token, CK_SESSION_HANDLE session,
  * be used or closed there). */
 void p11prov_tokens_forget(P11PROV_MODULE *m);
 
+/* Frees the module's token records (only when pkcs11prov.so is unloaded). */
+void p11prov_tokens_free(P11PROV_MODULE *m);
+
 /* fork() handlers: no token lock may be held by a vanished thread. */
 void p11prov_tokens_lock_all(P11PROV_MODULE *m);
 void p11prov_tokens_unlock_all(P11PROV_MODULE *m);
