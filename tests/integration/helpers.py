@@ -1,0 +1,247 @@
+"""Running openssl and other tools for the integration tests, and checking
+what they printed.
+
+Every child process gets a hermetic environment built by child_env():
+os.environ without the variables that would change what a test means
+(a developer's PKCS11PROV_MODULE, SOFTHSM2_CONF, OPENSSL_CONF, ...), plus
+what the test passes, plus LD_PRELOAD=$PKCS11PROV_TEST_PRELOAD when set (the
+sanitizer build needs its runtime first in every process that loads our
+code; pytest itself is never preloaded). ASAN_OPTIONS, UBSAN_OPTIONS and
+LSAN_OPTIONS pass through from os.environ.
+"""
+import os
+import re
+import shlex
+import subprocess
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+BUILD_DIR = Path(os.environ.get("PKCS11PROV_BUILD_DIR") or REPO / "build")
+PROVIDER_DIR = BUILD_DIR / "provider"
+PROVIDER_MODULE = PROVIDER_DIR / "pkcs11prov.so"
+PROVIDER_NAME = "pkcs11prov"  # the name it has when loaded by file name
+MOCK_MODULE = BUILD_DIR / "tests" / "mock" / "libp11mock.so"
+
+SOFTHSM_MODULE = "/usr/lib/softhsm/libsofthsm2.so"
+TPM2_MODULE = "/usr/lib/x86_64-linux-gnu/pkcs11/libtpm2_pkcs11.so"
+P11KIT_PROXY = "/usr/lib/x86_64-linux-gnu/p11-kit-proxy.so"
+
+DEFAULT_TIMEOUT = 60
+
+# Inherited variables that would silently change what a test exercises.
+_HERMETIC_DROP = (
+    "PKCS11PROV_MODULE", "PKCS11PROV_DEBUG", "P11MOCK_FAIL", "P11MOCK_LOG",
+    "SOFTHSM2_CONF", "TPM2_PKCS11_TCTI", "TPM2_PKCS11_STORE",
+    "TPM2_PKCS11_LOG_LEVEL", "TPM2TOOLS_TCTI", "OPENSSL_CONF",
+    "OPENSSL_MODULES", "P11_KIT_SERVER_ADDRESS",
+)
+
+# Text that only a crash or a sanitizer report prints.
+CRASH_MARKERS = ("Segmentation", "AddressSanitizer", "LeakSanitizer",
+                 "runtime error:")
+
+
+def child_env(extra=None, *, preload=True, leak_check=True):
+    """The environment for a child process: see the module docstring.
+
+    extra maps names to values; a value of None removes the variable.
+    preload=False for tools that never load our code (token setup).
+    leak_check=False for foreign tools that load our code (pkcs11-tool
+    with the sanitized mock module): their own leaks are not ours.
+    """
+    env = {k: v for k, v in os.environ.items() if k not in _HERMETIC_DROP}
+    preload_lib = os.environ.get("PKCS11PROV_TEST_PRELOAD")
+    if preload and preload_lib:
+        env["LD_PRELOAD"] = preload_lib
+        if not leak_check:
+            env["ASAN_OPTIONS"] = ":".join(
+                filter(None, (env.get("ASAN_OPTIONS"), "detect_leaks=0")))
+    for name, value in (extra or {}).items():
+        if value is None:
+            env.pop(name, None)
+        else:
+            env[name] = str(value)
+    return env
+
+
+def run(cmd, env=None, *, timeout=DEFAULT_TIMEOUT, preload=True,
+        leak_check=True, input=None):
+    """Runs cmd (a list) with child_env(env); returns the CompletedProcess
+    with text stdout/stderr. Never raises on a non-zero exit."""
+    cmd = [str(c) for c in cmd]
+    try:
+        return subprocess.run(
+            cmd, env=child_env(env, preload=preload, leak_check=leak_check),
+            input=input, stdin=subprocess.DEVNULL if input is None else None,
+            capture_output=True, text=True, errors="replace",
+            timeout=timeout, check=False)
+    except subprocess.TimeoutExpired as exc:
+        raise AssertionError(
+            f"timed out after {timeout}s: {shlex.join(cmd)}\n"
+            f"--- stdout:\n{_text(exc.stdout)}\n--- stderr:\n{_text(exc.stderr)}"
+        ) from None
+
+
+def _text(data):
+    if isinstance(data, bytes):
+        return data.decode(errors="replace")
+    return data or ""
+
+
+def run_openssl(args, env=None, *, timeout=DEFAULT_TIMEOUT):
+    """Runs `openssl ARGS` (preloaded in the sanitizer build)."""
+    return run(["openssl", *args], env, timeout=timeout)
+
+
+def describe(proc, limit=6000):
+    """A failure message: the command, its exit status and its output."""
+    def cut(text):
+        return text if len(text) <= limit else text[:limit] + "\n[...cut...]"
+    return (f"command: {shlex.join(proc.args)}\nexit status: {proc.returncode}"
+            f"\n--- stdout:\n{cut(proc.stdout)}\n--- stderr:\n{cut(proc.stderr)}")
+
+
+def assert_no_crash(proc):
+    """Neither killed by a signal nor reporting a crash or sanitizer error."""
+    assert proc.returncode >= 0, "killed by a signal\n" + describe(proc)
+    found = [m for m in CRASH_MARKERS if m in proc.stderr or m in proc.stdout]
+    assert not found, f"crash markers {found}\n" + describe(proc)
+
+
+def assert_ok(proc):
+    assert_no_crash(proc)
+    assert proc.returncode == 0, describe(proc)
+    return proc
+
+
+def assert_fails_cleanly(proc, *needles):
+    """Non-zero exit without a crash, and each needle (case-insensitive)
+    in stderr."""
+    assert_no_crash(proc)
+    assert proc.returncode != 0, "expected a failure\n" + describe(proc)
+    missing = [n for n in needles if n.lower() not in proc.stderr.lower()]
+    assert not missing, f"stderr lacks {missing}\n" + describe(proc)
+    return proc
+
+
+# ---- openssl configuration and the two ways of loading the provider -----
+
+def write_openssl_cnf(directory, extra=None, *, module=PROVIDER_MODULE,
+                      activate=True, name="pkcs11", filename="openssl.cnf"):
+    """Writes an openssl.cnf that loads the default provider and ours (as
+    provider `name`, section [pkcs11_sect]). extra: further `key = value`
+    lines for our section, as a dict or a list of (key, value) pairs.
+    Returns the path."""
+    lines = [f"{k} = {v}" for k, v in
+             (extra.items() if isinstance(extra, dict) else extra or ())]
+    text = "\n".join([
+        "openssl_conf = openssl_init",
+        "",
+        "[openssl_init]",
+        "providers = provider_sect",
+        "",
+        "[provider_sect]",
+        "default = default_sect",
+        f"{name} = pkcs11_sect",
+        "",
+        "[default_sect]",
+        "activate = 1",
+        "",
+        "[pkcs11_sect]",
+        f"module = {module}",
+        *(["activate = 1"] if activate else []),
+        *lines,
+        "",
+    ])
+    path = Path(directory) / filename
+    path.write_text(text)
+    return path
+
+
+def write_plain_cnf(directory):
+    """An openssl.cnf that configures nothing: keeps the system one (or a
+    developer's OPENSSL_CONF) out of CLI-loaded runs."""
+    path = Path(directory) / "plain.cnf"
+    path.write_text("# nothing configured\n")
+    return path
+
+
+CLI_PROVIDER_ARGS = ("-provider-path", str(PROVIDER_DIR),
+                     "-provider", PROVIDER_NAME, "-provider", "default")
+
+
+class OpensslRunner:
+    """Runs openssl with the provider loaded either from the command line
+    (mode "cli": -provider-path/-provider, no configuration file) or from
+    an openssl.cnf (mode "config": OPENSSL_CONF, provider named pkcs11).
+
+    runner("storeutl", "-certs", uri, env={...}) runs
+    `openssl storeutl <provider options in cli mode> -certs URI`.
+    cnf: `key = value` lines for the provider section (config mode only).
+    """
+
+    def __init__(self, mode, directory):
+        assert mode in ("cli", "config"), mode
+        self.mode = mode
+        self.dir = Path(directory)
+        self.provider_id = PROVIDER_NAME if mode == "cli" else "pkcs11"
+
+    def __repr__(self):
+        return f"OpensslRunner({self.mode})"
+
+    def __call__(self, command, *args, env=None, cnf=None,
+                 timeout=DEFAULT_TIMEOUT):
+        if self.mode == "cli":
+            if cnf:
+                raise ValueError("provider configuration needs mode 'config'")
+            conf = write_plain_cnf(self.dir)
+            argv = [command, *CLI_PROVIDER_ARGS, *args]
+        else:
+            conf = write_openssl_cnf(self.dir, cnf)
+            argv = [command, *args]
+        return run_openssl(argv, {"OPENSSL_CONF": conf, **(env or {})},
+                           timeout=timeout)
+
+
+# ---- parsing what openssl printed ------------------------------------------
+
+def parse_providers(text):
+    """`openssl list -providers [-verbose]` output as
+    {provider id: {field: value}}."""
+    providers, current = {}, None
+    for line in text.splitlines():
+        if re.match(r"^  \S", line):
+            current = providers.setdefault(line.strip(), {})
+        elif current is not None and re.match(r"^    \S", line) and ":" in line:
+            key, _, value = line.strip().partition(":")
+            current[key.strip()] = value.strip()
+    return providers
+
+
+def total_found(stdout):
+    """The N of storeutl's `Total found: N` line."""
+    m = re.search(r"^Total found: (\d+)$", stdout, re.M)
+    assert m, "no 'Total found:' line in:\n" + stdout
+    return int(m.group(1))
+
+
+_PEM_CERT = re.compile(
+    r"-----BEGIN CERTIFICATE-----\s*(.*?)\s*-----END CERTIFICATE-----", re.S)
+
+
+def pem_certs(text):
+    """The certificates in PEM text, as base64 strings without whitespace
+    (comparable between files and openssl output)."""
+    return ["".join(m.split()) for m in _PEM_CERT.findall(text)]
+
+
+def pem_cert_file(path):
+    certs = pem_certs(Path(path).read_text())
+    assert len(certs) == 1, f"{path} holds {len(certs)} certificates"
+    return certs[0]
+
+
+def mock_calls(log_path):
+    """The calls the mock module logged to P11MOCK_LOG (none: [])."""
+    path = Path(log_path)
+    return path.read_text().split() if path.exists() else []

@@ -1,0 +1,106 @@
+"""Loading the provider: by file name from the command line, from an
+openssl.cnf section, its configuration keys, lazy module loading and the
+PKCS11PROV_DEBUG trace."""
+import pytest
+
+from helpers import (SOFTHSM_MODULE, assert_ok, describe, parse_providers,
+                     run_openssl, total_found, write_openssl_cnf)
+
+VERSION = "0.1.0"
+
+
+def listed(proc, provider_id):
+    """The fields `openssl list -providers -verbose` shows for provider_id
+    (which must be there)."""
+    assert_ok(proc)
+    providers = parse_providers(proc.stdout)
+    assert provider_id in providers, describe(proc)
+    return providers[provider_id]
+
+
+def test_listed(openssl_prov):
+    """By file name it is "pkcs11prov"; from openssl.cnf it has the name of
+    its configuration entry, "pkcs11". Either way it calls itself
+    pkcs11prov, next to an active default provider."""
+    proc = openssl_prov("list", "-providers", "-verbose")
+    fields = listed(proc, openssl_prov.provider_id)
+    assert fields.get("name") == "pkcs11prov", describe(proc)
+    assert fields.get("version") == VERSION, describe(proc)
+    assert fields.get("status") == "active", describe(proc)
+    assert listed(proc, "default").get("status") == "active"
+
+
+def test_config_section_loaded_by_name(provider_module, tmp_path):
+    """A section without activate = 1 is loaded by `-provider pkcs11`, with
+    its keys (OpenSSL 3.0 keeps the section for a later load)."""
+    cnf = write_openssl_cnf(tmp_path, {"pkcs11-module-path": SOFTHSM_MODULE},
+                            activate=False)
+    proc = run_openssl(["list", "-providers"], {"OPENSSL_CONF": cnf})
+    assert "pkcs11" not in parse_providers(assert_ok(proc).stdout)
+    proc = run_openssl(["list", "-providers", "-provider", "pkcs11",
+                        "-provider", "default"], {"OPENSSL_CONF": cnf})
+    assert listed(proc, "pkcs11").get("status") == "active"
+
+
+@pytest.mark.parametrize("pin", ["1234", "file:@"])
+def test_config_keys_accepted(provider_module, tmp_path, pin):
+    """Every documented key is accepted; nothing is read or loaded yet (the
+    module does not even exist)."""
+    (tmp_path / "pin").write_text("1234")
+    cnf = write_openssl_cnf(tmp_path, {
+        "pkcs11-module-path": "/nonexistent/x.so",
+        "pkcs11-module-init-args": "some arguments",
+        "pkcs11-module-token-pin": pin.replace("@", str(tmp_path / "pin")),
+    })
+    proc = run_openssl(["list", "-providers"], {"OPENSSL_CONF": cnf})
+    assert "pkcs11" in parse_providers(assert_ok(proc).stdout), describe(proc)
+
+
+# Loading never touches the PKCS#11 module: these all list the provider.
+UNREACHABLE_MODULES = {
+    "missing module": {"PKCS11PROV_MODULE": "/nonexistent/x.so"},
+    "proxy, no token configured": {},
+    "module failing C_Initialize": {
+        "PKCS11PROV_MODULE": "@mock",
+        "P11MOCK_FAIL": "C_Initialize:CKR_DEVICE_ERROR"},
+}
+
+
+@pytest.mark.parametrize("case", sorted(UNREACHABLE_MODULES))
+def test_loading_is_lazy(openssl_prov, mock_module, tmp_path, case):
+    log = tmp_path / "mock.log"
+    env = {k: str(mock_module) if v == "@mock" else v
+           for k, v in UNREACHABLE_MODULES[case].items()}
+    proc = openssl_prov("list", "-providers", "-verbose",
+                        env={**env, "P11MOCK_LOG": log})
+    assert listed(proc, openssl_prov.provider_id).get("status") == "active"
+    assert not log.exists(), "listing providers called into the module"
+
+
+# ---- PKCS11PROV_DEBUG ------------------------------------------------------
+
+def lookup(openssl_prov, soft_env, env=None):
+    proc = assert_ok(openssl_prov(
+        "storeutl", "-certs", "-noout", "pkcs11:token=p11prov-other",
+        env={**soft_env, **(env or {})}))
+    assert total_found(proc.stdout) == 1, describe(proc)
+    return proc
+
+
+def test_quiet_without_debug(openssl_prov, soft_env):
+    proc = lookup(openssl_prov, soft_env)
+    assert proc.stderr == "", describe(proc)
+
+
+def test_debug_level_traces_to_stderr(openssl_prov, soft_env):
+    proc = lookup(openssl_prov, soft_env, {"PKCS11PROV_DEBUG": "3"})
+    assert "pkcs11prov" in proc.stderr, describe(proc)
+
+
+@pytest.mark.parametrize("suffix", ["", ",level:3"])
+def test_debug_to_file(openssl_prov, soft_env, tmp_path, suffix):
+    trace = tmp_path / "trace.log"
+    proc = lookup(openssl_prov, soft_env,
+                  {"PKCS11PROV_DEBUG": f"file:{trace}{suffix}"})
+    assert trace.is_file() and trace.stat().st_size > 0, describe(proc)
+    assert "pkcs11prov" not in proc.stderr, describe(proc)
