@@ -104,3 +104,18 @@ def test_debug_to_file(openssl_prov, soft_env, tmp_path, suffix):
                   {"PKCS11PROV_DEBUG": f"file:{trace}{suffix}"})
     assert trace.is_file() and trace.stat().st_size > 0, describe(proc)
     assert "pkcs11prov" not in proc.stderr, describe(proc)
+
+
+# ---- the provider=pkcs11 property ------------------------------------------
+
+def test_propquery_selects_the_provider(openssl_prov, soft_env):
+    """Whatever name it was loaded under, its algorithms carry
+    provider=pkcs11, so that query finds its store loader."""
+    proc = assert_ok(openssl_prov(
+        "storeutl", "-propquery", "provider=pkcs11", "-certs", "-noout",
+        "pkcs11:token=p11prov-other", env=soft_env))
+    assert total_found(proc.stdout) == 1, describe(proc)
+    proc = openssl_prov("storeutl", "-propquery", "provider=nonexistent",
+                        "-certs", "-noout", "pkcs11:token=p11prov-other",
+                        env=soft_env)
+    assert proc.returncode != 0, describe(proc)
