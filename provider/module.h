@@ -23,6 +23,9 @@ struct p11prov_module {
     bool finalized;             /* released at exit or by the last user */
     bool exit_handler_registered;
     unsigned int fork_generation;
+    /* Counts C_Initialize calls: object handles from an earlier count may
+     * no longer be valid. */
+    unsigned int init_count;
     /* Serialises every call into modules that are not thread-safe. */
     bool serialize;
     pthread_mutex_t call_lock;

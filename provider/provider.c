@@ -17,6 +17,49 @@ static OSSL_FUNC_provider_query_operation_fn p11prov_query_operation;
 static OSSL_FUNC_provider_get_reason_strings_fn p11prov_get_reason_strings;
 static OSSL_FUNC_provider_teardown_fn p11prov_teardown;
 
+extern const OSSL_DISPATCH p11prov_rsa_keymgmt_functions[];
+extern const OSSL_DISPATCH p11prov_rsa_pss_keymgmt_functions[];
+extern const OSSL_DISPATCH p11prov_ec_keymgmt_functions[];
+extern const OSSL_DISPATCH p11prov_ed25519_keymgmt_functions[];
+extern const OSSL_DISPATCH p11prov_ed448_keymgmt_functions[];
+extern const OSSL_DISPATCH p11prov_rsa_signature_functions[];
+extern const OSSL_DISPATCH p11prov_ecdsa_signature_functions[];
+extern const OSSL_DISPATCH p11prov_eddsa_signature_functions[];
+
+/* Names as the default provider's, so token keys are "RSA", "EC", ... to
+ * every application and to libssl. */
+#define NAMES_RSA "RSA:rsaEncryption:1.2.840.113549.1.1.1"
+#define NAMES_RSA_PSS "RSA-PSS:RSASSA-PSS:1.2.840.113549.1.1.10"
+#define NAMES_EC "EC:id-ecPublicKey:1.2.840.10045.2.1"
+#define NAMES_ED25519 "ED25519:1.3.101.112"
+#define NAMES_ED448 "ED448:1.3.101.113"
+
+static const OSSL_ALGORITHM keymgmt_algorithms[] = {
+    { NAMES_RSA, P11PROV_PROPERTY, p11prov_rsa_keymgmt_functions,
+      "RSA keys on PKCS#11 tokens" },
+    { NAMES_RSA_PSS, P11PROV_PROPERTY, p11prov_rsa_pss_keymgmt_functions,
+      "RSA-PSS keys on PKCS#11 tokens" },
+    { NAMES_EC, P11PROV_PROPERTY, p11prov_ec_keymgmt_functions,
+      "EC keys on PKCS#11 tokens" },
+    { NAMES_ED25519, P11PROV_PROPERTY, p11prov_ed25519_keymgmt_functions,
+      "Ed25519 keys on PKCS#11 tokens" },
+    { NAMES_ED448, P11PROV_PROPERTY, p11prov_ed448_keymgmt_functions,
+      "Ed448 keys on PKCS#11 tokens" },
+    { NULL, NULL, NULL, NULL },
+};
+
+static const OSSL_ALGORITHM signature_algorithms[] = {
+    { NAMES_RSA, P11PROV_PROPERTY, p11prov_rsa_signature_functions,
+      "RSA signatures on PKCS#11 tokens" },
+    { "ECDSA", P11PROV_PROPERTY, p11prov_ecdsa_signature_functions,
+      "ECDSA signatures on PKCS#11 tokens" },
+    { NAMES_ED25519, P11PROV_PROPERTY, p11prov_eddsa_signature_functions,
+      "Ed25519 signatures on PKCS#11 tokens" },
+    { NAMES_ED448, P11PROV_PROPERTY, p11prov_eddsa_signature_functions,
+      "Ed448 signatures on PKCS#11 tokens" },
+    { NULL, NULL, NULL, NULL },
+};
+
 static const OSSL_ALGORITHM store_algorithms[] = {
     { "pkcs11", P11PROV_PROPERTY, p11prov_store_functions,
       "PKCS#11 objects addressed by RFC 7512 URIs" },
@@ -68,6 +111,10 @@ static const OSSL_ALGORITHM *p11prov_query_operation(void *provctx,
     switch (operation_id) {
     case OSSL_OP_STORE:
         return store_algorithms;
+    case OSSL_OP_KEYMGMT:
+        return keymgmt_algorithms;
+    case OSSL_OP_SIGNATURE:
+        return signature_algorithms;
     default:
         return NULL;
     }

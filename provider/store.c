@@ -9,12 +9,16 @@
 #include <openssl/crypto.h>
 #include <openssl/store.h>
 
+#include "key.h"
+#include "login.h"
 #include "object.h"
 #include "provider.h"
 
 typedef struct store_item {
-    int object_type;             /* OSSL_OBJECT_* */
-    unsigned char *der;          /* certificate DER */
+    int object_type;             /* OSSL_OBJECT_CERT or OSSL_OBJECT_PKEY */
+    int class_rank;              /* private, public, certificate */
+    P11PROV_KEY *key;            /* keys: handed out by reference */
+    unsigned char *der;          /* certificates: DER */
     CK_ULONG der_len;
     unsigned char *id, *label;
     CK_ULONG id_len, label_len;
@@ -118,35 +122,18 @@ static int compare_items(const void *a, const void *b)
         return c;
     if (x->label_len != y->label_len)
         return x->label_len < y->label_len ? -1 : 1;
-    return x->label_len > 0 ? memcmp(x->label, y->label, x->label_len) : 0;
+    if (x->label_len > 0 && (c = memcmp(x->label, y->label, x->label_len)) != 0)
+        return c;
+    return x->class_rank - y->class_rank;
 }
 
 static void free_item(STORE_ITEM *item)
 {
+    p11prov_key_unref(item->key);
     OPENSSL_free(item->der);
     OPENSSL_free(item->id);
     OPENSSL_free(item->label);
     OPENSSL_free(item->uri);
-}
-
-/* The object's URI: its token, label, id and type. */
-static char *object_uri(const P11PROV_TOKEN *token, const STORE_ITEM *item,
-                        const char *type)
-{
-    p11uri *uri = p11uri_new();
-    char *text = NULL;
-
-    if (uri != NULL
-        && p11uri_set_token_info(uri, &token->token_info) == P11URI_OK
-        && (item->label == NULL
-            || p11uri_set(uri, P11URI_OBJECT, item->label, item->label_len)
-                   == P11URI_OK)
-        && (item->id == NULL
-            || p11uri_set(uri, P11URI_ID, item->id, item->id_len) == P11URI_OK)
-        && p11uri_set(uri, P11URI_TYPE, type, strlen(type)) == P11URI_OK)
-        text = p11uri_format(uri, P11URI_FORMAT_OMIT_PIN);
-    p11uri_free(uri);
-    return text;
 }
 
 static int add_item(STORE_CTX *store, STORE_ITEM *item)
@@ -189,15 +176,53 @@ static CK_RV read_certificate(P11PROV_TOKEN *token, CK_SESSION_HANDLE session,
     if (rv != CKR_OK && rv != CKR_ATTRIBUTE_TYPE_INVALID)
         return rv;
     item->object_type = OSSL_OBJECT_CERT;
-    item->uri = object_uri(token, item, "cert");
+    item->uri = p11prov_object_uri(token, item->label, item->label_len,
+                                   item->id, item->id_len, "cert");
     return item->uri != NULL ? CKR_OK : CKR_HOST_MEMORY;
 }
 
-/* Every certificate on one token that the URI selects. */
-static CK_RV collect_certificates(STORE_CTX *store, P11PROV_TOKEN *token,
-                                  CK_SESSION_HANDLE session, size_t index)
+/* A key object as a store item (the item holds a reference). CKR_OK with
+ * item->key NULL means "a key type this provider does not handle". */
+static CK_RV read_key(STORE_CTX *store, P11PROV_TOKEN *token,
+                      CK_SESSION_HANDLE session, CK_OBJECT_HANDLE object,
+                      CK_OBJECT_CLASS object_class, STORE_ITEM *item)
 {
-    CK_OBJECT_CLASS cert_class = CKO_CERTIFICATE;
+    bool unsupported;
+    P11PROV_KEY *key = p11prov_key_from_token(store->provctx, token, session,
+                                              object, object_class,
+                                              &unsupported);
+
+    if (key == NULL)
+        return unsupported ? CKR_OK : CKR_GENERAL_ERROR;
+    item->key = key;
+    item->object_type = OSSL_OBJECT_PKEY;
+    if ((key->id != NULL
+         && (item->id = OPENSSL_memdup(key->id, key->id_len)) == NULL)
+        || (key->label != NULL
+            && (item->label = OPENSSL_memdup(key->label, key->label_len))
+                   == NULL)
+        || (item->uri = OPENSSL_strdup(key->uri)) == NULL)
+        return CKR_HOST_MEMORY;
+    item->id_len = key->id_len;
+    item->label_len = key->label_len;
+    return CKR_OK;
+}
+
+static const struct object_class_info {
+    CK_OBJECT_CLASS object_class;
+    int store_info;              /* OSSL_STORE_INFO_* it satisfies */
+} classes[] = {
+    { CKO_PRIVATE_KEY, OSSL_STORE_INFO_PKEY },
+    { CKO_PUBLIC_KEY, OSSL_STORE_INFO_PUBKEY },
+    { CKO_CERTIFICATE, OSSL_STORE_INFO_CERT },
+};
+
+/* Every object of one class on one token that the URI selects. */
+static CK_RV collect_class(STORE_CTX *store, P11PROV_TOKEN *token,
+                           CK_SESSION_HANDLE session, size_t index,
+                           int rank, size_t *found)
+{
+    CK_OBJECT_CLASS object_class = classes[rank].object_class;
     CK_ATTRIBUTE tmpl[4];
     CK_ULONG count = 0;
     CK_OBJECT_HANDLE *handles = NULL;
@@ -205,15 +230,21 @@ static CK_RV collect_certificates(STORE_CTX *store, P11PROV_TOKEN *token,
 
     size_t n = p11uri_object_template(store->uri, tmpl);
     if (!store->uri->values[P11URI_TYPE].present)
-        tmpl[n++] = (CK_ATTRIBUTE){ CKA_CLASS, &cert_class, sizeof(cert_class) };
+        tmpl[n++] = (CK_ATTRIBUTE){ CKA_CLASS, &object_class,
+                                    sizeof(object_class) };
     rv = p11prov_find_objects(token, session, tmpl, n, &handles, &count);
     for (CK_ULONG i = 0; rv == CKR_OK && i < count; i++) {
-        STORE_ITEM item = { .token_index = index };
-        rv = read_certificate(token, session, handles[i], &item);
-        if (rv == CKR_OK && item.der != NULL) {
+        STORE_ITEM item = { .token_index = index, .class_rank = rank };
+        if (object_class == CKO_CERTIFICATE)
+            rv = read_certificate(token, session, handles[i], &item);
+        else
+            rv = read_key(store, token, session, handles[i], object_class,
+                          &item);
+        if (rv == CKR_OK && (item.der != NULL || item.key != NULL)) {
             P11PROV_DEBUG(1, "found %s", item.uri);
             if (!add_item(store, &item))
                 rv = CKR_HOST_MEMORY;
+            (*found)++;
         } else {
             free_item(&item);
         }
@@ -222,27 +253,82 @@ static CK_RV collect_certificates(STORE_CTX *store, P11PROV_TOKEN *token,
     return rv;
 }
 
-/* One token's objects, with a fresh session if a pooled one turns out to
- * be stale (the module was reset, the token re-inserted). */
-static int collect_from_token(STORE_CTX *store, P11PROV_TOKEN *token,
-                              size_t index)
+/* One class on one token, with a fresh session if a pooled one turns out
+ * to be stale (the module was reset, the token re-inserted). */
+static CK_RV collect_with_session(STORE_CTX *store, P11PROV_TOKEN *token,
+                                  size_t index, int rank, size_t *found)
 {
     CK_SESSION_HANDLE session;
     CK_RV rv = CKR_OK;
 
-    if (!wanted(store, CKO_CERTIFICATE, OSSL_STORE_INFO_CERT))
-        return 1;
     for (int attempt = 0; attempt < 2; attempt++) {
         size_t before = store->item_count;
+        *found = 0;
         rv = p11prov_session_borrow(token, &session);
         if (rv != CKR_OK)
             break;
-        rv = collect_certificates(store, token, session, index);
+        rv = collect_class(store, token, session, index, rank, found);
         p11prov_session_return(token, session, !p11prov_session_broken(rv));
         if (rv == CKR_OK || !p11prov_session_broken(rv))
             break;
         while (store->item_count > before)
             free_item(&store->items[--store->item_count]);
+    }
+    return rv;
+}
+
+/* Private keys: looked for without logging in first (a token may show
+ * them); if none shows and the token wants a login, log in and look again.
+ * A key found before login gets its login when first used, if a PIN can
+ * be had then without asking; otherwise the application is asked now. */
+static CK_RV collect_private_keys(STORE_CTX *store, P11PROV_TOKEN *token,
+                                  size_t index,
+                                  const P11PROV_PIN_SOURCES *pins,
+                                  bool *login_failed)
+{
+    size_t found;
+    CK_RV rv = collect_with_session(store, token, index, 0, &found);
+
+    *login_failed = false;
+    if (rv == CKR_OK && found == 0 && p11prov_token_needs_login(token)) {
+        if (!p11prov_token_login(store->provctx, token, pins)) {
+            *login_failed = true;
+            return CKR_OK;
+        }
+        rv = collect_with_session(store, token, index, 0, &found);
+    }
+    if (rv == CKR_OK && found > 0 && p11prov_token_needs_login(token)) {
+        int ready = p11prov_token_prepare_login(store->provctx, token, pins);
+        *login_failed = ready < 0
+                        || (ready == 0
+                            && !p11prov_token_login(store->provctx, token,
+                                                    pins));
+    }
+    return rv;
+}
+
+static int collect_from_token(STORE_CTX *store, P11PROV_TOKEN *token,
+                              size_t index, const P11PROV_PIN_SOURCES *pins)
+{
+    CK_RV rv = CKR_OK;
+    size_t found;
+
+    for (int rank = 0; rank < (int)(sizeof(classes) / sizeof(classes[0]));
+         rank++) {
+        if (!wanted(store, classes[rank].object_class,
+                    classes[rank].store_info))
+            continue;
+        if (classes[rank].object_class == CKO_PRIVATE_KEY) {
+            bool login_failed;
+            rv = collect_private_keys(store, token, index, pins,
+                                      &login_failed);
+            if (login_failed)
+                return 0; /* the error is raised */
+        } else {
+            rv = collect_with_session(store, token, index, rank, &found);
+        }
+        if (rv != CKR_OK)
+            break;
     }
     if (rv != CKR_OK) {
         char *token_uri = p11prov_token_uri(token);
@@ -254,7 +340,7 @@ static int collect_from_token(STORE_CTX *store, P11PROV_TOKEN *token,
     return 1;
 }
 
-static int collect(STORE_CTX *store)
+static int collect(STORE_CTX *store, const P11PROV_PIN_SOURCES *pins)
 {
     P11PROV_MODULE *module;
     P11PROV_TOKEN **tokens = NULL;
@@ -273,7 +359,7 @@ static int collect(STORE_CTX *store)
         goto done;
     }
     for (size_t i = 0; i < token_count; i++)
-        if (!collect_from_token(store, tokens[i], i))
+        if (!collect_from_token(store, tokens[i], i, pins))
             goto done;
     if (store->item_count > 1)
         qsort(store->items, store->item_count, sizeof(*store->items),
@@ -290,11 +376,10 @@ static int store_load(void *loaderctx, OSSL_CALLBACK *object_cb,
 {
     STORE_CTX *store = loaderctx;
 
-    (void)pw_cb;
-    (void)pw_cbarg;
     if (!store->collected) {
+        P11PROV_PIN_SOURCES pins = { store->uri, pw_cb, pw_cbarg };
         store->collected = true;
-        store->failed = !collect(store);
+        store->failed = !collect(store, &pins);
         if (store->failed)
             return 0;
     }
@@ -305,13 +390,23 @@ static int store_load(void *loaderctx, OSSL_CALLBACK *object_cb,
     if (store->next_item >= store->item_count)
         return 0;
     STORE_ITEM *item = &store->items[store->next_item++];
-    OSSL_PARAM params[] = {
-        OSSL_PARAM_int(OSSL_OBJECT_PARAM_TYPE, &item->object_type),
-        OSSL_PARAM_octet_string(OSSL_OBJECT_PARAM_DATA, item->der,
-                                item->der_len),
-        OSSL_PARAM_utf8_string(OSSL_OBJECT_PARAM_DESC, item->uri, 0),
-        OSSL_PARAM_END,
-    };
+    OSSL_PARAM params[5], *p = params;
+    *p++ = OSSL_PARAM_construct_int(OSSL_OBJECT_PARAM_TYPE,
+                                    &item->object_type);
+    if (item->key != NULL) {
+        /* OpenSSL gives the reference back to our keymgmt's load. */
+        *p++ = OSSL_PARAM_construct_utf8_string(
+            OSSL_OBJECT_PARAM_DATA_TYPE,
+            (char *)p11prov_key_kind_name(item->key->kind), 0);
+        *p++ = OSSL_PARAM_construct_octet_string(
+            OSSL_OBJECT_PARAM_REFERENCE, &item->key, sizeof(item->key));
+    } else {
+        *p++ = OSSL_PARAM_construct_octet_string(OSSL_OBJECT_PARAM_DATA,
+                                                 item->der, item->der_len);
+    }
+    *p++ = OSSL_PARAM_construct_utf8_string(OSSL_OBJECT_PARAM_DESC, item->uri,
+                                            0);
+    *p = OSSL_PARAM_construct_end();
     P11PROV_DEBUG(2, "returning %s", item->uri);
     return object_cb(params, object_cbarg);
 }

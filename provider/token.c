@@ -63,17 +63,22 @@ static P11PROV_TOKEN *token_record(P11PROV_MODULE *m, CK_SLOT_ID slot_id,
         t->module = m;
         t->slot_id = slot_id;
         pthread_mutex_init(&t->lock, NULL);
+        pthread_mutex_init(&t->login_lock, NULL);
         t->next = m->tokens;
         m->tokens = t;
     }
     if (t != NULL) {
         pthread_mutex_lock(&t->lock);
-        /* Another token in the slot: the old one's sessions are gone. */
+        /* Another token in the slot: the old one's sessions, login and
+         * mechanisms are gone. */
         if (memcmp(t->token_info.serialNumber, token_info->serialNumber,
                    sizeof(token_info->serialNumber)) != 0
             || memcmp(t->token_info.label, token_info->label,
-                      sizeof(token_info->label)) != 0)
+                      sizeof(token_info->label)) != 0) {
             t->idle_count = 0;
+            t->logged_in_at = 0;
+            t->mechanisms_read = false;
+        }
         t->slot_info = *slot_info;
         t->token_info = *token_info;
         pthread_mutex_unlock(&t->lock);
@@ -157,6 +162,24 @@ char *p11prov_token_uri(const P11PROV_TOKEN *token)
     return text;
 }
 
+char *p11prov_object_uri(const P11PROV_TOKEN *token, const unsigned char *label,
+                         CK_ULONG label_len, const unsigned char *id,
+                         CK_ULONG id_len, const char *type)
+{
+    p11uri *uri = p11uri_new();
+    char *text = NULL;
+
+    if (uri != NULL
+        && p11uri_set_token_info(uri, &token->token_info) == P11URI_OK
+        && (label == NULL
+            || p11uri_set(uri, P11URI_OBJECT, label, label_len) == P11URI_OK)
+        && (id == NULL || p11uri_set(uri, P11URI_ID, id, id_len) == P11URI_OK)
+        && p11uri_set(uri, P11URI_TYPE, type, strlen(type)) == P11URI_OK)
+        text = p11uri_format(uri, P11URI_FORMAT_OMIT_PIN);
+    p11uri_free(uri);
+    return text;
+}
+
 CK_RV p11prov_session_borrow(P11PROV_TOKEN *token, CK_SESSION_HANDLE *session)
 {
     CK_RV rv;
@@ -232,7 +255,47 @@ void p11prov_tokens_free(P11PROV_MODULE *m)
         P11PROV_TOKEN *t = m->tokens;
         m->tokens = t->next;
         pthread_mutex_destroy(&t->lock);
+        pthread_mutex_destroy(&t->login_lock);
+        if (t->pin != NULL)
+            OPENSSL_clear_free(t->pin, t->pin_len);
+        OPENSSL_free(t->mechanisms);
         OPENSSL_free(t->idle);
         OPENSSL_free(t);
     }
+}
+
+bool p11prov_token_has_mechanism(P11PROV_TOKEN *token,
+                                 CK_MECHANISM_TYPE mechanism)
+{
+    P11PROV_MODULE *m = token->module;
+    bool found = false;
+
+    pthread_mutex_lock(&token->lock);
+    if (!token->mechanisms_read) {
+        CK_ULONG count = 0;
+        CK_RV rv;
+        OPENSSL_free(token->mechanisms);
+        token->mechanisms = NULL;
+        token->mechanism_count = 0;
+        if (m->fns->C_GetMechanismList == NULL)
+            rv = CKR_FUNCTION_NOT_SUPPORTED;
+        else
+            P11PROV_CALL(rv, m, C_GetMechanismList, token->slot_id, NULL,
+                         &count);
+        if (rv == CKR_OK && count > 0 && count < 4096
+            && (token->mechanisms = OPENSSL_malloc(count * sizeof(CK_MECHANISM_TYPE)))
+                   != NULL) {
+            P11PROV_CALL(rv, m, C_GetMechanismList, token->slot_id,
+                         token->mechanisms, &count);
+            token->mechanism_count = rv == CKR_OK ? count : 0;
+        }
+        /* Read once even when it failed: a token that cannot list its
+         * mechanisms is then used with the standard ones. */
+        token->mechanisms_read = true;
+    }
+    for (CK_ULONG i = 0; i < token->mechanism_count; i++)
+        if (token->mechanisms[i] == mechanism)
+            found = true;
+    pthread_mutex_unlock(&token->lock);
+    return found;
 }

@@ -15,6 +15,18 @@ struct p11prov_token {
     pthread_mutex_t lock;           /* guards the pool below */
     CK_SESSION_HANDLE *idle;        /* open sessions nobody is using */
     size_t idle_count, idle_capacity;
+    /* Login state (login.c), shared by every key and session of the
+     * token. logged_in_at is the module's init_count at login, so a
+     * re-initialised module counts as logged out; 0: never. */
+    pthread_mutex_t login_lock;
+    unsigned int logged_in_at;
+    bool pin_refused;               /* a wrong PIN: never try again */
+    char *pin;                      /* for re-login; wiped on free */
+    size_t pin_len;
+    /* C_GetMechanismList, read once. */
+    CK_MECHANISM_TYPE *mechanisms;
+    CK_ULONG mechanism_count;
+    bool mechanisms_read;
     struct p11prov_token *next;
 };
 
@@ -31,6 +43,12 @@ int p11prov_tokens_find(P11PROV_CTX *ctx, P11PROV_MODULE *m,
  * model=..."), malloc()ed, for messages. */
 char *p11prov_token_uri(const P11PROV_TOKEN *token);
 
+/* The URI of an object on the token (token, label, id, type), no PIN;
+ * label and id may be NULL. malloc()ed, NULL when out of memory. */
+char *p11prov_object_uri(const P11PROV_TOKEN *token, const unsigned char *label,
+                         CK_ULONG label_len, const unsigned char *id,
+                         CK_ULONG id_len, const char *type);
+
 /* Borrows a read-only session of the token (opening one when none is
  * idle); give it back with p11prov_session_return. */
 CK_RV p11prov_session_borrow(P11PROV_TOKEN *token, CK_SESSION_HANDLE *session);
@@ -40,6 +58,10 @@ CK_RV p11prov_session_borrow(P11PROV_TOKEN *token, CK_SESSION_HANDLE *session);
  * is closed instead of pooled. */
 void p11prov_session_return(P11PROV_TOKEN *token, CK_SESSION_HANDLE session,
                             bool reusable);
+
+/* Whether the token lists mechanism in C_GetMechanismList. */
+bool p11prov_token_has_mechanism(P11PROV_TOKEN *token,
+                                 CK_MECHANISM_TYPE mechanism);
 
 /* Drops the pooled sessions without closing them: before C_Finalize (which
  * closes them all) and in a forked child (the parent's sessions must not
