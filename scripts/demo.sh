@@ -35,22 +35,7 @@ step "3. a device key generated inside the token (EC P-256)"
 pkcs11-tool --module "$module" --token-label demo-device --login --pin "$pin" \
   --keypairgen --key-type EC:prime256v1 --label device-key --id 01 \
   --usage-sign --usage-derive 2>&1 | sed -n '1,2p'
-pkcs11-tool --module "$module" --token-label demo-device --read-object \
-  --type pubkey --id 01 -o "$work/device-pub.der" >/dev/null
-openssl pkey -pubin -inform DER -in "$work/device-pub.der" -out "$work/device-pub.pem"
 
-step "4. a local CA certifies the device key; the certificate goes on the token"
-openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
-  -keyout "$work/ca.key" -out "$work/ca.pem" -subj "/CN=Demo CA" -days 30 2>/dev/null
-openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
-  -keyout "$work/throwaway.key" -out "$work/throwaway.csr" -subj "/CN=x" 2>/dev/null
-openssl x509 -req -in "$work/throwaway.csr" -CA "$work/ca.pem" -CAkey "$work/ca.key" \
-  -force_pubkey "$work/device-pub.pem" -subj "/CN=demo-device" -days 30 \
-  -outform DER -out "$work/device.der" 2>/dev/null
-pkcs11-tool --module "$module" --token-label demo-device --login --pin "$pin" \
-  --write-object "$work/device.der" --type cert --id 01 --label device-key 2>&1 | sed -n 1p
-
-step "5. OpenSSL reaches the token through pkcs11prov"
 cat > "$work/openssl.cnf" <<CONF
 openssl_conf = openssl_init
 [openssl_init]
@@ -63,11 +48,35 @@ activate = 1
 [pkcs11_sect]
 module = $repo/$build/provider/pkcs11prov.so
 pkcs11-module-path = $module
+pkcs11-module-token-pin = file:$work/pin
 activate = 1
 CONF
+printf '%s\n' "$pin" > "$work/pin"
 export OPENSSL_CONF=$work/openssl.cnf
+key='pkcs11:token=demo-device;object=device-key;type=private'
+
+step "4. OpenSSL sees the token through pkcs11prov (OPENSSL_CONF=$OPENSSL_CONF)"
 show openssl list -providers
-show openssl storeutl -certs -noout 'pkcs11:token=demo-device'
-show openssl x509 -in 'pkcs11:token=demo-device;object=device-key;type=cert' \
-  -noout -subject -issuer
-printf "\nDone: the key and certificate were found by URI; the key never left the token.\n"
+show openssl storeutl -keys "pkcs11:token=demo-device"
+
+step "5. a certificate request signed by the token key, certified by a local CA"
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+  -keyout "$work/ca.key" -out "$work/ca.pem" -subj "/CN=Demo CA" -days 30 2>/dev/null
+show openssl req -new -key "$key" -subj /CN=demo-device -out "$work/device.csr"
+show openssl req -verify -noout -in "$work/device.csr"
+show openssl x509 -req -in "$work/device.csr" -CA "$work/ca.pem" \
+  -CAkey "$work/ca.key" -days 30 -out "$work/device.pem"
+openssl x509 -in "$work/device.pem" -outform DER -out "$work/device.der"
+pkcs11-tool --module "$module" --token-label demo-device --login --pin "$pin" \
+  --write-object "$work/device.der" --type cert --id 01 --label device-key 2>&1 | sed -n 1p
+show openssl x509 -noout -subject -issuer \
+  -in 'pkcs11:token=demo-device;object=device-key;type=cert'
+
+step "6. the token signs; anyone verifies with the certificate"
+echo "firmware image 1.2.3" > "$work/firmware.bin"
+show openssl dgst -sha256 -sign "$key" -out "$work/firmware.sig" "$work/firmware.bin"
+openssl x509 -in "$work/device.pem" -pubkey -noout > "$work/device-pub.pem"
+show env -u OPENSSL_CONF openssl dgst -sha256 -verify "$work/device-pub.pem" \
+  -signature "$work/firmware.sig" "$work/firmware.bin"
+
+printf "\nDone: the device key signed a CSR and a file without ever leaving the token.\n"
