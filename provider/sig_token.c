@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <openssl/err.h>
 #include <openssl/rsa.h>
 
 #include "login.h"
@@ -83,11 +84,15 @@ static CK_RV sign_once(P11PROV_KEY *key, CK_MECHANISM *mechanism,
 static int sign_with_mechanism(SIG_CTX *ctx, CK_MECHANISM *mechanism,
                                const unsigned char *data, size_t data_len,
                                unsigned char *out, size_t *out_len,
-                               size_t out_size)
+                               size_t out_size, CK_RV *result)
 {
     P11PROV_KEY *key = ctx->key;
     bool stale = false;
-    CK_RV rv = CKR_OK;
+    CK_RV rv = CKR_OK, ignored;
+
+    if (result == NULL)
+        result = &ignored;
+    *result = CKR_GENERAL_ERROR;
 
     if (p11prov_token_needs_login(key->token)
         && !p11prov_token_login(ctx->provctx, key->token, NULL))
@@ -99,6 +104,7 @@ static int sign_with_mechanism(SIG_CTX *ctx, CK_MECHANISM *mechanism,
             if (len > out_size)
                 break; /* the module wrote past what we gave it */
             *out_len = len;
+            *result = CKR_OK;
             return 1;
         }
         if (rv == CKR_OBJECT_HANDLE_INVALID || rv == CKR_KEY_HANDLE_INVALID)
@@ -111,6 +117,7 @@ static int sign_with_mechanism(SIG_CTX *ctx, CK_MECHANISM *mechanism,
             && !p11prov_token_login(ctx->provctx, key->token, NULL))
             return 0;
     }
+    *result = rv;
     if (rv == CKR_OK)
         P11PROV_RAISE(ctx->provctx, P11PROV_R_MODULE_BAD_ANSWER,
                       "C_Sign with %s for %s returned a longer signature "
@@ -143,7 +150,7 @@ static int ecdsa_sign(SIG_CTX *ctx, const unsigned char *tbs, size_t tbs_len,
     if (!p11prov_key_allows(ctx->key, CKM_ECDSA))
         return refuse_mechanism(ctx, "ECDSA signature (CKM_ECDSA)");
     if (!sign_with_mechanism(ctx, &mechanism, tbs, tbs_len, raw, &raw_len,
-                             sizeof(raw)))
+                             sizeof(raw), NULL))
         return 0;
     *sig_len = p11prov_ecdsa_raw_to_der(raw, raw_len, sig, sig_size);
     if (*sig_len == 0) {
@@ -197,17 +204,35 @@ static int rsa_pss_sign(SIG_CTX *ctx, const unsigned char *hash,
     }
     params.hashAlg = pss_hash_mechanism(ctx->md, NULL);
     params.sLen = (CK_ULONG)salt_len;
+    bool raw_usable = mechanism_usable(key, CKM_RSA_X_509);
     if (pss_hash_mechanism(mgf1_md, &mgf) != CK_UNAVAILABLE_INFORMATION
         && params.hashAlg != CK_UNAVAILABLE_INFORMATION
         && mechanism_usable(key, CKM_RSA_PKCS_PSS)) {
         params.mgf = mgf;
         CK_MECHANISM mechanism = { CKM_RSA_PKCS_PSS, &params, sizeof(params) };
-        return sign_with_mechanism(ctx, &mechanism, hash, hash_len, sig,
-                                   sig_len, sig_size);
+        CK_RV rv;
+        ERR_set_mark();
+        if (sign_with_mechanism(ctx, &mechanism, hash, hash_len, sig, sig_len,
+                                sig_size, &rv)) {
+            ERR_clear_last_mark();
+            return 1;
+        }
+        /* Tokens that do PSS only with the digest as MGF1 hash and salt
+         * length (TPMs; SoftHSM for some combinations) refuse the rest:
+         * those are encoded here when raw RSA is available. */
+        bool refused = rv == CKR_MECHANISM_PARAM_INVALID
+                       || rv == CKR_ARGUMENTS_BAD || rv == CKR_MECHANISM_INVALID;
+        if (!refused || !raw_usable) {
+            ERR_clear_last_mark();
+            return 0;
+        }
+        ERR_pop_to_mark();
+        P11PROV_DEBUG(2, "token refused these PSS parameters for %s: "
+                         "encoding here", key->uri);
     }
     /* No PSS on the token (OpenPGP cards, some TPMs): encode here and use
      * the raw RSA operation. */
-    if (!mechanism_usable(key, CKM_RSA_X_509))
+    if (!raw_usable)
         return refuse_mechanism(ctx, "RSA-PSS signature (CKM_RSA_PKCS_PSS, "
                                      "or CKM_RSA_X_509 to encode it here)");
     unsigned char encoded[MAX_RAW_SIGNATURE];
@@ -221,7 +246,7 @@ static int rsa_pss_sign(SIG_CTX *ctx, const unsigned char *hash,
     }
     CK_MECHANISM mechanism = { CKM_RSA_X_509, NULL, 0 };
     int ok = sign_with_mechanism(ctx, &mechanism, encoded, encoded_len, sig,
-                                 sig_len, sig_size);
+                                 sig_len, sig_size, NULL);
     OPENSSL_cleanse(encoded, sizeof(encoded));
     return ok;
 }
@@ -239,7 +264,7 @@ static int rsa_sign(SIG_CTX *ctx, const unsigned char *tbs, size_t tbs_len,
         if (!p11prov_key_allows(ctx->key, CKM_RSA_X_509))
             return refuse_mechanism(ctx, "raw RSA (CKM_RSA_X_509)");
         return sign_with_mechanism(ctx, &mechanism, tbs, tbs_len, sig,
-                                   sig_len, sig_size);
+                                   sig_len, sig_size, NULL);
     }
     case RSA_PKCS1_PADDING: {
         CK_MECHANISM mechanism = { CKM_RSA_PKCS, NULL, 0 };
@@ -258,7 +283,7 @@ static int rsa_sign(SIG_CTX *ctx, const unsigned char *tbs, size_t tbs_len,
             }
         }
         return sign_with_mechanism(ctx, &mechanism, tbs, tbs_len, sig,
-                                   sig_len, sig_size);
+                                   sig_len, sig_size, NULL);
     }
     default:
         P11PROV_RAISE(ctx->provctx, P11PROV_R_UNSUPPORTED,
@@ -309,5 +334,5 @@ int p11prov_token_sign_message(SIG_CTX *ctx, const unsigned char *msg,
     if (!p11prov_key_allows(ctx->key, CKM_EDDSA))
         return refuse_mechanism(ctx, "EdDSA signature (CKM_EDDSA)");
     return sign_with_mechanism(ctx, &mechanism, msg, msg_len, sig, sig_len,
-                               sig_size);
+                               sig_size, NULL);
 }

@@ -182,8 +182,12 @@ char *p11prov_object_uri(const P11PROV_TOKEN *token, const unsigned char *label,
 
 CK_RV p11prov_session_borrow(P11PROV_TOKEN *token, CK_SESSION_HANDLE *session)
 {
-    CK_RV rv;
+    /* Every use of a token starts here: after fork() the child must
+     * re-initialise the module before its first call. */
+    CK_RV rv = p11prov_module_check_fork(token->module);
 
+    if (rv != CKR_OK)
+        return rv;
     pthread_mutex_lock(&token->lock);
     if (token->idle_count > 0) {
         *session = token->idle[--token->idle_count];
