@@ -105,13 +105,13 @@ static int pin_by_asking(P11PROV_CTX *ctx, P11PROV_TOKEN *token,
                          const P11PROV_PIN_SOURCES *sources, char **pin,
                          size_t *len)
 {
-    char buf[MAX_PIN_LEN + 1], info[96];
+    char buf[MAX_PIN_LEN + 1], info[96], label[33];
     size_t got = 0;
 
     if (sources == NULL || sources->callback == NULL)
         return 0;
-    snprintf(info, sizeof(info), "PIN for token %.32s",
-             (const char *)token->token_info.label);
+    snprintf(info, sizeof(info), "PIN for token %s",
+             p11prov_token_label(token, label));
     OSSL_PARAM params[] = {
         OSSL_PARAM_utf8_string(OSSL_PASSPHRASE_PARAM_INFO, info, 0),
         OSSL_PARAM_END,
@@ -120,9 +120,8 @@ static int pin_by_asking(P11PROV_CTX *ctx, P11PROV_TOKEN *token,
                            sources->callback_arg)
         || got > MAX_PIN_LEN) {
         OPENSSL_cleanse(buf, sizeof(buf));
-        P11PROV_RAISE(ctx, P11PROV_R_PIN,
-                      "no PIN given for token %.32s",
-                      (const char *)token->token_info.label);
+        P11PROV_RAISE(ctx, P11PROV_R_PIN, "no PIN given for token %s",
+                      label);
         return -1;
     }
     *pin = OPENSSL_memdup(buf, got + 1);

@@ -87,7 +87,7 @@ static int sign_with_mechanism(SIG_CTX *ctx, CK_MECHANISM *mechanism,
                                size_t out_size, CK_RV *result)
 {
     P11PROV_KEY *key = ctx->key;
-    bool stale = false;
+    bool stale = false, relogged = false;
     CK_RV rv = CKR_OK, ignored;
 
     if (result == NULL)
@@ -109,9 +109,12 @@ static int sign_with_mechanism(SIG_CTX *ctx, CK_MECHANISM *mechanism,
         }
         if (rv == CKR_OBJECT_HANDLE_INVALID || rv == CKR_KEY_HANDLE_INVALID)
             stale = true;
-        else if (rv == CKR_USER_NOT_LOGGED_IN)
+        else if (rv == CKR_USER_NOT_LOGGED_IN && !relogged) {
+            /* The module lost the login: one more C_Login, no more (each
+             * may count against the PIN). */
             __atomic_store_n(&key->token->logged_in_at, 0, __ATOMIC_RELEASE);
-        else if (!p11prov_session_broken(rv))
+            relogged = true;
+        } else if (!p11prov_session_broken(rv))
             break;
         if (p11prov_token_needs_login(key->token)
             && !p11prov_token_login(ctx->provctx, key->token, NULL))

@@ -151,6 +151,15 @@ int p11prov_tokens_find(P11PROV_CTX *ctx, P11PROV_MODULE *m,
     return 1;
 }
 
+const char *p11prov_token_label(const P11PROV_TOKEN *token, char buf[33])
+{
+    int len = padded_length(token->token_info.label,
+                            sizeof(token->token_info.label));
+    memcpy(buf, token->token_info.label, (size_t)len);
+    buf[len] = '\0';
+    return buf;
+}
+
 char *p11prov_token_uri(const P11PROV_TOKEN *token)
 {
     p11uri *uri = p11uri_new();

@@ -39,6 +39,9 @@ int p11prov_tokens_find(P11PROV_CTX *ctx, P11PROV_MODULE *m,
                         const p11uri *uri, P11PROV_TOKEN ***tokens,
                         size_t *count);
 
+/* The token's label without its space padding, as a C string. */
+const char *p11prov_token_label(const P11PROV_TOKEN *token, char buf[33]);
+
 /* The token as a URI ("pkcs11:token=...;manufacturer=...;serial=...;
  * model=..."), malloc()ed, for messages. */
 char *p11prov_token_uri(const P11PROV_TOKEN *token);
