@@ -17,6 +17,7 @@ PUBKEY_TEXT = {
     "EC:secp384r1": ("NIST CURVE: P-384", "EC"),
     "EC:secp521r1": ("NIST CURVE: P-521", "EC"),
     "EC:edwards25519": ("ED25519 Public-Key:", "EC_EDWARDS"),
+    "EC:edwards448": ("ED448 Public-Key:", "EC_EDWARDS"),
 }
 SOFTHSM_KEYS = [k.label for t in SOFTHSM_TOKENS for k in t.keys]
 TPM_KEYS = [k.label for k in TPM_TOKEN.keys]
@@ -110,6 +111,35 @@ def test_certificate_matches_key(request, tmp_path, software_ca, label):
         pem_cert_file(key.cert_pem)]
 
 
+def softhsm_tool(softhsm, *args):
+    """pkcs11-tool on p11prov-soft, logged in."""
+    return run(["pkcs11-tool", "--module", softhsm.module, "--slot",
+                softhsm.slots[softhsm.token], "--login", "--pin", softhsm.pin,
+                *args], softhsm.env, preload=False)
+
+
+def test_keys_the_token_restricts(softhsm, tmp_path):
+    """nosign-p256 has CKA_SIGN false and rsa-pssonly allows RSA-PKCS-PSS
+    only, and SoftHSM enforces both: what the provider's errors for them
+    rest on."""
+    proc = assert_ok(softhsm_tool(softhsm, "-O", "--type", "privkey"))
+    usage = dict(re.findall(r"label:\s+(\S+)\n(?:.*\n)*?\s+Usage:\s+(.*)",
+                            proc.stdout))
+    assert "sign" not in usage["nosign-p256"].split(", "), proc.stdout
+    assert "sign" in usage["ec-p256"].split(", "), proc.stdout
+    assert "Allowed mechanisms: RSA-PKCS-PSS\n" in proc.stdout, proc.stdout
+    digest = tmp_path / "digest"
+    digest.write_bytes(bytes(range(32)))
+    sign = ["--sign", "-i", digest, "-o", tmp_path / "sig"]
+    assert_fails_cleanly(softhsm_tool(softhsm, *sign, "-m", "ECDSA", "--id",
+                                      "07"), "CKR_KEY_FUNCTION_NOT_PERMITTED")
+    assert_fails_cleanly(softhsm_tool(softhsm, *sign, "-m", "RSA-PKCS",
+                                      "--id", "08"), "CKR_MECHANISM_INVALID")
+    assert_ok(softhsm_tool(softhsm, *sign, "-m", "RSA-PKCS-PSS",
+                           "--hash-algorithm", "SHA256", "--mgf",
+                           "MGF1-SHA256", "--id", "08"))
+
+
 # ---- the p11-kit proxy -------------------------------------------------------
 
 def test_proxy_sees_every_token(p11kit_env, softhsm, tpm_clean):
@@ -188,3 +218,34 @@ def test_mock_fault_injection(mock_module, fault, shown):
     assert_fails_cleanly(
         mock_tool(mock_module, "--login", "--pin", "1234", "-O",
                   env={"P11MOCK_FAIL": fault}), shown)
+
+
+def test_mock_key_pair_and_signature(mock_module, tmp_path):
+    """mock-key: its private half only after login; CKM_ECDSA gives the
+    fixed r||s of mock_objects.c."""
+    proc = assert_ok(mock_tool(mock_module, "-O"))
+    assert "Public Key Object; EC" in proc.stdout, proc.stdout
+    assert "Private Key Object" not in proc.stdout, proc.stdout
+    proc = assert_ok(mock_tool(mock_module, "--login", "--pin", "1234",
+                               "-O"))
+    assert re.search(r"Private Key Object; EC\n\s+label:\s+mock-key\n"
+                     r"\s+ID:\s+02\n\s+Usage:\s+sign\n", proc.stdout), \
+        proc.stdout
+    digest, sig = tmp_path / "digest", tmp_path / "sig"
+    digest.write_bytes(bytes(32))
+    assert_ok(mock_tool(mock_module, "--login", "--pin", "1234", "--sign",
+                        "-m", "ECDSA", "--id", "02", "-i", digest, "-o", sig))
+    assert sig.read_bytes() == bytes([0, 0x7f, *range(2, 32), 0x80,
+                                      *range(1, 32)])
+
+
+@pytest.mark.parametrize("flags, args, outcome", [
+    ("100", ["-L"], "PIN pad present"),
+    ("100", ["--login", "-O"], "Private Key Object"),  # NULL PIN accepted
+    ("40000", ["--login", "--pin", "1234", "-O"], "CKR_PIN_LOCKED"),
+    ("20000", ["-L"], "final user PIN try"),
+    ("xyz", ["-L"], "CKR_GENERAL_ERROR"),  # malformed: C_Initialize fails
+])
+def test_mock_token_flags(mock_module, flags, args, outcome):
+    proc = mock_tool(mock_module, *args, env={"P11MOCK_TOKEN_FLAGS": flags})
+    assert outcome in proc.stdout + proc.stderr, proc.stdout + proc.stderr

@@ -2,15 +2,23 @@
  * p11mock: a small PKCS#11 v2.40 module for the tests of pkcs11prov.
  *
  * One slot (id 7, "mock slot") with one token ("mock-token", user PIN
- * "1234") holding one public object: an X.509 certificate labelled
- * "mock-cert" with CKA_ID 01. Only the functions needed to find and read
- * objects are implemented; the others return CKR_FUNCTION_NOT_SUPPORTED.
+ * "1234") holding the objects of mock_objects.c: a certificate "mock-cert"
+ * (id 01) and an EC P-256 key pair "mock-key" (id 02) whose private key is
+ * CKA_PRIVATE (found only after C_Login). Only the functions needed to
+ * find and read objects and to sign with CKM_ECDSA are implemented; the
+ * others return CKR_FUNCTION_NOT_SUPPORTED. C_Sign returns fixed bytes
+ * (mock_ecdsa_signature), not a signature that verifies.
  *
  * Behaviour is driven by environment variables read in C_Initialize:
  *   P11MOCK_FAIL=C_Login:CKR_PIN_LOCKED,C_GetInfo:0x30
  *       makes each named function return that code (every call to it).
  *   P11MOCK_LOG=/path
  *       appends one line per call ("C_Login"), so tests can count calls.
+ *   P11MOCK_TOKEN_FLAGS=<hex>
+ *       OR-ed into CK_TOKEN_INFO.flags: CKF_USER_PIN_FINAL_TRY 20000,
+ *       CKF_USER_PIN_LOCKED 40000 (C_Login then fails with CKR_PIN_LOCKED),
+ *       CKF_PROTECTED_AUTHENTICATION_PATH 100 (C_Login then accepts a NULL
+ *       PIN: the "PIN pad" said yes).
  *
  * Every call runs under one mutex.
  */
@@ -20,106 +28,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <p11-kit/pkcs11.h>
+#include "mock_module.h"
 
 #define MOCK_SLOT_ID 7UL
-#define MOCK_CERT_HANDLE 0x100UL
 #define MOCK_MAX_SESSIONS 16
 #define MOCK_MAX_FAULTS 16
 #define MOCK_USER_PIN "1234"
-
-/* ---- the object table --------------------------------------------- */
-
-/*
- * Self-signed EC P-256 certificate, CN=mock-cert, serial 1, valid until
- * 2126. Made once with:
- *   openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out k.pem
- *   openssl req -x509 -new -key k.pem -subj /CN=mock-cert -days 36500 \
- *       -set_serial 1 -config /dev/null -outform DER -out cert.der
- * SHA-256 fingerprint FB:FF:41:DC:C0:74:80:3B:30:93:B4:46:F7:B0:41:21:
- *                     CD:9D:4B:51:51:33:EA:7D:3B:EE:43:BB:DA:2B:6E:68
- */
-static const unsigned char cert_der[] = {
-    0x30, 0x82, 0x01, 0x11, 0x30, 0x81, 0xb8, 0x02, 0x01, 0x01, 0x30, 0x0a,
-    0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x04, 0x03, 0x02, 0x30, 0x14,
-    0x31, 0x12, 0x30, 0x10, 0x06, 0x03, 0x55, 0x04, 0x03, 0x0c, 0x09, 0x6d,
-    0x6f, 0x63, 0x6b, 0x2d, 0x63, 0x65, 0x72, 0x74, 0x30, 0x20, 0x17, 0x0d,
-    0x32, 0x36, 0x31, 0x31, 0x32, 0x36, 0x30, 0x33, 0x34, 0x37, 0x30, 0x37,
-    0x5a, 0x18, 0x0f, 0x32, 0x31, 0x32, 0x36, 0x31, 0x31, 0x30, 0x32, 0x30,
-    0x33, 0x34, 0x37, 0x30, 0x37, 0x5a, 0x30, 0x14, 0x31, 0x12, 0x30, 0x10,
-    0x06, 0x03, 0x55, 0x04, 0x03, 0x0c, 0x09, 0x6d, 0x6f, 0x63, 0x6b, 0x2d,
-    0x63, 0x65, 0x72, 0x74, 0x30, 0x59, 0x30, 0x13, 0x06, 0x07, 0x2a, 0x86,
-    0x48, 0xce, 0x3d, 0x02, 0x01, 0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d,
-    0x03, 0x01, 0x07, 0x03, 0x42, 0x00, 0x04, 0x8c, 0xe1, 0x29, 0x11, 0xe5,
-    0x61, 0x2b, 0xdc, 0xe5, 0x26, 0xb0, 0x10, 0x0c, 0x94, 0x8f, 0x2e, 0x3f,
-    0xb0, 0x56, 0xa2, 0xe3, 0x57, 0xf1, 0xda, 0x71, 0x7b, 0xea, 0x84, 0xf7,
-    0x2f, 0xe4, 0x5a, 0xe5, 0x59, 0x71, 0x26, 0xec, 0xc3, 0x2d, 0xfe, 0x01,
-    0xdf, 0x8d, 0x48, 0x02, 0xe0, 0x85, 0x3c, 0xe4, 0xad, 0xf6, 0x34, 0x04,
-    0x16, 0xe8, 0xbb, 0x9a, 0xd2, 0xb0, 0x99, 0x89, 0x1e, 0xf2, 0x7a, 0x30,
-    0x0a, 0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x04, 0x03, 0x02, 0x03,
-    0x48, 0x00, 0x30, 0x45, 0x02, 0x21, 0x00, 0x99, 0x03, 0x1a, 0x39, 0x46,
-    0x70, 0x7b, 0x17, 0x35, 0x31, 0x84, 0x2f, 0xae, 0x1a, 0x53, 0x9e, 0xdd,
-    0xea, 0x08, 0x31, 0xf3, 0x1b, 0x1e, 0x6e, 0xb2, 0xe7, 0xbc, 0xd5, 0x01,
-    0x7f, 0x20, 0xcf, 0x02, 0x20, 0x74, 0x66, 0xad, 0xc2, 0x7f, 0xf3, 0xd1,
-    0xcb, 0x01, 0x88, 0x81, 0x94, 0x5a, 0xe5, 0xc9, 0x2d, 0xd0, 0x8d, 0x08,
-    0x49, 0xf9, 0xaa, 0xdd, 0xc5, 0x8c, 0x99, 0x82, 0x1c, 0xde, 0xe0, 0x1d,
-    0x19,
-};
-/* DER pieces inside cert_der (offsets from `openssl asn1parse`). */
-#define CERT_SERIAL (cert_der + 7), 3
-#define CERT_ISSUER (cert_der + 22), 22
-#define CERT_SUBJECT (cert_der + 78), 22
-
-static const CK_OBJECT_CLASS cert_class = CKO_CERTIFICATE;
-static const CK_CERTIFICATE_TYPE cert_type = CKC_X_509;
-static const CK_ULONG cert_category = 0; /* unspecified */
-static const CK_BBOOL ck_true = CK_TRUE;
-static const CK_BBOOL ck_false = CK_FALSE;
-static const char cert_label[] = "mock-cert";
-static const unsigned char cert_id[] = {0x01};
-
-typedef struct mock_attr {
-    CK_ATTRIBUTE_TYPE type;
-    const void *value;
-    CK_ULONG len;
-} mock_attr;
-
-#define ATTR_OF(t, var) {(t), &(var), sizeof(var)}
-static const mock_attr cert_attrs[] = {
-    ATTR_OF(CKA_CLASS, cert_class),
-    ATTR_OF(CKA_TOKEN, ck_true),
-    ATTR_OF(CKA_PRIVATE, ck_false),
-    ATTR_OF(CKA_MODIFIABLE, ck_false),
-    {CKA_LABEL, cert_label, sizeof(cert_label) - 1},
-    ATTR_OF(CKA_CERTIFICATE_TYPE, cert_type),
-    ATTR_OF(CKA_TRUSTED, ck_false),
-    ATTR_OF(CKA_CERTIFICATE_CATEGORY, cert_category),
-    {CKA_ID, cert_id, sizeof(cert_id)},
-    {CKA_SUBJECT, CERT_SUBJECT},
-    {CKA_ISSUER, CERT_ISSUER},
-    {CKA_SERIAL_NUMBER, CERT_SERIAL},
-    ATTR_OF(CKA_VALUE, cert_der),
-};
-#define N_CERT_ATTRS (sizeof(cert_attrs) / sizeof(cert_attrs[0]))
-
-static const mock_attr *find_attr(CK_ATTRIBUTE_TYPE type)
-{
-    for (size_t i = 0; i < N_CERT_ATTRS; i++)
-        if (cert_attrs[i].type == type)
-            return &cert_attrs[i];
-    return NULL;
-}
-
-static int template_matches(const CK_ATTRIBUTE *tmpl, CK_ULONG count)
-{
-    for (CK_ULONG i = 0; i < count; i++) {
-        const mock_attr *a = find_attr(tmpl[i].type);
-        if (a == NULL || a->len != tmpl[i].ulValueLen
-            || (a->len > 0 && memcmp(a->value, tmpl[i].pValue, a->len) != 0))
-            return 0;
-    }
-    return 1;
-}
 
 /* ---- CKR names, for P11MOCK_FAIL ------------------------------------ */
 
@@ -143,6 +57,8 @@ static const struct {
     CKR(CKR_USER_ALREADY_LOGGED_IN), CKR(CKR_USER_NOT_LOGGED_IN),
     CKR(CKR_USER_PIN_NOT_INITIALIZED), CKR(CKR_USER_TYPE_INVALID),
     CKR(CKR_BUFFER_TOO_SMALL), CKR(CKR_CRYPTOKI_NOT_INITIALIZED),
+    CKR(CKR_KEY_FUNCTION_NOT_PERMITTED), CKR(CKR_MECHANISM_PARAM_INVALID),
+    CKR(CKR_DATA_LEN_RANGE),
     CKR(CKR_CRYPTOKI_ALREADY_INITIALIZED),
 };
 
@@ -169,12 +85,14 @@ typedef struct session {
     int open;
     CK_FLAGS flags;
     int find_active;
-    int find_pending; /* the certificate is still to be returned */
+    unsigned long find_pending; /* bit i: mock_objects[i] still to return */
+    int sign_active;            /* from C_SignInit to the end of C_Sign */
 } session;
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static int initialized;
 static int logged_in;
+static CK_FLAGS extra_token_flags; /* P11MOCK_TOKEN_FLAGS */
 static session sessions[MOCK_MAX_SESSIONS];
 static char log_path[4096];
 static struct {
@@ -196,15 +114,23 @@ static void log_call(const char *name)
     fclose(f);
 }
 
-/* Reads P11MOCK_LOG and P11MOCK_FAIL. Returns 0 on a malformed entry. */
+/* Reads P11MOCK_LOG, P11MOCK_TOKEN_FLAGS and P11MOCK_FAIL. Returns 0 on a
+ * malformed value. */
 static int read_config(void)
 {
     const char *log = getenv("P11MOCK_LOG");
     const char *fail = getenv("P11MOCK_FAIL");
-    char buf[1024], *save = NULL;
+    const char *flags = getenv("P11MOCK_TOKEN_FLAGS");
+    char buf[1024], *save = NULL, *end;
 
     snprintf(log_path, sizeof(log_path), "%s", log != NULL ? log : "");
     n_faults = 0;
+    extra_token_flags = 0;
+    if (flags != NULL && flags[0] != '\0') {
+        extra_token_flags = strtoul(flags, &end, 16);
+        if (*end != '\0')
+            return 0;
+    }
     if (fail == NULL || fail[0] == '\0')
         return 1;
     if (snprintf(buf, sizeof(buf), "%s", fail) >= (int)sizeof(buf))
@@ -275,12 +201,17 @@ static CK_RV enter_session(const char *name, CK_SESSION_HANDLE h, session **s)
     return rv;
 }
 
+static void close_all_sessions(void)
+{
+    memset(sessions, 0, sizeof(sessions));
+    logged_in = 0;
+}
+
 /* Initialized or not, with no session and nobody logged in. */
 static void set_initialized(int value)
 {
     initialized = value;
-    logged_in = 0;
-    memset(sessions, 0, sizeof(sessions));
+    close_all_sessions();
 }
 
 static CK_ULONG session_count(int rw_only)
@@ -314,7 +245,8 @@ static CK_RV mock_Initialize(void *init_args)
     pthread_mutex_lock(&lock);
     if (!read_config()) {
         fprintf(stderr, "p11mock: malformed P11MOCK_FAIL (want "
-                        "C_Name:CKR_NAME[,...]): C_Initialize fails\n");
+                        "C_Name:CKR_NAME[,...]) or P11MOCK_TOKEN_FLAGS (want "
+                        "hex): C_Initialize fails\n");
         pthread_mutex_unlock(&lock);
         return CKR_GENERAL_ERROR;
     }
@@ -428,7 +360,7 @@ static CK_RV mock_GetTokenInfo(CK_SLOT_ID slot, CK_TOKEN_INFO *info)
     PAD(info->model, "mock");
     PAD(info->serialNumber, "0001");
     info->flags = CKF_LOGIN_REQUIRED | CKF_USER_PIN_INITIALIZED
-                  | CKF_TOKEN_INITIALIZED;
+                  | CKF_TOKEN_INITIALIZED | extra_token_flags;
     info->ulMaxSessionCount = MOCK_MAX_SESSIONS;
     info->ulSessionCount = session_count(0);
     info->ulMaxRwSessionCount = MOCK_MAX_SESSIONS;
@@ -510,7 +442,7 @@ static CK_RV mock_CloseSession(CK_SESSION_HANDLE h)
 
     if (rv != CKR_OK)
         return leave(rv);
-    s->open = 0;
+    memset(s, 0, sizeof(*s));
     if (session_count(0) == 0)
         logged_in = 0; /* closing the last session logs out */
     return leave(CKR_OK);
@@ -522,8 +454,7 @@ static CK_RV mock_CloseAllSessions(CK_SLOT_ID slot)
 
     if (rv != CKR_OK)
         return leave(rv);
-    memset(sessions, 0, sizeof(sessions));
-    logged_in = 0;
+    close_all_sessions();
     return leave(CKR_OK);
 }
 
@@ -557,6 +488,13 @@ static CK_RV mock_Login(CK_SESSION_HANDLE h, CK_USER_TYPE user,
         return leave(CKR_USER_TYPE_INVALID);
     if (logged_in)
         return leave(CKR_USER_ALREADY_LOGGED_IN);
+    if (extra_token_flags & CKF_USER_PIN_LOCKED)
+        return leave(CKR_PIN_LOCKED);
+    if (pin == NULL
+        && (extra_token_flags & CKF_PROTECTED_AUTHENTICATION_PATH)) {
+        logged_in = 1;
+        return leave(CKR_OK);
+    }
     if (pin == NULL || pin_len != strlen(MOCK_USER_PIN)
         || memcmp(pin, MOCK_USER_PIN, pin_len) != 0)
         return leave(CKR_PIN_INCORRECT);
@@ -582,16 +520,17 @@ static CK_RV mock_GetAttributeValue(CK_SESSION_HANDLE h, CK_OBJECT_HANDLE obj,
                                     CK_ATTRIBUTE *tmpl, CK_ULONG count)
 {
     CK_RV rv = enter_session("C_GetAttributeValue", h, NULL);
+    const mock_object *o = mock_object_by_handle(obj);
 
     if (rv != CKR_OK)
         return leave(rv);
-    if (obj != MOCK_CERT_HANDLE)
+    if (o == NULL || (o->is_private && !logged_in))
         return leave(CKR_OBJECT_HANDLE_INVALID);
     if (tmpl == NULL && count > 0)
         return leave(CKR_ARGUMENTS_BAD);
     /* Every entry is processed; the last error seen is returned. */
     for (CK_ULONG i = 0; i < count; i++) {
-        const mock_attr *a = find_attr(tmpl[i].type);
+        const mock_attr *a = mock_find_attr(o, tmpl[i].type);
 
         if (a == NULL) {
             tmpl[i].ulValueLen = CK_UNAVAILABLE_INFORMATION;
@@ -622,7 +561,11 @@ static CK_RV mock_FindObjectsInit(CK_SESSION_HANDLE h, CK_ATTRIBUTE *tmpl,
     if (tmpl == NULL && count > 0)
         return leave(CKR_ARGUMENTS_BAD);
     s->find_active = 1;
-    s->find_pending = template_matches(tmpl, count);
+    s->find_pending = 0;
+    for (CK_ULONG i = 0; i < mock_n_objects; i++)
+        if ((!mock_objects[i].is_private || logged_in)
+            && mock_template_matches(&mock_objects[i], tmpl, count))
+            s->find_pending |= 1UL << i;
     return leave(CKR_OK);
 }
 
@@ -639,10 +582,11 @@ static CK_RV mock_FindObjects(CK_SESSION_HANDLE h, CK_OBJECT_HANDLE *out,
     if (out == NULL || found == NULL)
         return leave(CKR_ARGUMENTS_BAD);
     *found = 0;
-    if (s->find_pending && max > 0) {
-        out[0] = MOCK_CERT_HANDLE;
-        *found = 1;
-        s->find_pending = 0;
+    for (CK_ULONG i = 0; i < mock_n_objects && *found < max; i++) {
+        if (s->find_pending & (1UL << i)) {
+            out[(*found)++] = mock_objects[i].handle;
+            s->find_pending &= ~(1UL << i);
+        }
     }
     return leave(CKR_OK);
 }
@@ -659,6 +603,67 @@ static CK_RV mock_FindObjectsFinal(CK_SESSION_HANDLE h)
     s->find_active = 0;
     s->find_pending = 0;
     return leave(CKR_OK);
+}
+
+/* ---- signing: CKM_ECDSA with mock-key --------------------------------- */
+
+static CK_RV mock_SignInit(CK_SESSION_HANDLE h, CK_MECHANISM *mech,
+                           CK_OBJECT_HANDLE key)
+{
+    session *s;
+    CK_RV rv = enter_session("C_SignInit", h, &s);
+
+    if (rv != CKR_OK)
+        return leave(rv);
+    if (mech == NULL)
+        return leave(CKR_ARGUMENTS_BAD);
+    if (s->sign_active)
+        return leave(CKR_OPERATION_ACTIVE);
+    if (!logged_in)
+        return leave(CKR_USER_NOT_LOGGED_IN);
+    if (key != MOCK_PRIVKEY_HANDLE)
+        return leave(mock_object_by_handle(key) == NULL
+                         ? CKR_KEY_HANDLE_INVALID
+                         : CKR_KEY_FUNCTION_NOT_PERMITTED);
+    if (mech->mechanism != CKM_ECDSA)
+        return leave(CKR_MECHANISM_INVALID);
+    if (mech->pParameter != NULL || mech->ulParameterLen != 0)
+        return leave(CKR_MECHANISM_PARAM_INVALID);
+    s->sign_active = 1;
+    return leave(CKR_OK);
+}
+
+/* Any data (a hash, for CKM_ECDSA) gets mock_ecdsa_signature. A size
+ * query (sig NULL) and CKR_BUFFER_TOO_SMALL keep the operation active;
+ * anything else ends it. */
+static CK_RV mock_Sign(CK_SESSION_HANDLE h, CK_BYTE *data, CK_ULONG data_len,
+                       CK_BYTE *sig, CK_ULONG *sig_len)
+{
+    session *s;
+    CK_RV rv = enter_session("C_Sign", h, &s);
+
+    if (rv != CKR_OK)
+        return leave(rv);
+    if (!s->sign_active)
+        return leave(CKR_OPERATION_NOT_INITIALIZED);
+    if (!logged_in)
+        rv = CKR_USER_NOT_LOGGED_IN;
+    else if ((data == NULL && data_len > 0) || sig_len == NULL)
+        rv = CKR_ARGUMENTS_BAD;
+    else if (data_len == 0 || data_len > 64)
+        rv = CKR_DATA_LEN_RANGE;
+    if (rv == CKR_OK) {
+        CK_ULONG room = *sig_len;
+
+        *sig_len = MOCK_ECDSA_SIG_LEN;
+        if (sig == NULL)
+            return leave(CKR_OK);
+        if (room < MOCK_ECDSA_SIG_LEN)
+            return leave(CKR_BUFFER_TOO_SMALL);
+        memcpy(sig, mock_ecdsa_signature, MOCK_ECDSA_SIG_LEN);
+    }
+    s->sign_active = 0;
+    return leave(rv);
 }
 
 /* ---- everything else ------------------------------------------------ */
@@ -705,8 +710,6 @@ STUB(Digest, (SESS s, BYTES i, CK_ULONG in, BYTES o, LEN on))
 STUB(DigestUpdate, (SESS s, BYTES i, CK_ULONG in))
 STUB(DigestKey, (SESS s, OBJ k))
 STUB(DigestFinal, (SESS s, BYTES o, LEN on))
-STUB(SignInit, (SESS s, MECH m, OBJ k))
-STUB(Sign, (SESS s, BYTES i, CK_ULONG in, BYTES o, LEN on))
 STUB(SignUpdate, (SESS s, BYTES i, CK_ULONG in))
 STUB(SignFinal, (SESS s, BYTES o, LEN on))
 STUB(SignRecoverInit, (SESS s, MECH m, OBJ k))

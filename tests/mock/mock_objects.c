@@ -1,0 +1,190 @@
+/*
+ * p11mock's objects: the attributes of every object on "mock-token".
+ *
+ *   handle 0x100  certificate "mock-cert", id 01, public
+ *   handle 0x101  public key  "mock-key",  id 02, EC P-256, public
+ *   handle 0x102  private key "mock-key",  id 02, EC P-256, CKA_PRIVATE
+ *
+ * mock-key's public key is the one of the certificate (there is no
+ * private key behind it: the mock's "signatures" are fixed bytes).
+ */
+#include <string.h>
+
+#include "mock_module.h"
+
+/*
+ * Self-signed EC P-256 certificate, CN=mock-cert, serial 1, valid until
+ * 2126. Made once with:
+ *   openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out k.pem
+ *   openssl req -x509 -new -key k.pem -subj /CN=mock-cert -days 36500 \
+ *       -set_serial 1 -config /dev/null -outform DER -out cert.der
+ * SHA-256 fingerprint FB:FF:41:DC:C0:74:80:3B:30:93:B4:46:F7:B0:41:21:
+ *                     CD:9D:4B:51:51:33:EA:7D:3B:EE:43:BB:DA:2B:6E:68
+ */
+static const unsigned char cert_der[] = {
+    0x30, 0x82, 0x01, 0x11, 0x30, 0x81, 0xb8, 0x02, 0x01, 0x01, 0x30, 0x0a,
+    0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x04, 0x03, 0x02, 0x30, 0x14,
+    0x31, 0x12, 0x30, 0x10, 0x06, 0x03, 0x55, 0x04, 0x03, 0x0c, 0x09, 0x6d,
+    0x6f, 0x63, 0x6b, 0x2d, 0x63, 0x65, 0x72, 0x74, 0x30, 0x20, 0x17, 0x0d,
+    0x32, 0x36, 0x31, 0x31, 0x32, 0x36, 0x30, 0x33, 0x34, 0x37, 0x30, 0x37,
+    0x5a, 0x18, 0x0f, 0x32, 0x31, 0x32, 0x36, 0x31, 0x31, 0x30, 0x32, 0x30,
+    0x33, 0x34, 0x37, 0x30, 0x37, 0x5a, 0x30, 0x14, 0x31, 0x12, 0x30, 0x10,
+    0x06, 0x03, 0x55, 0x04, 0x03, 0x0c, 0x09, 0x6d, 0x6f, 0x63, 0x6b, 0x2d,
+    0x63, 0x65, 0x72, 0x74, 0x30, 0x59, 0x30, 0x13, 0x06, 0x07, 0x2a, 0x86,
+    0x48, 0xce, 0x3d, 0x02, 0x01, 0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d,
+    0x03, 0x01, 0x07, 0x03, 0x42, 0x00, 0x04, 0x8c, 0xe1, 0x29, 0x11, 0xe5,
+    0x61, 0x2b, 0xdc, 0xe5, 0x26, 0xb0, 0x10, 0x0c, 0x94, 0x8f, 0x2e, 0x3f,
+    0xb0, 0x56, 0xa2, 0xe3, 0x57, 0xf1, 0xda, 0x71, 0x7b, 0xea, 0x84, 0xf7,
+    0x2f, 0xe4, 0x5a, 0xe5, 0x59, 0x71, 0x26, 0xec, 0xc3, 0x2d, 0xfe, 0x01,
+    0xdf, 0x8d, 0x48, 0x02, 0xe0, 0x85, 0x3c, 0xe4, 0xad, 0xf6, 0x34, 0x04,
+    0x16, 0xe8, 0xbb, 0x9a, 0xd2, 0xb0, 0x99, 0x89, 0x1e, 0xf2, 0x7a, 0x30,
+    0x0a, 0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x04, 0x03, 0x02, 0x03,
+    0x48, 0x00, 0x30, 0x45, 0x02, 0x21, 0x00, 0x99, 0x03, 0x1a, 0x39, 0x46,
+    0x70, 0x7b, 0x17, 0x35, 0x31, 0x84, 0x2f, 0xae, 0x1a, 0x53, 0x9e, 0xdd,
+    0xea, 0x08, 0x31, 0xf3, 0x1b, 0x1e, 0x6e, 0xb2, 0xe7, 0xbc, 0xd5, 0x01,
+    0x7f, 0x20, 0xcf, 0x02, 0x20, 0x74, 0x66, 0xad, 0xc2, 0x7f, 0xf3, 0xd1,
+    0xcb, 0x01, 0x88, 0x81, 0x94, 0x5a, 0xe5, 0xc9, 0x2d, 0xd0, 0x8d, 0x08,
+    0x49, 0xf9, 0xaa, 0xdd, 0xc5, 0x8c, 0x99, 0x82, 0x1c, 0xde, 0xe0, 0x1d,
+    0x19,
+};
+/* DER pieces inside cert_der (offsets from `openssl asn1parse`). */
+#define CERT_SERIAL (cert_der + 7), 3
+#define CERT_ISSUER (cert_der + 22), 22
+#define CERT_SUBJECT (cert_der + 78), 22
+
+static const CK_BBOOL ck_true = CK_TRUE;
+static const CK_BBOOL ck_false = CK_FALSE;
+#define ATTR_OF(t, var) {(t), &(var), sizeof(var)}
+#define ATTR_BOOL(t, b) {(t), (b) ? &ck_true : &ck_false, sizeof(CK_BBOOL)}
+
+/* ---- the certificate ------------------------------------------------ */
+
+static const CK_OBJECT_CLASS cert_class = CKO_CERTIFICATE;
+static const CK_CERTIFICATE_TYPE cert_type = CKC_X_509;
+static const CK_ULONG cert_category = 0; /* unspecified */
+static const char cert_label[] = "mock-cert";
+static const unsigned char cert_id[] = {0x01};
+
+static const mock_attr cert_attrs[] = {
+    ATTR_OF(CKA_CLASS, cert_class),
+    ATTR_BOOL(CKA_TOKEN, 1),
+    ATTR_BOOL(CKA_PRIVATE, 0),
+    ATTR_BOOL(CKA_MODIFIABLE, 0),
+    {CKA_LABEL, cert_label, sizeof(cert_label) - 1},
+    ATTR_OF(CKA_CERTIFICATE_TYPE, cert_type),
+    ATTR_BOOL(CKA_TRUSTED, 0),
+    ATTR_OF(CKA_CERTIFICATE_CATEGORY, cert_category),
+    {CKA_ID, cert_id, sizeof(cert_id)},
+    {CKA_SUBJECT, CERT_SUBJECT},
+    {CKA_ISSUER, CERT_ISSUER},
+    {CKA_SERIAL_NUMBER, CERT_SERIAL},
+    ATTR_OF(CKA_VALUE, cert_der),
+};
+
+/* ---- mock-key: EC P-256, the certificate's public key ---------------- */
+
+static const CK_OBJECT_CLASS pub_class = CKO_PUBLIC_KEY;
+static const CK_OBJECT_CLASS priv_class = CKO_PRIVATE_KEY;
+static const CK_KEY_TYPE key_type = CKK_EC;
+static const char key_label[] = "mock-key";
+static const unsigned char key_id[] = {0x02};
+/* DER OID prime256v1 (1.2.840.10045.3.1.7). */
+static const unsigned char p256_params[] = {
+    0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07,
+};
+/* DER OCTET STRING of the uncompressed point in cert_der's
+ * SubjectPublicKeyInfo (`openssl x509 -noout -pubkey`). */
+static const unsigned char ec_point[] = {
+    0x04, 0x41, 0x04, 0x8c, 0xe1, 0x29, 0x11, 0xe5, 0x61, 0x2b, 0xdc, 0xe5,
+    0x26, 0xb0, 0x10, 0x0c, 0x94, 0x8f, 0x2e, 0x3f, 0xb0, 0x56, 0xa2, 0xe3,
+    0x57, 0xf1, 0xda, 0x71, 0x7b, 0xea, 0x84, 0xf7, 0x2f, 0xe4, 0x5a, 0xe5,
+    0x59, 0x71, 0x26, 0xec, 0xc3, 0x2d, 0xfe, 0x01, 0xdf, 0x8d, 0x48, 0x02,
+    0xe0, 0x85, 0x3c, 0xe4, 0xad, 0xf6, 0x34, 0x04, 0x16, 0xe8, 0xbb, 0x9a,
+    0xd2, 0xb0, 0x99, 0x89, 0x1e, 0xf2, 0x7a,
+};
+
+/* What the two halves of mock-key share. */
+#define MOCK_KEY_ATTRS(class_var, is_private)                             \
+    ATTR_OF(CKA_CLASS, class_var), ATTR_OF(CKA_KEY_TYPE, key_type),       \
+        ATTR_BOOL(CKA_TOKEN, 1), ATTR_BOOL(CKA_PRIVATE, is_private),      \
+        ATTR_BOOL(CKA_MODIFIABLE, 0),                                     \
+        {CKA_LABEL, key_label, sizeof(key_label) - 1},                    \
+        {CKA_ID, key_id, sizeof(key_id)}, ATTR_BOOL(CKA_LOCAL, 1),        \
+        ATTR_OF(CKA_EC_PARAMS, p256_params)
+
+static const mock_attr pubkey_attrs[] = {
+    MOCK_KEY_ATTRS(pub_class, 0),
+    ATTR_BOOL(CKA_VERIFY, 1),
+    ATTR_BOOL(CKA_ENCRYPT, 0),
+    ATTR_BOOL(CKA_WRAP, 0),
+    ATTR_BOOL(CKA_DERIVE, 0),
+    ATTR_OF(CKA_EC_POINT, ec_point),
+};
+
+static const mock_attr privkey_attrs[] = {
+    MOCK_KEY_ATTRS(priv_class, 1),
+    ATTR_BOOL(CKA_SENSITIVE, 1),
+    ATTR_BOOL(CKA_EXTRACTABLE, 0),
+    ATTR_BOOL(CKA_ALWAYS_SENSITIVE, 1),
+    ATTR_BOOL(CKA_NEVER_EXTRACTABLE, 1),
+    ATTR_BOOL(CKA_ALWAYS_AUTHENTICATE, 0),
+    ATTR_BOOL(CKA_SIGN, 1),
+    ATTR_BOOL(CKA_DECRYPT, 0),
+    ATTR_BOOL(CKA_UNWRAP, 0),
+    ATTR_BOOL(CKA_DERIVE, 0),
+};
+
+#define N_OF(a) (sizeof(a) / sizeof((a)[0]))
+const mock_object mock_objects[] = {
+    {MOCK_CERT_HANDLE, 0, cert_attrs, N_OF(cert_attrs)},
+    {MOCK_PUBKEY_HANDLE, 0, pubkey_attrs, N_OF(pubkey_attrs)},
+    {MOCK_PRIVKEY_HANDLE, 1, privkey_attrs, N_OF(privkey_attrs)},
+};
+const CK_ULONG mock_n_objects = N_OF(mock_objects);
+
+/*
+ * What C_Sign returns for CKM_ECDSA, whatever it signs: r||s with
+ * r = 00 7f 02 03 .. 1f (DER drops the leading zero: 31 bytes) and
+ * s = 80 01 02 .. 1f (DER needs a leading zero: 33 bytes). Both are
+ * below the P-256 order. Not a valid signature.
+ */
+const unsigned char mock_ecdsa_signature[MOCK_ECDSA_SIG_LEN] = {
+    0x00, 0x7f, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08, 0x09, 0x0a, 0x0b,
+    0x0c, 0x0d, 0x0e, 0x0f, 0x10, 0x11, 0x12, 0x13, 0x14, 0x15, 0x16, 0x17,
+    0x18, 0x19, 0x1a, 0x1b, 0x1c, 0x1d, 0x1e, 0x1f, 0x80, 0x01, 0x02, 0x03,
+    0x04, 0x05, 0x06, 0x07, 0x08, 0x09, 0x0a, 0x0b, 0x0c, 0x0d, 0x0e, 0x0f,
+    0x10, 0x11, 0x12, 0x13, 0x14, 0x15, 0x16, 0x17, 0x18, 0x19, 0x1a, 0x1b,
+    0x1c, 0x1d, 0x1e, 0x1f,
+};
+
+/* ---- lookups ---------------------------------------------------------- */
+
+const mock_object *mock_object_by_handle(CK_OBJECT_HANDLE handle)
+{
+    for (CK_ULONG i = 0; i < mock_n_objects; i++)
+        if (mock_objects[i].handle == handle)
+            return &mock_objects[i];
+    return NULL;
+}
+
+const mock_attr *mock_find_attr(const mock_object *obj,
+                                CK_ATTRIBUTE_TYPE type)
+{
+    for (CK_ULONG i = 0; i < obj->n_attrs; i++)
+        if (obj->attrs[i].type == type)
+            return &obj->attrs[i];
+    return NULL;
+}
+
+int mock_template_matches(const mock_object *obj, const CK_ATTRIBUTE *tmpl,
+                          CK_ULONG count)
+{
+    for (CK_ULONG i = 0; i < count; i++) {
+        const mock_attr *a = mock_find_attr(obj, tmpl[i].type);
+
+        if (a == NULL || a->len != tmpl[i].ulValueLen
+            || (a->len > 0 && memcmp(a->value, tmpl[i].pValue, a->len) != 0))
+            return 0;
+    }
+    return 1;
+}
