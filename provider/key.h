@@ -7,6 +7,7 @@
 #ifndef PKCS11PROV_KEY_H
 #define PKCS11PROV_KEY_H
 
+#include <openssl/core.h>
 #include <openssl/evp.h>
 
 #include "token.h"
@@ -81,6 +82,13 @@ static inline bool p11prov_key_on_token(const P11PROV_KEY *key)
 {
     return key->token != NULL;
 }
+
+/* store.c: the one private key a URI names (the application's passphrase
+ * callback may be asked for the PIN). Raises an error unless exactly one
+ * private key matches. */
+P11PROV_KEY *p11prov_load_private_key(P11PROV_CTX *ctx, const char *uri,
+                                      OSSL_PASSPHRASE_CALLBACK *pw_cb,
+                                      void *pw_cbarg);
 
 /* key_public.c: the software twin of a token key's public part. */
 EVP_PKEY *p11prov_public_from_token(P11PROV_CTX *ctx, P11PROV_TOKEN *token,

@@ -434,6 +434,30 @@ static int store_close(void *loaderctx)
     return 1;
 }
 
+P11PROV_KEY *p11prov_load_private_key(P11PROV_CTX *ctx, const char *uri_text,
+                                      OSSL_PASSPHRASE_CALLBACK *pw_cb,
+                                      void *pw_cbarg)
+{
+    STORE_CTX *store = store_open(ctx, uri_text);
+    P11PROV_KEY *key = NULL;
+
+    if (store == NULL)
+        return NULL;
+    store->expect = OSSL_STORE_INFO_PKEY;
+    P11PROV_PIN_SOURCES pins = { store->uri, pw_cb, pw_cbarg };
+    store->collected = true;
+    if (collect(store, &pins)) {
+        if (store->item_count == 1)
+            key = p11prov_key_ref(store->items[0].key);
+        else
+            P11PROV_RAISE(ctx, P11PROV_R_NO_OBJECT,
+                          "%s matches %zu private keys, not exactly one",
+                          store->uri_text, store->item_count);
+    }
+    store_close(store);
+    return key;
+}
+
 const OSSL_DISPATCH p11prov_store_functions[] = {
     { OSSL_FUNC_STORE_OPEN, (void (*)(void))store_open },
     { OSSL_FUNC_STORE_SETTABLE_CTX_PARAMS,
