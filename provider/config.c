@@ -16,11 +16,26 @@
 #define KEY_MODULE_PATH "pkcs11-module-path"
 #define KEY_INIT_ARGS "pkcs11-module-init-args"
 #define KEY_TOKEN_PIN "pkcs11-module-token-pin"
+#define KEY_UNLISTED "pkcs11-module-unlisted-mechanisms"
 
 /* Keys OpenSSL itself reads from a provider section, then ours. */
 static const char *const known_keys[] = {
     "identity", "module", "activate", "soft_load",
-    KEY_MODULE_PATH, KEY_INIT_ARGS, KEY_TOKEN_PIN,
+    KEY_MODULE_PATH, KEY_INIT_ARGS, KEY_TOKEN_PIN, KEY_UNLISTED,
+};
+
+/* The mechanisms pkcs11-module-unlisted-mechanisms may name. */
+static const struct {
+    const char *name;
+    CK_MECHANISM_TYPE mechanism;
+} mechanism_names[] = {
+    { "CKM_ECDH1_DERIVE", CKM_ECDH1_DERIVE },
+    { "CKM_ECDSA", CKM_ECDSA },
+    { "CKM_EDDSA", CKM_EDDSA },
+    { "CKM_RSA_PKCS", CKM_RSA_PKCS },
+    { "CKM_RSA_PKCS_PSS", CKM_RSA_PKCS_PSS },
+    { "CKM_RSA_PKCS_OAEP", CKM_RSA_PKCS_OAEP },
+    { "CKM_RSA_X_509", CKM_RSA_X_509 },
 };
 
 /* Raises a configuration error and also prints it: OpenSSL (3.0) clears
@@ -87,6 +102,52 @@ done_no_pop:
     return ok;
 }
 
+/* "CKM_A, CKM_B" (commas and/or spaces) into config->unlisted. */
+static int parse_unlisted(P11PROV_CTX *ctx, const char *list)
+{
+    char name[64];
+
+    while (list != NULL && *list != '\0') {
+        list += strspn(list, ", \t");
+        size_t len = strcspn(list, ", \t");
+        if (len == 0)
+            break;
+        if (len >= sizeof(name)) {
+            config_error(ctx, "%s: a name is too long", KEY_UNLISTED);
+            return 0;
+        }
+        memcpy(name, list, len);
+        name[len] = '\0';
+        list += len;
+        size_t i = 0;
+        while (i < sizeof(mechanism_names) / sizeof(mechanism_names[0])
+               && strcmp(name, mechanism_names[i].name) != 0)
+            i++;
+        if (i == sizeof(mechanism_names) / sizeof(mechanism_names[0])) {
+            config_error(ctx, "%s: unknown mechanism \"%s\"", KEY_UNLISTED,
+                         name);
+            return 0;
+        }
+        if (ctx->config.unlisted_count
+            == sizeof(ctx->config.unlisted) / sizeof(ctx->config.unlisted[0])) {
+            config_error(ctx, "%s: too many mechanisms", KEY_UNLISTED);
+            return 0;
+        }
+        ctx->config.unlisted[ctx->config.unlisted_count++] =
+            mechanism_names[i].mechanism;
+    }
+    return 1;
+}
+
+bool p11prov_config_assumes(const P11PROV_CONFIG *config,
+                            CK_MECHANISM_TYPE mechanism)
+{
+    for (size_t i = 0; i < config->unlisted_count; i++)
+        if (config->unlisted[i] == mechanism)
+            return true;
+    return false;
+}
+
 static int dup_setting(P11PROV_CTX *ctx, char **dest, const char *value)
 {
     if (value == NULL)
@@ -103,7 +164,7 @@ int p11prov_config_load(P11PROV_CTX *ctx, const OSSL_DISPATCH *in)
 {
     OSSL_FUNC_core_get_params_fn *core_get_params = NULL;
     const char *name = NULL, *module_path = NULL, *init_args = NULL;
-    const char *token_pin = NULL;
+    const char *token_pin = NULL, *unlisted = NULL;
 
     for (; in->function_id != 0; in++)
         if (in->function_id == OSSL_FUNC_CORE_GET_PARAMS)
@@ -117,6 +178,7 @@ int p11prov_config_load(P11PROV_CTX *ctx, const OSSL_DISPATCH *in)
         OSSL_PARAM_utf8_ptr(KEY_MODULE_PATH, &module_path, 0),
         OSSL_PARAM_utf8_ptr(KEY_INIT_ARGS, &init_args, 0),
         OSSL_PARAM_utf8_ptr(KEY_TOKEN_PIN, &token_pin, 0),
+        OSSL_PARAM_utf8_ptr(KEY_UNLISTED, &unlisted, 0),
         OSSL_PARAM_END,
     };
     if (!core_get_params(ctx->handle, params)) {
@@ -134,6 +196,8 @@ int p11prov_config_load(P11PROV_CTX *ctx, const OSSL_DISPATCH *in)
         config_error(ctx, "%s = file: names no file", KEY_TOKEN_PIN);
         return 0;
     }
+    if (!parse_unlisted(ctx, unlisted))
+        return 0;
     if (!dup_setting(ctx, &ctx->name, name ? name : P11PROV_NAME)
         || !dup_setting(ctx, &ctx->config.module_path, module_path)
         || !dup_setting(ctx, &ctx->config.init_args, init_args)

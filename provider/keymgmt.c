@@ -5,6 +5,7 @@
  * the default provider), the key is made in software by another provider
  * and wrapped, so software keys keep working. Private parts of token keys
  * are never exported: OpenSSL then runs the operation here. */
+#include <pthread.h>
 #include <string.h>
 
 #include <openssl/core_dispatch.h>
@@ -13,6 +14,7 @@
 #include <openssl/params.h>
 
 #include "key.h"
+#include "keygen.h"
 
 static OSSL_FUNC_keymgmt_free_fn km_free;
 static OSSL_FUNC_keymgmt_load_fn km_load;
@@ -231,7 +233,9 @@ typedef struct gen_ctx {
     P11PROV_CTX *provctx;
     P11PROV_KEY_KIND kind;
     int selection;
-    EVP_PKEY_CTX *soft_ctx;
+    EVP_PKEY_CTX *soft_ctx;      /* generation in software */
+    char *uri;                   /* pkcs11_uri: generation on that token */
+    P11PROV_KEYGEN_SPEC spec;
 } GEN_CTX;
 
 static int gen_soft_init(GEN_CTX *gen, EVP_PKEY_CTX *pctx)
@@ -258,6 +262,7 @@ static void *gen_init(void *provctx, P11PROV_KEY_KIND kind, int selection,
     gen->provctx = ctx;
     gen->kind = kind;
     gen->selection = selection;
+    gen->spec.kind = kind;
     if (!gen_soft_init(gen, EVP_PKEY_CTX_new_from_name(
                                 ctx->libctx, p11prov_key_kind_name(kind),
                                 P11PROV_SOFTWARE_PROPQ))
@@ -268,12 +273,47 @@ static void *gen_init(void *provctx, P11PROV_KEY_KIND kind, int selection,
     return gen;
 }
 
+/* What a generation on the token needs from the parameters the software
+ * generator also gets. */
+static int gen_read_token_params(GEN_CTX *gen, const OSSL_PARAM params[])
+{
+    const OSSL_PARAM *p;
+    const char *text;
+
+    p = OSSL_PARAM_locate_const(params, P11PROV_PARAM_KEYGEN_URI);
+    if (p != NULL) {
+        if (!OSSL_PARAM_get_utf8_string_ptr(p, &text))
+            return 0;
+        OPENSSL_free(gen->uri);
+        if ((gen->uri = OPENSSL_strdup(text)) == NULL)
+            return 0;
+    }
+    p = OSSL_PARAM_locate_const(params, OSSL_PKEY_PARAM_RSA_BITS);
+    if (p != NULL && !OSSL_PARAM_get_size_t(p, &gen->spec.rsa_bits))
+        return 0;
+    p = OSSL_PARAM_locate_const(params, OSSL_PKEY_PARAM_RSA_E);
+    if (p != NULL && !OSSL_PARAM_get_BN(p, &gen->spec.rsa_exponent))
+        return 0;
+    p = OSSL_PARAM_locate_const(params, OSSL_PKEY_PARAM_GROUP_NAME);
+    if (p != NULL) {
+        char *group = gen->spec.group;
+        if (!OSSL_PARAM_get_utf8_string(p, &group, sizeof(gen->spec.group)))
+            return 0;
+    }
+    return 1;
+}
+
 static int km_gen_set_params(void *genctx, const OSSL_PARAM params[])
 {
     GEN_CTX *gen = genctx;
 
     if (params == NULL || params[0].key == NULL)
         return 1;
+    if (!gen_read_token_params(gen, params)) {
+        P11PROV_RAISE(gen->provctx, P11PROV_R_BAD_ARGUMENT,
+                      "invalid key generation parameter");
+        return 0;
+    }
     return EVP_PKEY_CTX_set_params(gen->soft_ctx, params);
 }
 
@@ -299,6 +339,8 @@ static void *km_gen(void *genctx, OSSL_CALLBACK *callback, void *callback_arg)
 
     (void)callback;
     (void)callback_arg;
+    if (gen->uri != NULL && !parameters_only)
+        return p11prov_token_generate(gen->provctx, gen->uri, &gen->spec);
     if ((parameters_only ? EVP_PKEY_paramgen(gen->soft_ctx, &pkey)
                          : EVP_PKEY_generate(gen->soft_ctx, &pkey)) <= 0)
         return NULL;
@@ -319,6 +361,8 @@ static void km_gen_cleanup(void *genctx)
     if (gen == NULL)
         return;
     EVP_PKEY_CTX_free(gen->soft_ctx);
+    OPENSSL_free(gen->uri);
+    BN_free(gen->spec.rsa_exponent);
     OPENSSL_free(gen);
 }
 
@@ -329,15 +373,35 @@ static EVP_KEYMGMT *software_keymgmt(P11PROV_CTX *ctx, P11PROV_KEY_KIND kind)
                              P11PROV_SOFTWARE_PROPQ);
 }
 
+/* The software generator's parameters plus pkcs11_uri, merged once per
+ * kind (OpenSSL asks often) and freed when pkcs11prov.so is unloaded. */
+static pthread_mutex_t gen_settable_lock = PTHREAD_MUTEX_INITIALIZER;
+static OSSL_PARAM *gen_settable_tables[P11PROV_KEY_ED448 + 1];
+
+__attribute__((destructor)) static void free_gen_settable(void)
+{
+    for (size_t i = 0; i < sizeof(gen_settable_tables) / sizeof(void *); i++)
+        OPENSSL_free(gen_settable_tables[i]);
+}
+
 static const OSSL_PARAM *gen_settable(void *provctx, P11PROV_KEY_KIND kind)
 {
-    EVP_KEYMGMT *keymgmt = software_keymgmt(provctx, kind);
-    const OSSL_PARAM *settable = EVP_KEYMGMT_gen_settable_params(keymgmt);
+    static const OSSL_PARAM ours[] = {
+        OSSL_PARAM_utf8_string(P11PROV_PARAM_KEYGEN_URI, NULL, 0),
+        OSSL_PARAM_END,
+    };
+    const OSSL_PARAM *table;
 
-    /* The table is static in the software provider: it outlives this
-     * reference (the provider stays loaded while we are). */
-    EVP_KEYMGMT_free(keymgmt);
-    return settable;
+    pthread_mutex_lock(&gen_settable_lock);
+    if (gen_settable_tables[kind] == NULL) {
+        EVP_KEYMGMT *keymgmt = software_keymgmt(provctx, kind);
+        const OSSL_PARAM *software = EVP_KEYMGMT_gen_settable_params(keymgmt);
+        gen_settable_tables[kind] = OSSL_PARAM_merge(software, ours);
+        EVP_KEYMGMT_free(keymgmt);
+    }
+    table = gen_settable_tables[kind] ? gen_settable_tables[kind] : ours;
+    pthread_mutex_unlock(&gen_settable_lock);
+    return table;
 }
 
 /* What import and export understand, per kind. */

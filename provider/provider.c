@@ -60,6 +60,14 @@ static const OSSL_ALGORITHM signature_algorithms[] = {
     { NULL, NULL, NULL, NULL },
 };
 
+extern const OSSL_DISPATCH p11prov_ecdh_keyexch_functions[];
+
+static const OSSL_ALGORITHM keyexch_algorithms[] = {
+    { "ECDH", P11PROV_PROPERTY, p11prov_ecdh_keyexch_functions,
+      "ECDH with EC keys on PKCS#11 tokens" },
+    { NULL, NULL, NULL, NULL },
+};
+
 static const OSSL_ALGORITHM store_algorithms[] = {
     { "pkcs11", P11PROV_PROPERTY, p11prov_store_functions,
       "PKCS#11 objects addressed by RFC 7512 URIs" },
@@ -115,6 +123,8 @@ static const OSSL_ALGORITHM *p11prov_query_operation(void *provctx,
         return keymgmt_algorithms;
     case OSSL_OP_SIGNATURE:
         return signature_algorithms;
+    case OSSL_OP_KEYEXCH:
+        return keyexch_algorithms;
     default:
         return NULL;
     }

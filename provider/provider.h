@@ -8,6 +8,8 @@
 #include <openssl/core.h>
 #include <openssl/core_dispatch.h>
 
+#include <p11-kit/pkcs11.h>
+
 #include "errors.h"
 
 #define P11PROV_NAME "pkcs11prov"
@@ -26,6 +28,10 @@ typedef struct p11prov_config {
     char *module_path;   /* never NULL after loading */
     char *init_args;     /* pReserved for C_Initialize, or NULL */
     char *token_pin;     /* a PIN or "file:/path"; secret, cleansed on free */
+    /* Mechanisms the module implements without listing them (tpm2-pkcs11
+     * 1.9.1 does ECDH unlisted): used as if listed. */
+    CK_MECHANISM_TYPE unlisted[16];
+    size_t unlisted_count;
 } P11PROV_CONFIG;
 
 #define P11PROV_MAX_MODULES 8
@@ -47,6 +53,8 @@ struct p11prov_ctx {
 /* config.c */
 int p11prov_config_load(P11PROV_CTX *ctx, const OSSL_DISPATCH *in);
 void p11prov_config_free(P11PROV_CONFIG *config);
+bool p11prov_config_assumes(const P11PROV_CONFIG *config,
+                            CK_MECHANISM_TYPE mechanism);
 
 /* debug.c: PKCS11PROV_DEBUG=N | file:/path | file:/path,level:N */
 extern int p11prov_debug_level;
