@@ -174,15 +174,18 @@ static size_t peer_point(ECDH_CTX *ctx, unsigned char *out, size_t out_size)
     return written;
 }
 
+/* The token lists ECDH and the key allows it; or the configuration says
+ * the module implements it unlisted (such modules, like tpm2-pkcs11,
+ * leave it out of the key's CKA_ALLOWED_MECHANISMS as well). */
 static bool ecdh_offered(ECDH_CTX *ctx)
 {
     P11PROV_KEY *key = ctx->key;
 
-    if (!p11prov_key_allows(key, CKM_ECDH1_DERIVE))
-        return false;
-    return p11prov_token_has_mechanism(key->token, CKM_ECDH1_DERIVE)
-           || key->token->mechanism_count == 0
-           || p11prov_config_assumes(&ctx->provctx->config, CKM_ECDH1_DERIVE);
+    if (p11prov_config_assumes(&ctx->provctx->config, CKM_ECDH1_DERIVE))
+        return true;
+    return p11prov_key_allows(key, CKM_ECDH1_DERIVE)
+           && (p11prov_token_has_mechanism(key->token, CKM_ECDH1_DERIVE)
+               || key->token->mechanism_count == 0);
 }
 
 /* One C_DeriveKey; the secret object is read and destroyed at once. */
@@ -240,11 +243,6 @@ static int token_derive(ECDH_CTX *ctx, unsigned char *secret,
     bool stale = false;
     CK_RV rv = CKR_OK;
 
-    if (key->object_class != CKO_PRIVATE_KEY || !key->can_derive) {
-        P11PROV_RAISE(ctx->provctx, P11PROV_R_UNSUPPORTED,
-                      "%s cannot derive (CKA_DERIVE is false)", key->uri);
-        return 0;
-    }
     if (!ecdh_offered(ctx)) {
         P11PROV_RAISE(ctx->provctx, P11PROV_R_UNSUPPORTED,
                       "token \"%s\" does not offer ECDH (CKM_ECDH1_DERIVE) for "
@@ -252,6 +250,11 @@ static int token_derive(ECDH_CTX *ctx, unsigned char *secret,
                       "set pkcs11-module-unlisted-mechanisms = "
                       "CKM_ECDH1_DERIVE",
                       p11prov_token_label(key->token, label), key->uri);
+        return 0;
+    }
+    if (key->object_class != CKO_PRIVATE_KEY || !key->can_derive) {
+        P11PROV_RAISE(ctx->provctx, P11PROV_R_UNSUPPORTED,
+                      "%s cannot derive (CKA_DERIVE is false)", key->uri);
         return 0;
     }
     params.ulPublicDataLen = peer_point(ctx, point, sizeof(point));

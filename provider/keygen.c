@@ -25,6 +25,41 @@ static void add(TEMPLATE *t, CK_ATTRIBUTE_TYPE type, void *value, CK_ULONG len)
         t->attrs[t->count++] = (CK_ATTRIBUTE){ type, value, len };
 }
 
+/* Usages the algorithm does not have are turned off after generation,
+ * rather than left to the token's defaults (SoftHSM makes every key
+ * decrypt and unwrap). Not in the generation template: tpm2-pkcs11 fails
+ * (and leaks TPM objects) when a template's usages differ from its own; it
+ * also refuses the change here, which is then only traced. */
+static void narrow_usages(P11PROV_TOKEN *token, CK_SESSION_HANDLE session,
+                          CK_OBJECT_HANDLE object, bool rsa, bool ec,
+                          bool private_key)
+{
+    CK_BBOOL no = CK_FALSE;
+    CK_ATTRIBUTE_TYPE off[3];
+    size_t n = 0;
+    CK_RV rv;
+
+    if (private_key) {
+        if (!rsa)
+            off[n++] = CKA_DECRYPT;
+        if (!ec)
+            off[n++] = CKA_DERIVE;
+        off[n++] = CKA_UNWRAP;
+    } else {
+        if (!rsa)
+            off[n++] = CKA_ENCRYPT;
+        off[n++] = CKA_WRAP;
+    }
+    for (size_t i = 0; i < n; i++) {
+        CK_ATTRIBUTE attr = { off[i], &no, sizeof(no) };
+        P11PROV_CALL(rv, token->module, C_SetAttributeValue, session, object,
+                     &attr, 1);
+        if (rv != CKR_OK)
+            P11PROV_DEBUG(1, "the token keeps usage 0x%lx on the new key "
+                             "(C_SetAttributeValue: 0x%lx)", off[i], rv);
+    }
+}
+
 /* Whether an object with this attribute value already exists. */
 static CK_RV exists(P11PROV_TOKEN *token, CK_SESSION_HANDLE session,
                     CK_ATTRIBUTE_TYPE type, const p11uri_value *value,
@@ -90,7 +125,15 @@ static int generate(P11PROV_CTX *ctx, P11PROV_TOKEN *token,
     add(&priv, CKA_EXTRACTABLE, &no, sizeof(no));
     add(&priv, CKA_SIGN, &yes, sizeof(yes));
     add(&pub, CKA_VERIFY, &yes, sizeof(yes));
-    if (spec->kind == P11PROV_KEY_RSA || spec->kind == P11PROV_KEY_RSA_PSS) {
+    bool rsa = spec->kind == P11PROV_KEY_RSA || spec->kind == P11PROV_KEY_RSA_PSS;
+    bool ec = spec->kind == P11PROV_KEY_EC;
+    if (rsa) {
+        add(&priv, CKA_DECRYPT, &yes, sizeof(yes));
+        add(&pub, CKA_ENCRYPT, &yes, sizeof(yes));
+    }
+    if (ec)
+        add(&priv, CKA_DERIVE, &yes, sizeof(yes));
+    if (rsa) {
         int exp_len = spec->rsa_exponent
                           ? BN_bn2bin(spec->rsa_exponent, exponent) : 0;
         add(&pub, CKA_MODULUS_BITS, &bits, sizeof(bits));
@@ -98,8 +141,6 @@ static int generate(P11PROV_CTX *ctx, P11PROV_TOKEN *token,
             add(&pub, CKA_PUBLIC_EXPONENT, exponent, (CK_ULONG)exp_len);
         else
             add(&pub, CKA_PUBLIC_EXPONENT, f4, sizeof(f4));
-        add(&pub, CKA_ENCRYPT, &yes, sizeof(yes));
-        add(&priv, CKA_DECRYPT, &yes, sizeof(yes));
     } else {
         int len = ec_params(spec, &params);
         if (len <= 0) {
@@ -110,19 +151,16 @@ static int generate(P11PROV_CTX *ctx, P11PROV_TOKEN *token,
             return 0;
         }
         add(&pub, CKA_EC_PARAMS, params, (CK_ULONG)len);
-        mechanism.mechanism = spec->kind == P11PROV_KEY_EC
-                                  ? CKM_EC_KEY_PAIR_GEN
-                                  : CKM_EC_EDWARDS_KEY_PAIR_GEN;
-        /* Derive only where the token can do ECDH (tpm2-pkcs11 1.9 has
-         * none and may refuse the attribute). */
-        if (spec->kind == P11PROV_KEY_EC
-            && (p11prov_token_has_mechanism(token, CKM_ECDH1_DERIVE)
-                || p11prov_config_assumes(&ctx->config, CKM_ECDH1_DERIVE)))
-            add(&priv, CKA_DERIVE, &yes, sizeof(yes));
+        mechanism.mechanism = ec ? CKM_EC_KEY_PAIR_GEN
+                                 : CKM_EC_EDWARDS_KEY_PAIR_GEN;
     }
     P11PROV_CALL(rv, token->module, C_GenerateKeyPair, session, &mechanism,
                  pub.attrs, pub.count, priv.attrs, priv.count, &public_key,
                  private_key);
+    if (rv == CKR_OK) {
+        narrow_usages(token, session, *private_key, rsa, ec, true);
+        narrow_usages(token, session, public_key, rsa, ec, false);
+    }
     if (rv != CKR_OK)
         P11PROV_RAISE_CKR(ctx, rv, "C_GenerateKeyPair", uri_text);
     else

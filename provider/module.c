@@ -93,14 +93,22 @@ __attribute__((destructor)) static void free_registry(void)
     pthread_mutex_unlock(&registry_lock);
 }
 
-/* Functions called without further checks must exist. */
+/* Every entry of a 2.40 function list must be set (PKCS#11 has functions
+ * a module does not support return CKR_FUNCTION_NOT_SUPPORTED): a NULL
+ * entry is a broken module, refused at load instead of crashing later. */
 static bool function_list_complete(const CK_FUNCTION_LIST *f)
 {
-    return f->C_Initialize && f->C_Finalize && f->C_GetInfo
-           && f->C_GetSlotList && f->C_GetSlotInfo && f->C_GetTokenInfo
-           && f->C_OpenSession && f->C_CloseSession && f->C_FindObjectsInit
-           && f->C_FindObjects && f->C_FindObjectsFinal
-           && f->C_GetAttributeValue;
+    const unsigned char *first = (const unsigned char *)&f->C_Initialize;
+    const unsigned char *end = (const unsigned char *)(f + 1);
+
+    for (const unsigned char *p = first; p + sizeof(void (*)(void)) <= end;
+         p += sizeof(void (*)(void))) {
+        void (*fn)(void);
+        memcpy(&fn, p, sizeof(fn));
+        if (fn == NULL)
+            return false;
+    }
+    return true;
 }
 
 static CK_FUNCTION_LIST *find_function_list(P11PROV_CTX *ctx, void *library,
