@@ -14,6 +14,7 @@
 #include "key.h"
 #include "login.h"
 #include "object.h"
+#include "token_op.h"
 
 /* An uncompressed P-521 point is 133 bytes; a P-521 secret 66. */
 #define MAX_POINT 160
@@ -174,20 +175,6 @@ static size_t peer_point(ECDH_CTX *ctx, unsigned char *out, size_t out_size)
     return written;
 }
 
-/* The token lists ECDH and the key allows it; or the configuration says
- * the module implements it unlisted (such modules, like tpm2-pkcs11,
- * leave it out of the key's CKA_ALLOWED_MECHANISMS as well). */
-static bool ecdh_offered(ECDH_CTX *ctx)
-{
-    P11PROV_KEY *key = ctx->key;
-
-    if (p11prov_config_assumes(&ctx->provctx->config, CKM_ECDH1_DERIVE))
-        return true;
-    return p11prov_key_allows(key, CKM_ECDH1_DERIVE)
-           && (p11prov_token_has_mechanism(key->token, CKM_ECDH1_DERIVE)
-               || key->token->mechanism_count == 0);
-}
-
 /* One C_DeriveKey; the secret object is read and destroyed at once. */
 static CK_RV derive_once(ECDH_CTX *ctx, CK_MECHANISM *mechanism,
                          unsigned char *secret, CK_ULONG *secret_len,
@@ -243,7 +230,7 @@ static int token_derive(ECDH_CTX *ctx, unsigned char *secret,
     bool stale = false;
     CK_RV rv = CKR_OK;
 
-    if (!ecdh_offered(ctx)) {
+    if (!p11prov_mechanism_usable(key, CKM_ECDH1_DERIVE)) {
         P11PROV_RAISE(ctx->provctx, P11PROV_R_UNSUPPORTED,
                       "token \"%s\" does not offer ECDH (CKM_ECDH1_DERIVE) for "
                       "%s; if its module implements it without listing it, "

@@ -110,6 +110,19 @@ static int p11prov_get_params(void *provctx, OSSL_PARAM params[])
     return 1;
 }
 
+extern const OSSL_DISPATCH p11prov_rsa_asym_cipher_functions[];
+
+static const OSSL_ALGORITHM asym_cipher_algorithms[] = {
+    { NAMES_RSA, P11PROV_PROPERTY, p11prov_rsa_asym_cipher_functions,
+      "RSA decryption with keys on PKCS#11 tokens" },
+    { NULL, NULL, NULL, NULL },
+};
+
+/* encoder.c: token private keys as URI key files, keys as text;
+ * decoder.c: URI key files back to token keys. */
+extern const OSSL_ALGORITHM p11prov_encoder_algorithms[];
+extern const OSSL_ALGORITHM p11prov_decoder_algorithms[];
+
 static const OSSL_ALGORITHM *p11prov_query_operation(void *provctx,
                                                      int operation_id,
                                                      int *no_cache)
@@ -117,6 +130,10 @@ static const OSSL_ALGORITHM *p11prov_query_operation(void *provctx,
     (void)provctx;
     *no_cache = 0;
     switch (operation_id) {
+    case OSSL_OP_ENCODER:
+        return p11prov_encoder_algorithms;
+    case OSSL_OP_DECODER:
+        return p11prov_decoder_algorithms;
     case OSSL_OP_STORE:
         return store_algorithms;
     case OSSL_OP_KEYMGMT:
@@ -125,6 +142,8 @@ static const OSSL_ALGORITHM *p11prov_query_operation(void *provctx,
         return signature_algorithms;
     case OSSL_OP_KEYEXCH:
         return keyexch_algorithms;
+    case OSSL_OP_ASYM_CIPHER:
+        return asym_cipher_algorithms;
     default:
         return NULL;
     }

@@ -23,7 +23,7 @@ for dir in build build-clang build-asan; do
   ctest --test-dir "$dir" --output-on-failure -j2
 done
 
-step "fuzzing the URI parser for ${FUZZ_SECONDS}s"
+step "fuzzing the URI parser and the URI key file decoder (${FUZZ_SECONDS}s in all)"
 tests/fuzz/run-fuzz.sh build-fuzz "$FUZZ_SECONDS"
 
 step "integration tests: normal build"

@@ -1,7 +1,10 @@
 #!/bin/sh
-# Runs the URI fuzzer for a while on a scratch copy of the seed corpus.
+# Runs each fuzz target for a while on a scratch copy of its seed corpus.
 #   tests/fuzz/run-fuzz.sh BUILD_DIR SECONDS
 # BUILD_DIR is a build configured with -DPKCS11PROV_FUZZ=ON (clang).
+# SECONDS is the whole budget, split evenly between the targets:
+#   fuzz_uri       the URI library        (corpus/uri, uri.dict)
+#   fuzz_uri_file  URI key files, DER/PEM (corpus/uri_file, uri_file.dict)
 # Exits non-zero on any crash, leak or failed invariant; the crashing
 # input is kept in BUILD_DIR/fuzz-artifacts/. The checked-in corpus is
 # never modified.
@@ -18,28 +21,42 @@ case $seconds in
 esac
 
 here=$(cd "$(dirname "$0")" && pwd)
-fuzzer=$build/tests/fuzz/fuzz_uri
-if [ ! -x "$fuzzer" ]; then
-    # a build tree with another layout
-    fuzzer=$(find "$build" -type f -name fuzz_uri -perm -u+x 2>/dev/null | head -n 1)
-fi
-if [ -z "$fuzzer" ] || [ ! -x "$fuzzer" ]; then
-    echo "$0: no fuzz_uri under $build (configure with -DPKCS11PROV_FUZZ=ON and build)" >&2
-    exit 2
-fi
+targets="fuzz_uri:uri fuzz_uri_file:uri_file"
+count=2
+each=$((seconds / count))
+[ "$each" -ge 1 ] || each=1
 
-work=$(mktemp -d "${TMPDIR:-/tmp}/fuzz_uri.XXXXXX")
+find_fuzzer() {
+    if [ -x "$build/tests/fuzz/$1" ]; then
+        echo "$build/tests/fuzz/$1"
+    else
+        # a build tree with another layout
+        find "$build" -type f -name "$1" -perm -u+x 2>/dev/null | head -n 1
+    fi
+}
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/fuzz.XXXXXX")
 trap 'rm -rf "$work"' EXIT INT TERM
-cp -R "$here/corpus/uri" "$work/corpus"
 artifacts=$build/fuzz-artifacts
 mkdir -p "$artifacts"
 
-echo "fuzzing with $fuzzer for ${seconds}s (corpus copy in $work)"
-status=0
-"$fuzzer" -max_total_time="$seconds" -dict="$here/uri.dict" \
-    -artifact_prefix="$artifacts/" -print_final_stats=1 "$work/corpus" || status=$?
-if [ "$status" -ne 0 ]; then
-    echo "$0: fuzz_uri failed (exit $status); inputs kept in $artifacts/" >&2
-    exit 1
-fi
-echo "fuzz_uri: no crash in ${seconds}s ($(ls "$work/corpus" | wc -l) corpus entries at the end)"
+for entry in $targets; do
+    name=${entry%%:*}
+    seeds=${entry#*:}
+    fuzzer=$(find_fuzzer "$name")
+    if [ -z "$fuzzer" ] || [ ! -x "$fuzzer" ]; then
+        echo "$0: no $name under $build (configure with -DPKCS11PROV_FUZZ=ON and build)" >&2
+        exit 2
+    fi
+    cp -R "$here/corpus/$seeds" "$work/$seeds"
+    echo "fuzzing with $fuzzer for ${each}s (corpus copy in $work/$seeds)"
+    status=0
+    "$fuzzer" -max_total_time="$each" -dict="$here/$seeds.dict" \
+        -artifact_prefix="$artifacts/$name-" -print_final_stats=1 \
+        "$work/$seeds" || status=$?
+    if [ "$status" -ne 0 ]; then
+        echo "$0: $name failed (exit $status); inputs kept in $artifacts/" >&2
+        exit 1
+    fi
+    echo "$name: no crash in ${each}s ($(ls "$work/$seeds" | wc -l) corpus entries at the end)"
+done
