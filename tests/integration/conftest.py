@@ -7,6 +7,9 @@ A token that cannot be brought up is an error, never a skip.
 Fixtures:
   softhsm       SoftHSM tokens p11prov-soft, p11prov-other, p11prov-pin
                 (tokens.SoftHSM: conf, env, module, slots, pins, keys, ...)
+  softhsm_gen   an empty SoftHSM token p11prov-gen (PIN 1234) in the same
+                SOFTHSM2_CONF, for tests that create keys (tokens.GenToken);
+                per test module, deleted afterwards
   tpm           tpm2-pkcs11 token p11prov-tpm on a private swtpm (tokens.TPM)
   tpm_clean     tpm, and after the test: no transient object or session left
   soft_env      env with the SoftHSM tokens and PKCS11PROV_MODULE=SoftHSM
@@ -59,6 +62,16 @@ def software_ca(tokens_dir):
 @pytest.fixture(scope="session")
 def softhsm(tokens_dir, software_ca):
     return tokens.start_softhsm(tokens_dir / "softhsm", software_ca)
+
+
+@pytest.fixture(scope="module")
+def softhsm_gen(softhsm):
+    """Module-scoped, not session-scoped: other tests compare the token
+    list with softhsm.slots and count keys across all tokens, so the token
+    exists only while the tests that need it run."""
+    token = tokens.add_softhsm_token(softhsm)
+    yield token
+    tokens.delete_softhsm_token(token)
 
 
 @pytest.fixture(scope="session")

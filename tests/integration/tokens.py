@@ -252,6 +252,17 @@ class SoftHSM:
         return [k for k in self.keys.values() if k.token == token]
 
 
+def init_softhsm_token(env, label, pin):
+    """Initialises a free SoftHSM slot as token label; returns its slot."""
+    proc = setup_run(["softhsm2-util", "--init-token", "--free", "--label",
+                      label, "--pin", pin, "--so-pin", SO_PIN], env)
+    m = re.search(r"reassigned to slot (\d+)", proc.stdout + proc.stderr)
+    if not m:
+        raise SetupError("no slot number from softhsm2-util\n"
+                         + describe(proc))
+    return int(m.group(1))
+
+
 def start_softhsm(directory, ca):
     """Three SoftHSM tokens (SOFTHSM_TOKENS) under a private
     softhsm2.conf in directory."""
@@ -265,20 +276,39 @@ def start_softhsm(directory, ca):
     env = {"SOFTHSM2_CONF": str(conf)}
     slots, keys = {}, {}
     for token in SOFTHSM_TOKENS:
-        proc = setup_run(["softhsm2-util", "--init-token", "--free",
-                          "--label", token.label, "--pin", token.pin,
-                          "--so-pin", SO_PIN], env)
-        m = re.search(r"reassigned to slot (\d+)", proc.stdout + proc.stderr)
-        if not m:
-            raise SetupError("no slot number from softhsm2-util\n"
-                             + describe(proc))
-        slots[token.label] = int(m.group(1))
+        slots[token.label] = init_softhsm_token(env, token.label, token.pin)
         keys.update(provision_keys(SOFTHSM_MODULE, env,
                                    ["--slot", str(slots[token.label])],
                                    token, ca, d, slot=slots[token.label]))
     return SoftHSM(dir=d, conf=conf, env=env, module=SOFTHSM_MODULE,
                    ca_cert=ca.cert, slots=slots,
                    pins={t.label: t.pin for t in SOFTHSM_TOKENS}, keys=keys)
+
+
+# A token for tests that create keys (test_keygen.py): empty, in the
+# SoftHSM tokens' configuration, and deleted again after those tests, so
+# that the token list and the object counts other tests check never see it.
+GEN_TOKEN = "p11prov-gen"
+
+
+@dataclass
+class GenToken:
+    label: str
+    slot: int
+    pin: str
+    env: dict            # {"SOFTHSM2_CONF": ...}, that of the SoftHSM fixture
+    module: str = SOFTHSM_MODULE
+
+
+def add_softhsm_token(softhsm, label=GEN_TOKEN, pin=USER_PIN):
+    """An empty token next to softhsm's (not in softhsm.slots)."""
+    return GenToken(label, init_softhsm_token(softhsm.env, label, pin), pin,
+                    dict(softhsm.env))
+
+
+def delete_softhsm_token(token):
+    setup_run(["softhsm2-util", "--delete-token", "--token", token.label],
+              token.env)
 
 
 # ---- tpm2-pkcs11 on swtpm -------------------------------------------------------
