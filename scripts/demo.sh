@@ -31,11 +31,6 @@ export SOFTHSM2_CONF=$work/softhsm2.conf
 softhsm2-util --init-token --free --label demo-device --pin "$pin" \
   --so-pin 12345678 | tail -n 1
 
-step "3. a device key generated inside the token (EC P-256)"
-pkcs11-tool --module "$module" --token-label demo-device --login --pin "$pin" \
-  --keypairgen --key-type EC:prime256v1 --label device-key --id 01 \
-  --usage-sign --usage-derive 2>&1 | sed -n '1,2p'
-
 cat > "$work/openssl.cnf" <<CONF
 openssl_conf = openssl_init
 [openssl_init]
@@ -55,9 +50,18 @@ printf '%s\n' "$pin" > "$work/pin"
 export OPENSSL_CONF=$work/openssl.cnf
 key='pkcs11:token=demo-device;object=device-key;type=private'
 
+step "3. a device key generated inside the token (EC P-256), by OpenSSL"
+show openssl genpkey -propquery provider=pkcs11 -algorithm EC \
+  -pkeyopt ec_paramgen_curve:P-256 \
+  -pkeyopt "pkcs11_uri:pkcs11:token=demo-device;object=device-key" \
+  -out "$work/device-key.pem"
+echo "device-key.pem holds no key material, only the key's URI:"
+cat "$work/device-key.pem"
+
 step "4. OpenSSL sees the token through pkcs11prov (OPENSSL_CONF=$OPENSSL_CONF)"
 show openssl list -providers
 show openssl storeutl -keys "pkcs11:token=demo-device"
+show openssl pkey -in "$work/device-key.pem" -text -noout
 
 step "5. a certificate request signed by the token key, certified by a local CA"
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
@@ -79,4 +83,15 @@ openssl x509 -in "$work/device.pem" -pubkey -noout > "$work/device-pub.pem"
 show env -u OPENSSL_CONF openssl dgst -sha256 -verify "$work/device-pub.pem" \
   -signature "$work/firmware.sig" "$work/firmware.bin"
 
-printf "\nDone: the device key signed a CSR and a file without ever leaving the token.\n"
+step "7. ECDH: the token key and a peer agree on a secret"
+openssl genpkey -propquery provider=default -algorithm EC \
+  -pkeyopt ec_paramgen_curve:P-256 -out "$work/peer.key" 2>/dev/null
+openssl pkey -in "$work/peer.key" -pubout -out "$work/peer-pub.pem"
+show openssl pkeyutl -derive -inkey "$key" -peerkey "$work/peer-pub.pem" \
+  -out "$work/secret-device.bin"
+show env -u OPENSSL_CONF openssl pkeyutl -derive -inkey "$work/peer.key" \
+  -peerkey "$work/device-pub.pem" -out "$work/secret-peer.bin"
+cmp -s "$work/secret-device.bin" "$work/secret-peer.bin" \
+  && echo "same secret on both sides: $(od -An -tx1 -N8 "$work/secret-device.bin" | tr -d ' ')..."
+
+printf "\nDone: the device key was made in the token, signed a CSR and a file, and\nagreed on a secret, without ever leaving the token.\n"
