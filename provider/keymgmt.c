@@ -75,6 +75,15 @@ static bool soft_private(const EVP_PKEY *pkey, P11PROV_KEY_KIND kind)
     return present;
 }
 
+/* A software key's EVP_PKEY, and what is derived from it. */
+static void set_soft(P11PROV_KEY *key, EVP_PKEY *pkey, bool has_private)
+{
+    EVP_PKEY_free(key->soft);
+    key->soft = pkey;
+    key->soft_has_private = has_private;
+    key->bits = EVP_PKEY_get_bits(pkey);
+}
+
 static int km_has(const void *keydata, int selection)
 {
     const P11PROV_KEY *key = keydata;
@@ -136,9 +145,7 @@ static int km_import(void *keydata, int selection, const OSSL_PARAM params[])
         return 0;
     }
     EVP_PKEY_CTX_free(pctx);
-    EVP_PKEY_free(key->soft);
-    key->soft = pkey;
-    key->soft_has_private = soft_private(pkey, key->kind);
+    set_soft(key, pkey, soft_private(pkey, key->kind));
     return 1;
 }
 
@@ -218,13 +225,14 @@ static void *km_dup(const void *keydata, int selection)
     if (p11prov_key_on_token(key))
         return p11prov_key_ref((P11PROV_KEY *)key);
     copy = p11prov_key_new_software(key->provctx, key->kind);
-    if (copy != NULL && key->soft != NULL
-        && (copy->soft = EVP_PKEY_dup(key->soft)) == NULL) {
+    if (copy == NULL || key->soft == NULL)
+        return copy;
+    EVP_PKEY *pkey = EVP_PKEY_dup(key->soft);
+    if (pkey == NULL) {
         p11prov_key_unref(copy);
         return NULL;
     }
-    if (copy != NULL)
-        copy->soft_has_private = key->soft_has_private;
+    set_soft(copy, pkey, key->soft_has_private);
     return copy;
 }
 
@@ -349,8 +357,7 @@ static void *km_gen(void *genctx, OSSL_CALLBACK *callback, void *callback_arg)
         EVP_PKEY_free(pkey);
         return NULL;
     }
-    key->soft = pkey;
-    key->soft_has_private = !parameters_only;
+    set_soft(key, pkey, !parameters_only);
     return key;
 }
 

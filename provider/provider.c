@@ -149,6 +149,57 @@ static const OSSL_ALGORITHM *p11prov_query_operation(void *provctx,
     }
 }
 
+/* TLS groups for the curves of our EC keymgmt. libssl offers a group only
+ * from the provider whose keymgmt an "EC" fetch returns; when that is this
+ * provider (listed first, or preferred by a property query) the default
+ * provider's EC groups would vanish and TLS 1.2 with ECDSA certificates
+ * would find no shared cipher. Ephemeral keys and ECDHE then run in
+ * software through our wrappers. Values as the default provider's. */
+#define TLS_GROUP(name, internal, id, bits)                                    \
+    {                                                                         \
+        OSSL_PARAM_utf8_string(OSSL_CAPABILITY_TLS_GROUP_NAME, name,          \
+                               sizeof(name)),                                 \
+        OSSL_PARAM_utf8_string(OSSL_CAPABILITY_TLS_GROUP_NAME_INTERNAL,       \
+                               internal, sizeof(internal)),                   \
+        OSSL_PARAM_utf8_string(OSSL_CAPABILITY_TLS_GROUP_ALG, "EC",           \
+                               sizeof("EC")),                                 \
+        OSSL_PARAM_uint(OSSL_CAPABILITY_TLS_GROUP_ID, &tls_group_ids[id]),    \
+        OSSL_PARAM_uint(OSSL_CAPABILITY_TLS_GROUP_SECURITY_BITS,              \
+                        &tls_group_bits[bits]),                               \
+        OSSL_PARAM_int(OSSL_CAPABILITY_TLS_GROUP_MIN_TLS, &tls_versions[0]),  \
+        OSSL_PARAM_int(OSSL_CAPABILITY_TLS_GROUP_MAX_TLS, &tls_versions[1]),  \
+        OSSL_PARAM_int(OSSL_CAPABILITY_TLS_GROUP_MIN_DTLS, &tls_versions[2]), \
+        OSSL_PARAM_int(OSSL_CAPABILITY_TLS_GROUP_MAX_DTLS, &tls_versions[3]), \
+        OSSL_PARAM_END                                                        \
+    }
+
+/* IANA group ids and security bits of secp256r1, secp384r1, secp521r1. */
+static unsigned int tls_group_ids[] = { 23, 24, 25 };
+static unsigned int tls_group_bits[] = { 128, 192, 256 };
+/* TLS 1.0 and DTLS 1.0 up; 0: no maximum. */
+static int tls_versions[] = { 0x0301, 0, 0xFEFF, 0 };
+
+static const OSSL_PARAM tls_groups[][10] = {
+    TLS_GROUP("secp256r1", "prime256v1", 0, 0),
+    TLS_GROUP("P-256", "prime256v1", 0, 0),
+    TLS_GROUP("secp384r1", "secp384r1", 1, 1),
+    TLS_GROUP("P-384", "secp384r1", 1, 1),
+    TLS_GROUP("secp521r1", "secp521r1", 2, 2),
+    TLS_GROUP("P-521", "secp521r1", 2, 2),
+};
+
+static int p11prov_get_capabilities(void *provctx, const char *capability,
+                                    OSSL_CALLBACK *callback, void *arg)
+{
+    (void)provctx;
+    if (OPENSSL_strcasecmp(capability, "TLS-GROUP") != 0)
+        return 0;
+    for (size_t i = 0; i < sizeof(tls_groups) / sizeof(tls_groups[0]); i++)
+        if (!callback(tls_groups[i], arg))
+            return 0;
+    return 1;
+}
+
 static const OSSL_ITEM *p11prov_get_reason_strings(void *provctx)
 {
     (void)provctx;
@@ -175,6 +226,8 @@ static const OSSL_DISPATCH provider_functions[] = {
     { OSSL_FUNC_PROVIDER_GET_PARAMS, (void (*)(void))p11prov_get_params },
     { OSSL_FUNC_PROVIDER_QUERY_OPERATION,
       (void (*)(void))p11prov_query_operation },
+    { OSSL_FUNC_PROVIDER_GET_CAPABILITIES,
+      (void (*)(void))p11prov_get_capabilities },
     { OSSL_FUNC_PROVIDER_GET_REASON_STRINGS,
       (void (*)(void))p11prov_get_reason_strings },
     { OSSL_FUNC_PROVIDER_TEARDOWN, (void (*)(void))p11prov_teardown },

@@ -363,3 +363,26 @@ def test_tpm_unlisted_mechanism_tried(provider_module, tpm_clean,
     assert "C_DeriveKey" in spy_names(log), (
         "the token was not asked\n" + spy_summary(log))
     assert_no_secret(proc, out)
+
+
+# ---- software keys with the provider active -----------------------------------
+
+@pytest.mark.parametrize("curve", ["P-256", "P-384"])
+def test_software_ecdh_unaffected(openssl_prov, tmp_path, curve):
+    """Two software keys derive the right secret with the provider loaded
+    (also when it is listed first and OpenSSL routes the exchange here):
+    the same bytes as openssl without the provider."""
+    keys = {}
+    for side in ("a", "b"):
+        keys[side] = tmp_path / f"{side}.key"
+        software(tmp_path, "genpkey", "-algorithm", "EC", "-pkeyopt",
+                 f"ec_paramgen_curve:{curve}", "-out", keys[side])
+        software(tmp_path, "pkey", "-in", keys[side], "-pubout", "-out",
+                 tmp_path / f"{side}.pub")
+    expected, got = tmp_path / "expected.bin", tmp_path / "got.bin"
+    software(tmp_path, "pkeyutl", "-derive", "-inkey", keys["a"], "-peerkey",
+             tmp_path / "b.pub", "-out", expected)
+    assert_ok(openssl_prov("pkeyutl", "-derive", "-inkey", keys["a"],
+                           "-peerkey", tmp_path / "b.pub", "-out", got))
+    assert got.read_bytes() == expected.read_bytes()
+    assert len(got.read_bytes()) == {"P-256": 32, "P-384": 48}[curve]
