@@ -83,7 +83,35 @@ openssl x509 -in "$work/device.pem" -pubkey -noout > "$work/device-pub.pem"
 show env -u OPENSSL_CONF openssl dgst -sha256 -verify "$work/device-pub.pem" \
   -signature "$work/firmware.sig" "$work/firmware.bin"
 
-step "7. ECDH: the token key and a peer agree on a secret"
+step "7. mutual TLS: a local server requires the device's certificate"
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+  -keyout "$work/server.key" -out "$work/server.pem" -subj /CN=localhost \
+  -CA "$work/ca.pem" -CAkey "$work/ca.key" -days 30 2>/dev/null
+port=$(/usr/bin/python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+env -u OPENSSL_CONF openssl s_server -accept "127.0.0.1:$port" -naccept 1 -rev \
+  -cert "$work/server.pem" -key "$work/server.key" -CAfile "$work/ca.pem" \
+  -Verify 1 -verify_return_error > "$work/server.log" 2>&1 &
+server=$!
+for _ in $(seq 100); do   # until it listens (it prints ACCEPT)
+  grep -q ACCEPT "$work/server.log" 2>/dev/null && break
+  sleep 0.1
+done
+echo '$ echo "hello from the device" | openssl s_client -connect 127.0.0.1:'"$port"' -key "$key" -cert device.pem ...'
+echo "hello from the device" | timeout 20 openssl s_client -connect "127.0.0.1:$port" \
+  -key "$key" -cert "$work/device.pem" -CAfile "$work/ca.pem" \
+  -verify_return_error -ign_eof > "$work/client.log" 2>&1 || true
+kill "$server" 2>/dev/null || true
+wait "$server" 2>/dev/null || true
+grep -E "^(Protocol version|Peer signature type|Verification): " "$work/client.log" || true
+if grep -q "ecived eht morf olleh" "$work/client.log"; then
+  echo "the server verified the device certificate and answered: ecived eht morf olleh"
+else
+  echo "mutual TLS failed:" >&2
+  cat "$work/client.log" "$work/server.log" >&2
+  exit 1
+fi
+
+step "8. ECDH: the token key and a peer agree on a secret"
 openssl genpkey -propquery provider=default -algorithm EC \
   -pkeyopt ec_paramgen_curve:P-256 -out "$work/peer.key" 2>/dev/null
 openssl pkey -in "$work/peer.key" -pubout -out "$work/peer-pub.pem"
@@ -94,4 +122,4 @@ show env -u OPENSSL_CONF openssl pkeyutl -derive -inkey "$work/peer.key" \
 cmp -s "$work/secret-device.bin" "$work/secret-peer.bin" \
   && echo "same secret on both sides: $(od -An -tx1 -N8 "$work/secret-device.bin" | tr -d ' ')..."
 
-printf "\nDone: the device key was made in the token, signed a CSR and a file, and\nagreed on a secret, without ever leaving the token.\n"
+printf "\nDone: the device key was made in the token, signed a CSR and a file,\nauthenticated a TLS connection and agreed on a secret, without ever leaving\nthe token.\n"
