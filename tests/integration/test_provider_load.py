@@ -1,6 +1,8 @@
 """Loading the provider: by file name from the command line, from an
 openssl.cnf section, its configuration keys, lazy module loading and the
 PKCS11PROV_DEBUG trace."""
+from pathlib import Path
+
 import pytest
 
 from helpers import (SOFTHSM_MODULE, assert_ok, describe, parse_providers,
@@ -119,3 +121,42 @@ def test_propquery_selects_the_provider(openssl_prov, soft_env):
                         "-certs", "-noout", "pkcs11:token=p11prov-other",
                         env=soft_env)
     assert proc.returncode != 0, describe(proc)
+
+
+# ---- openssl.cnf.sample ------------------------------------------------------
+
+def test_sample_configuration_is_valid(provider_module, softhsm, tmp_path):
+    """The shipped sample loads as is apart from paths, and every key it
+    documents (commented out) is accepted once enabled."""
+    sample = (Path(__file__).resolve().parents[2] / "openssl.cnf.sample")
+    lines = []
+    for line in sample.read_text().splitlines():
+        if line.startswith("module = "):
+            line = f"module = {provider_module}"
+        lines.append(line)
+    as_shipped = tmp_path / "as-shipped.cnf"
+    as_shipped.write_text("\n".join(lines) + "\n")
+    proc = run_openssl(["list", "-providers", "-verbose"],
+                       {"OPENSSL_CONF": as_shipped})
+    assert listed(proc, "pkcs11").get("status") == "active"
+    # Enable the last example of each documented key.
+    enabled = {}
+    for line in lines:
+        if line.startswith("#pkcs11-") and " = " in line:
+            key, value = line[1:].split(" = ", 1)
+            enabled[key] = value
+    assert set(enabled) == {"pkcs11-module-path", "pkcs11-module-init-args",
+                            "pkcs11-module-token-pin",
+                            "pkcs11-module-unlisted-mechanisms"}, enabled
+    enabled["pkcs11-module-path"] = SOFTHSM_MODULE
+    enabled.pop("pkcs11-module-init-args")  # SoftHSM takes none
+    (tmp_path / "pin").write_text("1234\n")
+    enabled["pkcs11-module-token-pin"] = f"file:{tmp_path / 'pin'}"
+    full = tmp_path / "enabled.cnf"
+    full.write_text("\n".join(lines) + "\n"
+                    + "".join(f"{k} = {v}\n" for k, v in enabled.items()))
+    proc = assert_ok(run_openssl(
+        ["storeutl", "-keys", "-noout",
+         "pkcs11:token=p11prov-soft;object=ec-p256;type=private"],
+        {"OPENSSL_CONF": full, **softhsm.env}))
+    assert total_found(proc.stdout) == 1, describe(proc)
