@@ -234,26 +234,24 @@ static CK_RV find_again(P11PROV_KEY *key, CK_SESSION_HANDLE session,
 CK_RV p11prov_key_handle(P11PROV_KEY *key, CK_SESSION_HANDLE session,
                          bool stale, CK_OBJECT_HANDLE *handle)
 {
-    P11PROV_TOKEN *token = key->token;
-    unsigned int generation = token->module->init_count;
+    unsigned int generation = key->token->module->init_count;
     CK_OBJECT_HANDLE found;
     CK_RV rv;
 
-    pthread_mutex_lock(&token->lock);
-    bool current = !stale && key->handle_generation == generation;
-    found = key->handle;
-    pthread_mutex_unlock(&token->lock);
-    if (current) {
-        *handle = found;
+    /* Lock-free on the signing path: the handle is written before its
+     * generation (release) and read after it (acquire), so a current
+     * generation comes with its handle. A handle that went stale in the
+     * meantime fails with CKR_*_HANDLE_INVALID and is found again. */
+    if (!stale && __atomic_load_n(&key->handle_generation, __ATOMIC_ACQUIRE)
+                      == generation) {
+        *handle = __atomic_load_n(&key->handle, __ATOMIC_RELAXED);
         return CKR_OK;
     }
     rv = find_again(key, session, &found);
     if (rv != CKR_OK)
         return rv;
-    pthread_mutex_lock(&token->lock);
-    key->handle = found;
-    key->handle_generation = generation;
-    pthread_mutex_unlock(&token->lock);
+    __atomic_store_n(&key->handle, found, __ATOMIC_RELAXED);
+    __atomic_store_n(&key->handle_generation, generation, __ATOMIC_RELEASE);
     P11PROV_DEBUG(1, "found %s again", key->uri);
     *handle = found;
     return CKR_OK;
