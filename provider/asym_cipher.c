@@ -153,7 +153,7 @@ static int rsa_decrypt_init(void *ctx, void *keydata,
 const EVP_MD *p11prov_rsa_oaep_md(RSA_ENC_CTX *ctx)
 {
     if (ctx->oaep_md == NULL
-        && (ctx->oaep_md = EVP_MD_fetch(ctx->provctx->libctx, "SHA1",
+        && (ctx->oaep_md = p11prov_digest_fetch(ctx->provctx, "SHA1",
                                         ctx->oaep_props))
                == NULL)
         fail(ctx, P11PROV_R_INTERNAL, "cannot use OAEP: SHA-1 unavailable");
@@ -327,7 +327,7 @@ static int set_digest(RSA_ENC_CTX *ctx, const OSSL_PARAM params[],
     const OSSL_PARAM *pp = OSSL_PARAM_locate_const(params, props_key);
     if (pp != NULL && !OSSL_PARAM_get_utf8_string_ptr(pp, &props))
         return bad_value(ctx, props_key);
-    EVP_MD *md = EVP_MD_fetch(ctx->provctx->libctx, name, props);
+    EVP_MD *md = p11prov_digest_fetch(ctx->provctx, name, props);
     if (md == NULL) {
         P11PROV_RAISE(ctx->provctx, P11PROV_R_BAD_ARGUMENT,
                       "unknown digest \"%s\" for %s", name, name_key);

@@ -381,7 +381,7 @@ static int ecdh_set_ctx_params(void *vctx, const OSSL_PARAM params[])
         if (!OSSL_PARAM_get_utf8_string_ptr(p, &name)
             || (pp != NULL && !OSSL_PARAM_get_utf8_string_ptr(pp, &props)))
             goto bad;
-        EVP_MD *md = EVP_MD_fetch(ctx->provctx->libctx, name, props);
+        EVP_MD *md = p11prov_digest_fetch(ctx->provctx, name, props);
         if (md == NULL)
             goto bad;
         EVP_MD_free(ctx->kdf_md);

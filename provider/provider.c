@@ -214,6 +214,8 @@ static void p11prov_teardown(void *provctx)
         return;
     p11prov_modules_release(ctx);
     p11prov_config_free(&ctx->config);
+    p11prov_digest_cache_free(&ctx->digests);
+    pthread_mutex_destroy(&ctx->digests.lock);
     OSSL_LIB_CTX_free(ctx->libctx);
     pthread_mutex_destroy(&ctx->modules_lock);
     OPENSSL_free(ctx->name);
@@ -268,6 +270,7 @@ int OSSL_provider_init(const OSSL_CORE_HANDLE *handle, const OSSL_DISPATCH *in,
         return 0;
     ctx->handle = handle;
     pthread_mutex_init(&ctx->modules_lock, NULL);
+    pthread_mutex_init(&ctx->digests.lock, NULL);
     take_core_error_functions(ctx, in);
     /* Software work the provider does itself (hashing before a token
      * signature, decoding) runs in a child of the application's context,

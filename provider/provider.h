@@ -36,6 +36,17 @@ typedef struct p11prov_config {
 
 #define P11PROV_MAX_MODULES 8
 
+/* Digests fetched without properties, by the name asked (digests.c). */
+#define P11PROV_DIGEST_CACHE_SIZE 16
+typedef struct p11prov_digest_cache {
+    pthread_mutex_t lock;        /* serialises writers only */
+    size_t count;                /* published entries, read atomically */
+    struct {
+        char name[32];
+        struct evp_md_st *md;
+    } entries[P11PROV_DIGEST_CACHE_SIZE];
+} P11PROV_DIGEST_CACHE;
+
 struct p11prov_ctx {
     const OSSL_CORE_HANDLE *handle;
     OSSL_LIB_CTX *libctx;        /* child of the application's context */
@@ -48,6 +59,7 @@ struct p11prov_ctx {
     pthread_mutex_t modules_lock;
     P11PROV_MODULE *modules[P11PROV_MAX_MODULES];
     size_t module_count;
+    P11PROV_DIGEST_CACHE digests;
 };
 
 /* config.c */
@@ -55,6 +67,12 @@ int p11prov_config_load(P11PROV_CTX *ctx, const OSSL_DISPATCH *in);
 void p11prov_config_free(P11PROV_CONFIG *config);
 bool p11prov_config_assumes(const P11PROV_CONFIG *config,
                             CK_MECHANISM_TYPE mechanism);
+
+/* digests.c: EVP_MD_fetch in the provider's library context, from the
+ * cache when props is NULL. The caller frees the result (EVP_MD_free). */
+struct evp_md_st *p11prov_digest_fetch(P11PROV_CTX *ctx, const char *name,
+                                       const char *props);
+void p11prov_digest_cache_free(P11PROV_DIGEST_CACHE *cache);
 
 /* debug.c: PKCS11PROV_DEBUG=N | file:/path | file:/path,level:N */
 extern int p11prov_debug_level;

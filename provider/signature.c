@@ -91,7 +91,7 @@ int p11prov_sig_set_md(SIG_CTX *ctx, EVP_MD **slot, const char *name,
 {
     if (*slot != NULL && props == NULL && EVP_MD_is_a(*slot, name))
         return 1; /* the same digest again: keep it (no fetch) */
-    EVP_MD *md = EVP_MD_fetch(ctx->provctx->libctx, name, props);
+    EVP_MD *md = p11prov_digest_fetch(ctx->provctx, name, props);
     if (md == NULL) {
         P11PROV_RAISE(ctx->provctx, P11PROV_R_BAD_ARGUMENT,
                       "unknown digest \"%s\"", name);
