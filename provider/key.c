@@ -166,7 +166,7 @@ P11PROV_KEY *p11prov_key_from_token(P11PROV_CTX *ctx, P11PROV_TOKEN *token,
     key->object_class = object_class;
     key->key_type = key_type;
     key->handle = object;
-    key->handle_generation = token->module->init_count;
+    key->handle_generation = p11prov_module_generation(token->module);
     rv = p11prov_get_attribute(token, session, object, CKA_ID, &key->id,
                                &key->id_len);
     if (rv == CKR_OK || rv == CKR_ATTRIBUTE_TYPE_INVALID)
@@ -234,7 +234,8 @@ static CK_RV find_again(P11PROV_KEY *key, CK_SESSION_HANDLE session,
 CK_RV p11prov_key_handle(P11PROV_KEY *key, CK_SESSION_HANDLE session,
                          bool stale, CK_OBJECT_HANDLE *handle)
 {
-    unsigned int generation = key->token->module->init_count;
+    unsigned int generation =
+        p11prov_module_generation(key->token->module);
     CK_OBJECT_HANDLE found;
     CK_RV rv;
 

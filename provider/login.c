@@ -17,7 +17,7 @@
 static bool logged_in(P11PROV_TOKEN *token)
 {
     unsigned int at = __atomic_load_n(&token->logged_in_at, __ATOMIC_ACQUIRE);
-    return at != 0 && at == token->module->init_count;
+    return at != 0 && at == p11prov_module_generation(token->module);
 }
 
 bool p11prov_token_needs_login(P11PROV_TOKEN *token)
@@ -217,7 +217,8 @@ static int login_locked(P11PROV_CTX *ctx, P11PROV_TOKEN *token,
     /* found == 0 here means a PIN pad: C_Login with a NULL PIN. */
     rv = call_login(token, CKU_USER, pin, len);
     if (rv == CKR_OK || rv == CKR_USER_ALREADY_LOGGED_IN) {
-        __atomic_store_n(&token->logged_in_at, token->module->init_count,
+        __atomic_store_n(&token->logged_in_at,
+                         p11prov_module_generation(token->module),
                          __ATOMIC_RELEASE);
         if (pin != NULL)
             remember_pin(token, pin, len);

@@ -189,7 +189,7 @@ static int initialize_module(P11PROV_CTX *ctx, P11PROV_MODULE *m)
     /* Someone else in the process initialised it: never finalise it. */
     m->we_initialized = rv == CKR_OK;
     m->finalized = false;
-    m->init_count++;
+    __atomic_add_fetch(&m->init_count, 1, __ATOMIC_RELEASE);
     m->fork_generation = fork_generation;
     registry_pid = getpid();
     rv = m->fns->C_GetInfo(&m->info);
@@ -301,7 +301,7 @@ CK_RV p11prov_module_check_fork(P11PROV_MODULE *m)
             m->we_initialized = rv == CKR_OK;
             m->fork_generation = fork_generation;
             if (rv == CKR_OK) /* a fresh start: no session, no login */
-                m->init_count++;
+                __atomic_add_fetch(&m->init_count, 1, __ATOMIC_RELEASE);
             registry_pid = getpid();
             P11PROV_DEBUG(1, "module %s re-initialized after fork", m->path);
             rv = CKR_OK;

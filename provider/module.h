@@ -49,6 +49,13 @@ void p11prov_modules_release(P11PROV_CTX *ctx);
  * C_Initialize failure. */
 CK_RV p11prov_module_check_fork(P11PROV_MODULE *module);
 
+/* The module's initialisation count: handles, sessions and logins from
+ * an earlier one are gone. Read without the registry lock. */
+static inline unsigned int p11prov_module_generation(const P11PROV_MODULE *m)
+{
+    return __atomic_load_n(&m->init_count, __ATOMIC_ACQUIRE);
+}
+
 /* Around each Cryptoki call, so non-thread-safe modules are serialised. */
 static inline void p11prov_module_enter(P11PROV_MODULE *module)
 {

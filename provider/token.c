@@ -1,15 +1,17 @@
 /* Slot and token enumeration with URI matching, and session pooling. */
 #include "token.h"
 
+#include <errno.h>
 #include <string.h>
+#include <time.h>
 
 #include <openssl/crypto.h>
 
 /* No real module has more; a larger count is a bad answer, not a reason
  * to allocate without bound. */
 #define MAX_SLOTS 1024
-/* Sessions kept open when idle, per token. */
-#define MAX_IDLE_SESSIONS 8
+
+static void drop_idle_sessions(P11PROV_TOKEN *t);
 
 static CK_RV list_slots(P11PROV_MODULE *m, CK_SLOT_ID **slots, CK_ULONG *count)
 {
@@ -62,8 +64,14 @@ static P11PROV_TOKEN *token_record(P11PROV_MODULE *m, CK_SLOT_ID slot_id,
     if (t == NULL && (t = OPENSSL_zalloc(sizeof(*t))) != NULL) {
         t->module = m;
         t->slot_id = slot_id;
+        pthread_condattr_t attr;
         pthread_mutex_init(&t->lock, NULL);
         pthread_mutex_init(&t->login_lock, NULL);
+        pthread_mutex_init(&t->wait_lock, NULL);
+        pthread_condattr_init(&attr);
+        pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+        pthread_cond_init(&t->session_freed, &attr);
+        pthread_condattr_destroy(&attr);
         t->next = m->tokens;
         m->tokens = t;
     }
@@ -75,7 +83,7 @@ static P11PROV_TOKEN *token_record(P11PROV_MODULE *m, CK_SLOT_ID slot_id,
                    sizeof(token_info->serialNumber)) != 0
             || memcmp(t->token_info.label, token_info->label,
                       sizeof(token_info->label)) != 0) {
-            t->idle_count = 0;
+            drop_idle_sessions(t);
             t->logged_in_at = 0;
             t->mechanisms_read = false;
         }
@@ -189,76 +197,173 @@ char *p11prov_object_uri(const P11PROV_TOKEN *token, const unsigned char *label,
     return text;
 }
 
+/* The slot this thread used last: a thread tends to get its own session
+ * back, and threads tend to stay on different slots. */
+static _Thread_local unsigned int slot_hint;
+
+static bool take_idle_session(P11PROV_TOKEN *token, CK_SESSION_HANDLE *session)
+{
+    for (unsigned int i = 0; i < P11PROV_IDLE_SESSIONS; i++) {
+        unsigned int slot = (slot_hint + i) % P11PROV_IDLE_SESSIONS;
+        CK_SESSION_HANDLE *p = &token->idle[slot].handle;
+        if (__atomic_load_n(p, __ATOMIC_RELAXED) == CK_INVALID_HANDLE)
+            continue; /* read first: no write to an empty slot's line */
+        CK_SESSION_HANDLE h =
+            __atomic_exchange_n(p, CK_INVALID_HANDLE, __ATOMIC_ACQ_REL);
+        if (h != CK_INVALID_HANDLE) {
+            slot_hint = slot;
+            *session = h;
+            return true;
+        }
+    }
+    return false;
+}
+
+static bool put_idle_session(P11PROV_TOKEN *token, CK_SESSION_HANDLE session)
+{
+    for (unsigned int i = 0; i < P11PROV_IDLE_SESSIONS; i++) {
+        unsigned int slot = (slot_hint + i) % P11PROV_IDLE_SESSIONS;
+        CK_SESSION_HANDLE empty = CK_INVALID_HANDLE;
+        if (__atomic_compare_exchange_n(&token->idle[slot].handle, &empty,
+                                        session, false, __ATOMIC_ACQ_REL,
+                                        __ATOMIC_RELAXED)) {
+            slot_hint = slot;
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Counts a session of ours closed, never below zero: sessions dropped by
+ * p11prov_tokens_forget may still come back from their borrowers. */
+static void count_session_closed(P11PROV_TOKEN *token)
+{
+    unsigned int open = __atomic_load_n(&token->sessions_open, __ATOMIC_RELAXED);
+    while (open > 0
+           && !__atomic_compare_exchange_n(&token->sessions_open, &open,
+                                           open - 1, true, __ATOMIC_ACQ_REL,
+                                           __ATOMIC_RELAXED))
+        ;
+}
+
+/* Empties the idle slots without closing the sessions (their module state
+ * is gone or not ours). */
+static void drop_idle_sessions(P11PROV_TOKEN *t)
+{
+    for (unsigned int i = 0; i < P11PROV_IDLE_SESSIONS; i++)
+        if (__atomic_exchange_n(&t->idle[i].handle, CK_INVALID_HANDLE,
+                                __ATOMIC_ACQ_REL) != CK_INVALID_HANDLE)
+            count_session_closed(t);
+}
+
+/* Whether we already hold as many sessions as the token says it has. */
+static bool at_session_limit(const P11PROV_TOKEN *token)
+{
+    CK_ULONG max = token->token_info.ulMaxSessionCount;
+
+    return max != CK_EFFECTIVELY_INFINITE && max != CK_UNAVAILABLE_INFORMATION
+           && __atomic_load_n(&token->sessions_open, __ATOMIC_ACQUIRE) >= max;
+}
+
+/* Waits until a session is returned after the count `seen`, or until the
+ * deadline; false on timeout. */
+static bool wait_for_session(P11PROV_TOKEN *token, unsigned int seen,
+                             const struct timespec *deadline)
+{
+    int err = 0;
+
+    pthread_mutex_lock(&token->wait_lock);
+    __atomic_add_fetch(&token->session_waiters, 1, __ATOMIC_SEQ_CST);
+    while (__atomic_load_n(&token->sessions_released, __ATOMIC_SEQ_CST) == seen
+           && err != ETIMEDOUT)
+        err = pthread_cond_timedwait(&token->session_freed, &token->wait_lock,
+                                     deadline);
+    __atomic_sub_fetch(&token->session_waiters, 1, __ATOMIC_SEQ_CST);
+    pthread_mutex_unlock(&token->wait_lock);
+    return __atomic_load_n(&token->sessions_released, __ATOMIC_SEQ_CST) != seen;
+}
+
 CK_RV p11prov_session_borrow(P11PROV_TOKEN *token, CK_SESSION_HANDLE *session)
 {
     /* Every use of a token starts here: after fork() the child must
      * re-initialise the module before its first call. */
     CK_RV rv = p11prov_module_check_fork(token->module);
+    struct timespec deadline = { 0, 0 };
 
     if (rv != CKR_OK)
         return rv;
-    pthread_mutex_lock(&token->lock);
-    if (token->idle_count > 0) {
-        *session = token->idle[--token->idle_count];
-        pthread_mutex_unlock(&token->lock);
-        return CKR_OK;
+    for (;;) {
+        unsigned int seen =
+            __atomic_load_n(&token->sessions_released, __ATOMIC_SEQ_CST);
+        if (take_idle_session(token, session))
+            return CKR_OK;
+        if (!at_session_limit(token)) {
+            P11PROV_CALL(rv, token->module, C_OpenSession, token->slot_id,
+                         CKF_SERIAL_SESSION, NULL, NULL, session);
+            if (rv == CKR_OK) {
+                __atomic_add_fetch(&token->sessions_open, 1, __ATOMIC_ACQ_REL);
+                return CKR_OK;
+            }
+            /* Waiting helps only when sessions of ours will come back. */
+            if (rv != CKR_SESSION_COUNT
+                || __atomic_load_n(&token->sessions_open, __ATOMIC_ACQUIRE) == 0)
+                return rv;
+        }
+        if (deadline.tv_sec == 0) {
+            clock_gettime(CLOCK_MONOTONIC, &deadline);
+            deadline.tv_sec += P11PROV_SESSION_WAIT_SECONDS;
+            P11PROV_DEBUG(2, "no session free on slot %lu: waiting",
+                          token->slot_id);
+        }
+        if (!wait_for_session(token, seen, &deadline))
+            return CKR_SESSION_COUNT;
     }
-    pthread_mutex_unlock(&token->lock);
-    P11PROV_CALL(rv, token->module, C_OpenSession, token->slot_id,
-                 CKF_SERIAL_SESSION, NULL, NULL, session);
-    return rv;
 }
 
 void p11prov_session_return(P11PROV_TOKEN *token, CK_SESSION_HANDLE session,
                             bool reusable)
 {
-    CK_RV rv;
-
-    pthread_mutex_lock(&token->lock);
-    if (reusable && token->idle_count < MAX_IDLE_SESSIONS) {
-        if (token->idle_count == token->idle_capacity) {
-            size_t capacity = token->idle_capacity ? token->idle_capacity * 2 : 4;
-            CK_SESSION_HANDLE *grown =
-                OPENSSL_realloc(token->idle, capacity * sizeof(*grown));
-            if (grown != NULL) {
-                token->idle = grown;
-                token->idle_capacity = capacity;
-            }
-        }
-        if (token->idle_count < token->idle_capacity) {
-            token->idle[token->idle_count++] = session;
-            pthread_mutex_unlock(&token->lock);
-            return;
-        }
+    if (!reusable || session == CK_INVALID_HANDLE
+        || !put_idle_session(token, session)) {
+        CK_RV rv;
+        P11PROV_CALL(rv, token->module, C_CloseSession, session);
+        (void)rv; /* an invalid handle is already closed */
+        count_session_closed(token);
     }
-    pthread_mutex_unlock(&token->lock);
-    P11PROV_CALL(rv, token->module, C_CloseSession, session);
-    (void)rv; /* an invalid handle is already closed */
+    __atomic_add_fetch(&token->sessions_released, 1, __ATOMIC_SEQ_CST);
+    if (__atomic_load_n(&token->session_waiters, __ATOMIC_SEQ_CST) > 0) {
+        pthread_mutex_lock(&token->wait_lock);
+        pthread_cond_broadcast(&token->session_freed);
+        pthread_mutex_unlock(&token->wait_lock);
+    }
 }
 
 void p11prov_tokens_forget(P11PROV_MODULE *m)
 {
     pthread_mutex_lock(&m->tokens_lock);
     for (P11PROV_TOKEN *t = m->tokens; t != NULL; t = t->next) {
-        pthread_mutex_lock(&t->lock);
-        t->idle_count = 0;
-        pthread_mutex_unlock(&t->lock);
+        drop_idle_sessions(t);
+        /* Busy ones are as gone (finalised, or the parent's). */
+        __atomic_store_n(&t->sessions_open, 0, __ATOMIC_RELEASE);
     }
     pthread_mutex_unlock(&m->tokens_lock);
 }
 
-
 void p11prov_tokens_lock_all(P11PROV_MODULE *m)
 {
     pthread_mutex_lock(&m->tokens_lock);
-    for (P11PROV_TOKEN *t = m->tokens; t != NULL; t = t->next)
+    for (P11PROV_TOKEN *t = m->tokens; t != NULL; t = t->next) {
         pthread_mutex_lock(&t->lock);
+        pthread_mutex_lock(&t->wait_lock);
+    }
 }
 
 void p11prov_tokens_unlock_all(P11PROV_MODULE *m)
 {
-    for (P11PROV_TOKEN *t = m->tokens; t != NULL; t = t->next)
+    for (P11PROV_TOKEN *t = m->tokens; t != NULL; t = t->next) {
+        pthread_mutex_unlock(&t->wait_lock);
         pthread_mutex_unlock(&t->lock);
+    }
     pthread_mutex_unlock(&m->tokens_lock);
 }
 
@@ -269,10 +374,11 @@ void p11prov_tokens_free(P11PROV_MODULE *m)
         m->tokens = t->next;
         pthread_mutex_destroy(&t->lock);
         pthread_mutex_destroy(&t->login_lock);
+        pthread_mutex_destroy(&t->wait_lock);
+        pthread_cond_destroy(&t->session_freed);
         if (t->pin != NULL)
             OPENSSL_clear_free(t->pin, t->pin_len);
         OPENSSL_free(t->mechanisms);
-        OPENSSL_free(t->idle);
         OPENSSL_free(t);
     }
 }

@@ -7,14 +7,33 @@
 
 #include "module.h"
 
+/* Sessions a token keeps open while idle: the reserve above the threads
+ * using it at the moment. */
+#define P11PROV_IDLE_SESSIONS 8
+/* How long a borrower waits for one of our sessions to come back when the
+ * token has no more to give (CKR_SESSION_COUNT). */
+#define P11PROV_SESSION_WAIT_SECONDS 30
+
 struct p11prov_token {
     P11PROV_MODULE *module;
     CK_SLOT_ID slot_id;
     CK_SLOT_INFO slot_info;
     CK_TOKEN_INFO token_info;
-    pthread_mutex_t lock;           /* guards the pool below */
-    CK_SESSION_HANDLE *idle;        /* open sessions nobody is using */
-    size_t idle_count, idle_capacity;
+    pthread_mutex_t lock;           /* guards the record and mechanisms */
+    /* The session pool (token.c). Idle sessions sit in slots that
+     * borrowers and returners swap atomically, so signing threads never
+     * queue on a lock; CK_INVALID_HANDLE marks an empty slot. Slots are
+     * a cache line apart, so threads on different slots rarely touch the
+     * same line (the record comes from malloc: no stricter alignment). */
+    struct {
+        CK_SESSION_HANDLE handle;
+        char pad[64 - sizeof(CK_SESSION_HANDLE)];
+    } idle[P11PROV_IDLE_SESSIONS];
+    unsigned int sessions_open;     /* ours, busy or idle (atomic) */
+    unsigned int sessions_released; /* bumped by every return (atomic) */
+    unsigned int session_waiters;   /* borrowers waiting (atomic) */
+    pthread_mutex_t wait_lock;      /* for session_freed only */
+    pthread_cond_t session_freed;
     /* Login state (login.c), shared by every key and session of the
      * token. logged_in_at is the module's init_count at login, so a
      * re-initialised module counts as logged out; 0: never. */
@@ -52,8 +71,11 @@ char *p11prov_object_uri(const P11PROV_TOKEN *token, const unsigned char *label,
                          CK_ULONG label_len, const unsigned char *id,
                          CK_ULONG id_len, const char *type);
 
-/* Borrows a read-only session of the token (opening one when none is
- * idle); give it back with p11prov_session_return. */
+/* Borrows a read-only session of the token: an idle one, else a new one.
+ * When the token has no more sessions to give (CKR_SESSION_COUNT, or we
+ * hold as many as its ulMaxSessionCount) and some of ours are busy, waits
+ * until one is returned, for at most P11PROV_SESSION_WAIT_SECONDS. Give
+ * it back with p11prov_session_return. */
 CK_RV p11prov_session_borrow(P11PROV_TOKEN *token, CK_SESSION_HANDLE *session);
 
 /* Returns a borrowed session; a session that failed with
