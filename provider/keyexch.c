@@ -198,7 +198,7 @@ static CK_RV derive_once(ECDH_CTX *ctx, CK_MECHANISM *mechanism,
     CK_OBJECT_HANDLE handle, derived = CK_INVALID_HANDLE;
     CK_RV rv, destroy_rv;
 
-    rv = p11prov_session_borrow(key->token, &session);
+    rv = p11prov_session_borrow(key->provctx, key->token, &session);
     if (rv != CKR_OK)
         return rv;
     rv = p11prov_key_handle(key, session, stale, &handle);

@@ -22,7 +22,7 @@ static bool logged_in(P11PROV_TOKEN *token)
 
 bool p11prov_token_needs_login(P11PROV_TOKEN *token)
 {
-    return (token->token_info.flags & CKF_LOGIN_REQUIRED) && !logged_in(token);
+    return (p11prov_token_flags(token) & CKF_LOGIN_REQUIRED) && !logged_in(token);
 }
 
 static void remember_pin(P11PROV_TOKEN *token, char *pin, size_t len)
@@ -141,15 +141,16 @@ static CK_RV refresh_token_info(P11PROV_TOKEN *token)
 
     P11PROV_CALL(rv, token->module, C_GetTokenInfo, token->slot_id, &info);
     if (rv == CKR_OK)
-        token->token_info.flags = info.flags;
+        p11prov_token_set_flags(token, info.flags);
     return rv;
 }
 
-static CK_RV call_login(P11PROV_TOKEN *token, CK_USER_TYPE user,
+static CK_RV call_login(P11PROV_CTX *ctx, P11PROV_TOKEN *token,
+                        CK_USER_TYPE user,
                         const char *pin, size_t len)
 {
     CK_SESSION_HANDLE session;
-    CK_RV rv = p11prov_session_borrow(token, &session);
+    CK_RV rv = p11prov_session_borrow(ctx, token, &session);
 
     if (rv != CKR_OK)
         return rv;
@@ -182,12 +183,12 @@ static int login_locked(P11PROV_CTX *ctx, P11PROV_TOKEN *token,
         P11PROV_RAISE_CKR(ctx, rv, "C_GetTokenInfo before login", token_uri);
         goto done;
     }
-    if (token->token_info.flags & CKF_USER_PIN_LOCKED) {
+    if (p11prov_token_flags(token) & CKF_USER_PIN_LOCKED) {
         P11PROV_RAISE(ctx, P11PROV_R_LOGIN, "the user PIN of %s is locked",
                       token_uri);
         goto done;
     }
-    if (token->token_info.flags & CKF_USER_PIN_FINAL_TRY) {
+    if (p11prov_token_flags(token) & CKF_USER_PIN_FINAL_TRY) {
         P11PROV_RAISE(ctx, P11PROV_R_LOGIN,
                       "%s reports that one more wrong PIN locks it; not "
                       "logging in automatically", token_uri);
@@ -196,7 +197,7 @@ static int login_locked(P11PROV_CTX *ctx, P11PROV_TOKEN *token,
     if (sources != NULL) {
         found = pin_without_asking(ctx, sources, &pin, &len);
         if (found == 0 && token->pin == NULL
-            && !(token->token_info.flags & CKF_PROTECTED_AUTHENTICATION_PATH))
+            && !(p11prov_token_flags(token) & CKF_PROTECTED_AUTHENTICATION_PATH))
             found = pin_by_asking(ctx, token, sources, &pin, &len);
         if (found < 0)
             goto done;
@@ -206,7 +207,7 @@ static int login_locked(P11PROV_CTX *ctx, P11PROV_TOKEN *token,
         len = token->pin_len;
         found = pin != NULL;
     }
-    if (found == 0 && !(token->token_info.flags
+    if (found == 0 && !(p11prov_token_flags(token)
                         & CKF_PROTECTED_AUTHENTICATION_PATH)) {
         P11PROV_RAISE(ctx, P11PROV_R_PIN,
                       "%s needs a PIN: give pin-value or pin-source in the "
@@ -215,7 +216,7 @@ static int login_locked(P11PROV_CTX *ctx, P11PROV_TOKEN *token,
         goto done;
     }
     /* found == 0 here means a PIN pad: C_Login with a NULL PIN. */
-    rv = call_login(token, CKU_USER, pin, len);
+    rv = call_login(ctx, token, CKU_USER, pin, len);
     if (rv == CKR_OK || rv == CKR_USER_ALREADY_LOGGED_IN) {
         __atomic_store_n(&token->logged_in_at,
                          p11prov_module_generation(token->module),
@@ -265,7 +266,7 @@ int p11prov_token_prepare_login(P11PROV_CTX *ctx, P11PROV_TOKEN *token,
         return 1;
     pthread_mutex_lock(&token->login_lock);
     ready = token->pin != NULL
-            || (token->token_info.flags & CKF_PROTECTED_AUTHENTICATION_PATH);
+            || (p11prov_token_flags(token) & CKF_PROTECTED_AUTHENTICATION_PATH);
     if (!ready) {
         ready = pin_without_asking(ctx, sources, &pin, &len);
         if (ready > 0)
@@ -281,7 +282,7 @@ CK_RV p11prov_context_login(P11PROV_TOKEN *token, CK_SESSION_HANDLE session)
 
     pthread_mutex_lock(&token->login_lock);
     if (token->pin == NULL
-        && !(token->token_info.flags & CKF_PROTECTED_AUTHENTICATION_PATH)) {
+        && !(p11prov_token_flags(token) & CKF_PROTECTED_AUTHENTICATION_PATH)) {
         pthread_mutex_unlock(&token->login_lock);
         return CKR_USER_NOT_LOGGED_IN;
     }

@@ -62,8 +62,9 @@ static void finalize_modules_at_exit(void)
     pthread_mutex_lock(&registry_lock);
     process_exiting = true;
     for (P11PROV_MODULE *m = registry; m != NULL; m = m->next) {
-        if (!m->we_initialized || m->finalized || registry_pid != getpid())
-            continue;
+        if (!m->we_initialized || m->finalized || registry_pid != getpid()
+            || m->fork_generation != fork_generation)
+            continue; /* not ours to finalise, or the parent's state */
         p11prov_tokens_forget(m);
         m->fns->C_Finalize(NULL);
         m->finalized = true;
@@ -201,6 +202,7 @@ static int initialize_module(P11PROV_CTX *ctx, P11PROV_MODULE *m)
         return 0;
     }
     m->serialize = module_needs_serializing(&m->info);
+    m->fork_unsafe = m->serialize;
     if (!m->exit_handler_registered) {
         /* Registered again after each module's dlopen and first
          * C_Initialize, so that the latest registration runs before every
@@ -276,7 +278,8 @@ static void module_release(P11PROV_MODULE *m)
 {
     pthread_mutex_lock(&registry_lock);
     if (--m->users == 0 && m->we_initialized && !m->finalized
-        && !process_exiting && registry_pid == getpid()) {
+        && !process_exiting && registry_pid == getpid()
+        && m->fork_generation == fork_generation) {
         p11prov_tokens_forget(m);
         m->fns->C_Finalize(NULL);
         m->finalized = true;
@@ -285,7 +288,7 @@ static void module_release(P11PROV_MODULE *m)
     pthread_mutex_unlock(&registry_lock);
 }
 
-CK_RV p11prov_module_check_fork(P11PROV_MODULE *m)
+CK_RV p11prov_module_check_fork(P11PROV_CTX *ctx, P11PROV_MODULE *m)
 {
     CK_RV rv = CKR_OK;
 
@@ -297,6 +300,17 @@ CK_RV p11prov_module_check_fork(P11PROV_MODULE *m)
         /* The parent's sessions and login are not ours to use or close. */
         p11prov_tokens_forget(m);
         rv = call_initialize(m);
+        if (rv == CKR_CRYPTOKI_ALREADY_INITIALIZED && m->fork_unsafe) {
+            /* Using it, or finalising it at exit, would talk over the
+             * parent's connection. Refused for good in this process. */
+            if (ctx != NULL)
+                P11PROV_RAISE(ctx, P11PROV_R_MODULE_INIT,
+                              "%s cannot be used in a process forked after "
+                              "it was initialized (it does not support fork: "
+                              "its TPM connection is the parent's)", m->path);
+            pthread_mutex_unlock(&registry_lock);
+            return rv;
+        }
         if (rv == CKR_OK || rv == CKR_CRYPTOKI_ALREADY_INITIALIZED) {
             m->we_initialized = rv == CKR_OK;
             m->fork_generation = fork_generation;
@@ -356,7 +370,7 @@ P11PROV_MODULE *p11prov_module_for_uri(P11PROV_CTX *ctx, const p11uri *uri)
     }
     pthread_mutex_unlock(&ctx->modules_lock);
     OPENSSL_free(path);
-    if (m != NULL && p11prov_module_check_fork(m) != CKR_OK) {
+    if (m != NULL && p11prov_module_check_fork(ctx, m) != CKR_OK) {
         P11PROV_RAISE(ctx, P11PROV_R_MODULE_INIT,
                       "cannot re-initialize %s after fork", m->path);
         return NULL;

@@ -28,6 +28,10 @@ struct p11prov_module {
     unsigned int init_count;
     /* Serialises every call into modules that are not thread-safe. */
     bool serialize;
+    /* tpm2-pkcs11: a forked child shares the parent's TPM connection (and,
+     * without a resource manager, its loaded objects), and C_Initialize
+     * there answers "already initialized": unusable in a child. */
+    bool fork_unsafe;
     pthread_mutex_t call_lock;
     /* Tokens seen on this module; login state lives here, shared. */
     pthread_mutex_t tokens_lock;
@@ -45,9 +49,9 @@ P11PROV_MODULE *p11prov_module_for_uri(P11PROV_CTX *ctx, const p11uri *uri);
 void p11prov_modules_release(P11PROV_CTX *ctx);
 
 /* Called before using a module: after fork() the child re-initialises it
- * (PKCS#11 forbids using the parent's sessions). Returns CKR_OK or the
- * C_Initialize failure. */
-CK_RV p11prov_module_check_fork(P11PROV_MODULE *module);
+ * (PKCS#11 forbids using the parent's sessions). Returns CKR_OK, or the
+ * C_Initialize failure with an error raised (ctx may be NULL: no error). */
+CK_RV p11prov_module_check_fork(P11PROV_CTX *ctx, P11PROV_MODULE *module);
 
 /* The module's initialisation count: handles, sessions and logins from
  * an earlier one are gone. Read without the registry lock. */

@@ -264,7 +264,7 @@ static CK_RV collect_with_session(STORE_CTX *store, P11PROV_TOKEN *token,
     for (int attempt = 0; attempt < 2; attempt++) {
         size_t before = store->item_count;
         *found = 0;
-        rv = p11prov_session_borrow(token, &session);
+        rv = p11prov_session_borrow(store->provctx, token, &session);
         if (rv != CKR_OK)
             break;
         rv = collect_class(store, token, session, index, rank, found);

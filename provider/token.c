@@ -77,18 +77,23 @@ static P11PROV_TOKEN *token_record(P11PROV_MODULE *m, CK_SLOT_ID slot_id,
     }
     if (t != NULL) {
         pthread_mutex_lock(&t->lock);
-        /* Another token in the slot: the old one's sessions, login and
-         * mechanisms are gone. */
-        if (memcmp(t->token_info.serialNumber, token_info->serialNumber,
-                   sizeof(token_info->serialNumber)) != 0
+        /* New, or another token in the slot: the old one's sessions,
+         * login and mechanisms are gone. Otherwise only the flags are
+         * refreshed: other threads read the record without a lock. */
+        if (!t->info_read
+            || memcmp(t->token_info.serialNumber, token_info->serialNumber,
+                      sizeof(token_info->serialNumber)) != 0
             || memcmp(t->token_info.label, token_info->label,
                       sizeof(token_info->label)) != 0) {
             drop_idle_sessions(t);
-            t->logged_in_at = 0;
+            __atomic_store_n(&t->logged_in_at, 0, __ATOMIC_RELEASE);
             t->mechanisms_read = false;
+            t->slot_info = *slot_info;
+            t->token_info = *token_info;
+            t->info_read = true;
+        } else {
+            p11prov_token_set_flags(t, token_info->flags);
         }
-        t->slot_info = *slot_info;
-        t->token_info = *token_info;
         pthread_mutex_unlock(&t->lock);
     }
     pthread_mutex_unlock(&m->tokens_lock);
@@ -283,11 +288,12 @@ static bool wait_for_session(P11PROV_TOKEN *token, unsigned int seen,
     return __atomic_load_n(&token->sessions_released, __ATOMIC_SEQ_CST) != seen;
 }
 
-CK_RV p11prov_session_borrow(P11PROV_TOKEN *token, CK_SESSION_HANDLE *session)
+CK_RV p11prov_session_borrow(P11PROV_CTX *ctx, P11PROV_TOKEN *token,
+                             CK_SESSION_HANDLE *session)
 {
     /* Every use of a token starts here: after fork() the child must
      * re-initialise the module before its first call. */
-    CK_RV rv = p11prov_module_check_fork(token->module);
+    CK_RV rv = p11prov_module_check_fork(ctx, token->module);
     struct timespec deadline = { 0, 0 };
 
     if (rv != CKR_OK)

@@ -18,7 +18,8 @@ struct p11prov_token {
     P11PROV_MODULE *module;
     CK_SLOT_ID slot_id;
     CK_SLOT_INFO slot_info;
-    CK_TOKEN_INFO token_info;
+    CK_TOKEN_INFO token_info;       /* as first read; flags kept current */
+    bool info_read;
     pthread_mutex_t lock;           /* guards the record and mechanisms */
     /* The session pool (token.c). Idle sessions sit in slots that
      * borrowers and returners swap atomically, so signing threads never
@@ -58,6 +59,18 @@ int p11prov_tokens_find(P11PROV_CTX *ctx, P11PROV_MODULE *m,
                         const p11uri *uri, P11PROV_TOKEN ***tokens,
                         size_t *count);
 
+/* CK_TOKEN_INFO.flags as last read (login state, PIN counters), read and
+ * refreshed without a lock. */
+static inline CK_FLAGS p11prov_token_flags(const P11PROV_TOKEN *token)
+{
+    return __atomic_load_n(&token->token_info.flags, __ATOMIC_ACQUIRE);
+}
+
+static inline void p11prov_token_set_flags(P11PROV_TOKEN *token, CK_FLAGS flags)
+{
+    __atomic_store_n(&token->token_info.flags, flags, __ATOMIC_RELEASE);
+}
+
 /* The token's label without its space padding, as a C string. */
 const char *p11prov_token_label(const P11PROV_TOKEN *token, char buf[33]);
 
@@ -76,7 +89,8 @@ char *p11prov_object_uri(const P11PROV_TOKEN *token, const unsigned char *label,
  * hold as many as its ulMaxSessionCount) and some of ours are busy, waits
  * until one is returned, for at most P11PROV_SESSION_WAIT_SECONDS. Give
  * it back with p11prov_session_return. */
-CK_RV p11prov_session_borrow(P11PROV_TOKEN *token, CK_SESSION_HANDLE *session);
+CK_RV p11prov_session_borrow(P11PROV_CTX *ctx, P11PROV_TOKEN *token,
+                             CK_SESSION_HANDLE *session);
 
 /* Returns a borrowed session; a session that failed with
  * CKR_SESSION_HANDLE_INVALID or similar is passed with reusable false and

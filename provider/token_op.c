@@ -85,7 +85,7 @@ static CK_RV run_once(P11PROV_KEY *key, P11PROV_TOKEN_OP op,
     CK_RV rv;
 
     *in_init = true;
-    rv = p11prov_session_borrow(token, &session);
+    rv = p11prov_session_borrow(key->provctx, token, &session);
     if (rv != CKR_OK)
         return rv;
     /* Modules that use libcrypto themselves (SoftHSM, tpm2-pkcs11) leave
