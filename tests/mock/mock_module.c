@@ -20,7 +20,8 @@
  *       CKF_PROTECTED_AUTHENTICATION_PATH 100 (C_Login then accepts a NULL
  *       PIN: the "PIN pad" said yes).
  *
- * Every call runs under one mutex.
+ * Every call runs under one mutex. What it shares with the null token
+ * (objects, find, function list) is in tests/p11common.
  */
 #include <ctype.h>
 #include <pthread.h>
@@ -84,9 +85,8 @@ static int parse_rv(const char *text, CK_RV *rv)
 typedef struct session {
     int open;
     CK_FLAGS flags;
-    int find_active;
-    unsigned long find_pending; /* bit i: mock_objects[i] still to return */
-    int sign_active;            /* from C_SignInit to the end of C_Sign */
+    token_find find;
+    int sign_active; /* from C_SignInit to the end of C_Sign */
 } session;
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
@@ -225,16 +225,6 @@ static CK_ULONG session_count(int rw_only)
     return n;
 }
 
-/* Copies text into a blank-padded fixed-size Cryptoki field. */
-static void pad(CK_UTF8CHAR *field, size_t size, const char *text)
-{
-    size_t len = strlen(text);
-
-    memset(field, ' ', size);
-    memcpy(field, text, len < size ? len : size);
-}
-#define PAD(field, text) pad((field), sizeof(field), (text))
-
 /* ---- general-purpose functions ------------------------------------- */
 
 static CK_RV mock_Initialize(void *init_args)
@@ -294,32 +284,14 @@ static CK_RV mock_GetInfo(CK_INFO *info)
     memset(info, 0, sizeof(*info));
     info->cryptokiVersion.major = 2;
     info->cryptokiVersion.minor = 40;
-    PAD(info->manufacturerID, "pkcs11prov");
-    PAD(info->libraryDescription, "pkcs11prov mock module");
+    TOKEN_PAD(info->manufacturerID, "pkcs11prov");
+    TOKEN_PAD(info->libraryDescription, "pkcs11prov mock module");
     info->libraryVersion.major = 0;
     info->libraryVersion.minor = 1;
     return leave(CKR_OK);
 }
 
 /* ---- slots and tokens ----------------------------------------------- */
-
-/* The shared count/buffer convention of the C_Get*List functions. */
-static CK_RV fill_list(CK_ULONG *out, CK_ULONG *count, const CK_ULONG *items,
-                       CK_ULONG n)
-{
-    CK_ULONG room;
-
-    if (count == NULL)
-        return CKR_ARGUMENTS_BAD;
-    room = *count;
-    *count = n;
-    if (out == NULL)
-        return CKR_OK;
-    if (room < n)
-        return CKR_BUFFER_TOO_SMALL;
-    memcpy(out, items, n * sizeof(*items));
-    return CKR_OK;
-}
 
 static CK_RV mock_GetSlotList(CK_BBOOL token_present, CK_SLOT_ID *list,
                               CK_ULONG *count)
@@ -330,7 +302,7 @@ static CK_RV mock_GetSlotList(CK_BBOOL token_present, CK_SLOT_ID *list,
     (void)token_present; /* the token is always present */
     if (rv != CKR_OK)
         return leave(rv);
-    return leave(fill_list(list, count, slots, 1));
+    return leave(token_fill_list(list, count, slots, 1));
 }
 
 static CK_RV mock_GetSlotInfo(CK_SLOT_ID slot, CK_SLOT_INFO *info)
@@ -340,8 +312,8 @@ static CK_RV mock_GetSlotInfo(CK_SLOT_ID slot, CK_SLOT_INFO *info)
     if (rv != CKR_OK)
         return leave(rv);
     memset(info, 0, sizeof(*info));
-    PAD(info->slotDescription, "mock slot");
-    PAD(info->manufacturerID, "pkcs11prov");
+    TOKEN_PAD(info->slotDescription, "mock slot");
+    TOKEN_PAD(info->manufacturerID, "pkcs11prov");
     info->flags = CKF_TOKEN_PRESENT;
     info->hardwareVersion.major = 1;
     info->firmwareVersion.major = 1;
@@ -355,10 +327,10 @@ static CK_RV mock_GetTokenInfo(CK_SLOT_ID slot, CK_TOKEN_INFO *info)
     if (rv != CKR_OK)
         return leave(rv);
     memset(info, 0, sizeof(*info));
-    PAD(info->label, "mock-token");
-    PAD(info->manufacturerID, "pkcs11prov");
-    PAD(info->model, "mock");
-    PAD(info->serialNumber, "0001");
+    TOKEN_PAD(info->label, "mock-token");
+    TOKEN_PAD(info->manufacturerID, "pkcs11prov");
+    TOKEN_PAD(info->model, "mock");
+    TOKEN_PAD(info->serialNumber, "0001");
     info->flags = CKF_LOGIN_REQUIRED | CKF_USER_PIN_INITIALIZED
                   | CKF_TOKEN_INITIALIZED | extra_token_flags;
     info->ulMaxSessionCount = MOCK_MAX_SESSIONS;
@@ -373,19 +345,18 @@ static CK_RV mock_GetTokenInfo(CK_SLOT_ID slot, CK_TOKEN_INFO *info)
     info->ulFreePrivateMemory = CK_UNAVAILABLE_INFORMATION;
     info->hardwareVersion.major = 1;
     info->firmwareVersion.major = 1;
-    PAD(info->utcTime, "");
+    TOKEN_PAD(info->utcTime, "");
     return leave(CKR_OK);
 }
 
 static CK_RV mock_GetMechanismList(CK_SLOT_ID slot, CK_MECHANISM_TYPE *list,
                                    CK_ULONG *count)
 {
-    static const CK_MECHANISM_TYPE mechs[] = {CKM_ECDSA, CKM_RSA_PKCS};
     CK_RV rv = enter_slot("C_GetMechanismList", slot, count != NULL);
 
     if (rv != CKR_OK)
         return leave(rv);
-    return leave(fill_list(list, count, mechs, 2));
+    return leave(token_mechanism_list(list, count));
 }
 
 static CK_RV mock_GetMechanismInfo(CK_SLOT_ID slot, CK_MECHANISM_TYPE type,
@@ -395,19 +366,7 @@ static CK_RV mock_GetMechanismInfo(CK_SLOT_ID slot, CK_MECHANISM_TYPE type,
 
     if (rv != CKR_OK)
         return leave(rv);
-    if (type == CKM_ECDSA) {
-        info->ulMinKeySize = 256;
-        info->ulMaxKeySize = 521;
-        info->flags = CKF_SIGN | CKF_VERIFY | CKF_EC_F_P | CKF_EC_NAMEDCURVE
-                      | CKF_EC_UNCOMPRESS;
-    } else if (type == CKM_RSA_PKCS) {
-        info->ulMinKeySize = 1024;
-        info->ulMaxKeySize = 4096;
-        info->flags = CKF_SIGN | CKF_VERIFY | CKF_ENCRYPT | CKF_DECRYPT;
-    } else {
-        return leave(CKR_MECHANISM_INVALID);
-    }
-    return leave(CKR_OK);
+    return leave(token_mechanism_info(type, info));
 }
 
 /* ---- sessions and login --------------------------------------------- */
@@ -470,10 +429,7 @@ static CK_RV mock_GetSessionInfo(CK_SESSION_HANDLE h, CK_SESSION_INFO *info)
     info->slotID = MOCK_SLOT_ID;
     info->flags = s->flags;
     info->ulDeviceError = 0;
-    if (s->flags & CKF_RW_SESSION)
-        info->state = logged_in ? CKS_RW_USER_FUNCTIONS : CKS_RW_PUBLIC_SESSION;
-    else
-        info->state = logged_in ? CKS_RO_USER_FUNCTIONS : CKS_RO_PUBLIC_SESSION;
+    info->state = token_session_state(s->flags, logged_in);
     return leave(CKR_OK);
 }
 
@@ -520,32 +476,12 @@ static CK_RV mock_GetAttributeValue(CK_SESSION_HANDLE h, CK_OBJECT_HANDLE obj,
                                     CK_ATTRIBUTE *tmpl, CK_ULONG count)
 {
     CK_RV rv = enter_session("C_GetAttributeValue", h, NULL);
-    const mock_object *o = mock_object_by_handle(obj);
 
     if (rv != CKR_OK)
         return leave(rv);
-    if (o == NULL || (o->is_private && !logged_in))
-        return leave(CKR_OBJECT_HANDLE_INVALID);
-    if (tmpl == NULL && count > 0)
-        return leave(CKR_ARGUMENTS_BAD);
-    /* Every entry is processed; the last error seen is returned. */
-    for (CK_ULONG i = 0; i < count; i++) {
-        const mock_attr *a = mock_find_attr(o, tmpl[i].type);
-
-        if (a == NULL) {
-            tmpl[i].ulValueLen = CK_UNAVAILABLE_INFORMATION;
-            rv = CKR_ATTRIBUTE_TYPE_INVALID;
-        } else if (tmpl[i].pValue == NULL) {
-            tmpl[i].ulValueLen = a->len;
-        } else if (tmpl[i].ulValueLen < a->len) {
-            tmpl[i].ulValueLen = CK_UNAVAILABLE_INFORMATION;
-            rv = CKR_BUFFER_TOO_SMALL;
-        } else {
-            memcpy(tmpl[i].pValue, a->value, a->len);
-            tmpl[i].ulValueLen = a->len;
-        }
-    }
-    return leave(rv);
+    return leave(token_get_attribute_values(
+        token_visible_object(&mock_token_objects, obj, logged_in), tmpl,
+        count));
 }
 
 static CK_RV mock_FindObjectsInit(CK_SESSION_HANDLE h, CK_ATTRIBUTE *tmpl,
@@ -556,17 +492,8 @@ static CK_RV mock_FindObjectsInit(CK_SESSION_HANDLE h, CK_ATTRIBUTE *tmpl,
 
     if (rv != CKR_OK)
         return leave(rv);
-    if (s->find_active)
-        return leave(CKR_OPERATION_ACTIVE);
-    if (tmpl == NULL && count > 0)
-        return leave(CKR_ARGUMENTS_BAD);
-    s->find_active = 1;
-    s->find_pending = 0;
-    for (CK_ULONG i = 0; i < mock_n_objects; i++)
-        if ((!mock_objects[i].is_private || logged_in)
-            && mock_template_matches(&mock_objects[i], tmpl, count))
-            s->find_pending |= 1UL << i;
-    return leave(CKR_OK);
+    return leave(token_find_init(&s->find, &mock_token_objects, tmpl, count,
+                                 logged_in));
 }
 
 static CK_RV mock_FindObjects(CK_SESSION_HANDLE h, CK_OBJECT_HANDLE *out,
@@ -577,18 +504,8 @@ static CK_RV mock_FindObjects(CK_SESSION_HANDLE h, CK_OBJECT_HANDLE *out,
 
     if (rv != CKR_OK)
         return leave(rv);
-    if (!s->find_active)
-        return leave(CKR_OPERATION_NOT_INITIALIZED);
-    if (out == NULL || found == NULL)
-        return leave(CKR_ARGUMENTS_BAD);
-    *found = 0;
-    for (CK_ULONG i = 0; i < mock_n_objects && *found < max; i++) {
-        if (s->find_pending & (1UL << i)) {
-            out[(*found)++] = mock_objects[i].handle;
-            s->find_pending &= ~(1UL << i);
-        }
-    }
-    return leave(CKR_OK);
+    return leave(
+        token_find_next(&s->find, &mock_token_objects, out, max, found));
 }
 
 static CK_RV mock_FindObjectsFinal(CK_SESSION_HANDLE h)
@@ -598,11 +515,7 @@ static CK_RV mock_FindObjectsFinal(CK_SESSION_HANDLE h)
 
     if (rv != CKR_OK)
         return leave(rv);
-    if (!s->find_active)
-        return leave(CKR_OPERATION_NOT_INITIALIZED);
-    s->find_active = 0;
-    s->find_pending = 0;
-    return leave(CKR_OK);
+    return leave(token_find_final(&s->find));
 }
 
 /* ---- signing: CKM_ECDSA with mock-key --------------------------------- */
@@ -622,9 +535,8 @@ static CK_RV mock_SignInit(CK_SESSION_HANDLE h, CK_MECHANISM *mech,
     if (!logged_in)
         return leave(CKR_USER_NOT_LOGGED_IN);
     if (key != MOCK_PRIVKEY_HANDLE)
-        return leave(mock_object_by_handle(key) == NULL
-                         ? CKR_KEY_HANDLE_INVALID
-                         : CKR_KEY_FUNCTION_NOT_PERMITTED);
+        return leave(
+            token_wrong_key_error(&mock_token_objects, key, logged_in));
     if (mech->mechanism != CKM_ECDSA)
         return leave(CKR_MECHANISM_INVALID);
     if (mech->pParameter != NULL || mech->ulParameterLen != 0)
@@ -675,108 +587,7 @@ static CK_RV not_supported(const char *name)
     return leave(rv != CKR_OK ? rv : CKR_FUNCTION_NOT_SUPPORTED);
 }
 
-/* C11 needs the parameters named; they are all unused. */
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wunused-parameter"
-#define STUB(fn, params) \
-    static CK_RV mock_##fn params { return not_supported("C_" #fn); }
-typedef CK_ATTRIBUTE *ATTRS;
-typedef CK_MECHANISM *MECH;
-typedef CK_BYTE *BYTES;
-typedef CK_ULONG *LEN;
-typedef CK_SESSION_HANDLE SESS;
-typedef CK_OBJECT_HANDLE OBJ;
+#define TOKEN_STUB_BODY(name) not_supported(name)
+TOKEN_DEFINE_STUBS()
 
-STUB(InitToken, (CK_SLOT_ID s, BYTES p, CK_ULONG n, BYTES l))
-STUB(InitPIN, (SESS s, BYTES p, CK_ULONG n))
-STUB(SetPIN, (SESS s, BYTES o, CK_ULONG on, BYTES p, CK_ULONG n))
-STUB(GetOperationState, (SESS s, BYTES st, LEN n))
-STUB(SetOperationState, (SESS s, BYTES st, CK_ULONG n, OBJ e, OBJ a))
-STUB(CreateObject, (SESS s, ATTRS t, CK_ULONG n, OBJ *o))
-STUB(CopyObject, (SESS s, OBJ o, ATTRS t, CK_ULONG n, OBJ *no))
-STUB(DestroyObject, (SESS s, OBJ o))
-STUB(GetObjectSize, (SESS s, OBJ o, LEN n))
-STUB(SetAttributeValue, (SESS s, OBJ o, ATTRS t, CK_ULONG n))
-STUB(EncryptInit, (SESS s, MECH m, OBJ k))
-STUB(Encrypt, (SESS s, BYTES i, CK_ULONG in, BYTES o, LEN on))
-STUB(EncryptUpdate, (SESS s, BYTES i, CK_ULONG in, BYTES o, LEN on))
-STUB(EncryptFinal, (SESS s, BYTES o, LEN on))
-STUB(DecryptInit, (SESS s, MECH m, OBJ k))
-STUB(Decrypt, (SESS s, BYTES i, CK_ULONG in, BYTES o, LEN on))
-STUB(DecryptUpdate, (SESS s, BYTES i, CK_ULONG in, BYTES o, LEN on))
-STUB(DecryptFinal, (SESS s, BYTES o, LEN on))
-STUB(DigestInit, (SESS s, MECH m))
-STUB(Digest, (SESS s, BYTES i, CK_ULONG in, BYTES o, LEN on))
-STUB(DigestUpdate, (SESS s, BYTES i, CK_ULONG in))
-STUB(DigestKey, (SESS s, OBJ k))
-STUB(DigestFinal, (SESS s, BYTES o, LEN on))
-STUB(SignUpdate, (SESS s, BYTES i, CK_ULONG in))
-STUB(SignFinal, (SESS s, BYTES o, LEN on))
-STUB(SignRecoverInit, (SESS s, MECH m, OBJ k))
-STUB(SignRecover, (SESS s, BYTES i, CK_ULONG in, BYTES o, LEN on))
-STUB(VerifyInit, (SESS s, MECH m, OBJ k))
-STUB(Verify, (SESS s, BYTES i, CK_ULONG in, BYTES sig, CK_ULONG sn))
-STUB(VerifyUpdate, (SESS s, BYTES i, CK_ULONG in))
-STUB(VerifyFinal, (SESS s, BYTES sig, CK_ULONG sn))
-STUB(VerifyRecoverInit, (SESS s, MECH m, OBJ k))
-STUB(VerifyRecover, (SESS s, BYTES i, CK_ULONG in, BYTES o, LEN on))
-STUB(DigestEncryptUpdate, (SESS s, BYTES i, CK_ULONG in, BYTES o, LEN on))
-STUB(DecryptDigestUpdate, (SESS s, BYTES i, CK_ULONG in, BYTES o, LEN on))
-STUB(SignEncryptUpdate, (SESS s, BYTES i, CK_ULONG in, BYTES o, LEN on))
-STUB(DecryptVerifyUpdate, (SESS s, BYTES i, CK_ULONG in, BYTES o, LEN on))
-STUB(GenerateKey, (SESS s, MECH m, ATTRS t, CK_ULONG n, OBJ *k))
-STUB(GenerateKeyPair, (SESS s, MECH m, ATTRS pt, CK_ULONG pn, ATTRS qt,
-                       CK_ULONG qn, OBJ *pub, OBJ *priv))
-STUB(WrapKey, (SESS s, MECH m, OBJ w, OBJ k, BYTES o, LEN on))
-STUB(UnwrapKey, (SESS s, MECH m, OBJ u, BYTES i, CK_ULONG in, ATTRS t,
-                 CK_ULONG n, OBJ *k))
-STUB(DeriveKey, (SESS s, MECH m, OBJ b, ATTRS t, CK_ULONG n, OBJ *k))
-STUB(SeedRandom, (SESS s, BYTES i, CK_ULONG in))
-STUB(GenerateRandom, (SESS s, BYTES o, CK_ULONG on))
-STUB(GetFunctionStatus, (SESS s))
-STUB(CancelFunction, (SESS s))
-STUB(WaitForSlotEvent, (CK_FLAGS f, CK_SLOT_ID *s, void *r))
-#pragma GCC diagnostic pop
-
-/* ---- the function list ---------------------------------------------- */
-
-static CK_RV mock_GetFunctionList(CK_FUNCTION_LIST **list);
-
-#define FN(name) .C_##name = mock_##name
-static CK_FUNCTION_LIST function_list = {
-    .version = {2, 40},
-    FN(Initialize), FN(Finalize), FN(GetInfo), FN(GetFunctionList),
-    FN(GetSlotList), FN(GetSlotInfo), FN(GetTokenInfo),
-    FN(GetMechanismList), FN(GetMechanismInfo), FN(InitToken), FN(InitPIN),
-    FN(SetPIN), FN(OpenSession), FN(CloseSession), FN(CloseAllSessions),
-    FN(GetSessionInfo), FN(GetOperationState), FN(SetOperationState),
-    FN(Login), FN(Logout), FN(CreateObject), FN(CopyObject),
-    FN(DestroyObject), FN(GetObjectSize), FN(GetAttributeValue),
-    FN(SetAttributeValue), FN(FindObjectsInit), FN(FindObjects),
-    FN(FindObjectsFinal), FN(EncryptInit), FN(Encrypt), FN(EncryptUpdate),
-    FN(EncryptFinal), FN(DecryptInit), FN(Decrypt), FN(DecryptUpdate),
-    FN(DecryptFinal), FN(DigestInit), FN(Digest), FN(DigestUpdate),
-    FN(DigestKey), FN(DigestFinal), FN(SignInit), FN(Sign), FN(SignUpdate),
-    FN(SignFinal), FN(SignRecoverInit), FN(SignRecover), FN(VerifyInit),
-    FN(Verify), FN(VerifyUpdate), FN(VerifyFinal), FN(VerifyRecoverInit),
-    FN(VerifyRecover), FN(DigestEncryptUpdate), FN(DecryptDigestUpdate),
-    FN(SignEncryptUpdate), FN(DecryptVerifyUpdate), FN(GenerateKey),
-    FN(GenerateKeyPair), FN(WrapKey), FN(UnwrapKey), FN(DeriveKey),
-    FN(SeedRandom), FN(GenerateRandom), FN(GetFunctionStatus),
-    FN(CancelFunction), FN(WaitForSlotEvent),
-};
-
-static CK_RV mock_GetFunctionList(CK_FUNCTION_LIST **list)
-{
-    if (list == NULL)
-        return CKR_ARGUMENTS_BAD;
-    *list = &function_list;
-    return CKR_OK;
-}
-
-/* The one exported symbol. */
-__attribute__((visibility("default"))) CK_RV
-C_GetFunctionList(CK_FUNCTION_LIST **list)
-{
-    return mock_GetFunctionList(list);
-}
+TOKEN_DEFINE_FUNCTION_LIST(mock_)

@@ -5,22 +5,7 @@
 #ifndef P11MOCK_MODULE_H
 #define P11MOCK_MODULE_H
 
-#include <p11-kit/pkcs11.h>
-
-/* One attribute of an object: value and length as C_GetAttributeValue
- * returns them. */
-typedef struct mock_attr {
-    CK_ATTRIBUTE_TYPE type;
-    const void *value;
-    CK_ULONG len;
-} mock_attr;
-
-typedef struct mock_object {
-    CK_OBJECT_HANDLE handle;
-    int is_private;            /* CKA_PRIVATE: visible only after C_Login */
-    const mock_attr *attrs;
-    CK_ULONG n_attrs;
-} mock_object;
+#include "p11common.h"
 
 /* Handles of the objects, in table (and C_FindObjects) order. */
 #define MOCK_CERT_HANDLE 0x100UL
@@ -31,18 +16,7 @@ typedef struct mock_object {
 #define MOCK_ECDSA_SIG_LEN 64
 extern const unsigned char mock_ecdsa_signature[MOCK_ECDSA_SIG_LEN];
 
-extern const mock_object mock_objects[];
-extern const CK_ULONG mock_n_objects;
-
-/* The object with that handle, or NULL. */
-const mock_object *mock_object_by_handle(CK_OBJECT_HANDLE handle);
-
-/* The attribute of obj, or NULL. */
-const mock_attr *mock_find_attr(const mock_object *obj,
-                                CK_ATTRIBUTE_TYPE type);
-
-/* Does obj have every attribute of the template, with the same value? */
-int mock_template_matches(const mock_object *obj, const CK_ATTRIBUTE *tmpl,
-                          CK_ULONG count);
+/* The objects of "mock-token" (mock_objects.c). */
+extern const token_object_table mock_token_objects;
 
 #endif

@@ -8,8 +8,6 @@
  * mock-key's public key is the one of the certificate (there is no
  * private key behind it: the mock's "signatures" are fixed bytes).
  */
-#include <string.h>
-
 #include "mock_module.h"
 
 /*
@@ -52,11 +50,6 @@ static const unsigned char cert_der[] = {
 #define CERT_ISSUER (cert_der + 22), 22
 #define CERT_SUBJECT (cert_der + 78), 22
 
-static const CK_BBOOL ck_true = CK_TRUE;
-static const CK_BBOOL ck_false = CK_FALSE;
-#define ATTR_OF(t, var) {(t), &(var), sizeof(var)}
-#define ATTR_BOOL(t, b) {(t), (b) ? &ck_true : &ck_false, sizeof(CK_BBOOL)}
-
 /* ---- the certificate ------------------------------------------------ */
 
 static const CK_OBJECT_CLASS cert_class = CKO_CERTIFICATE;
@@ -65,33 +58,26 @@ static const CK_ULONG cert_category = 0; /* unspecified */
 static const char cert_label[] = "mock-cert";
 static const unsigned char cert_id[] = {0x01};
 
-static const mock_attr cert_attrs[] = {
-    ATTR_OF(CKA_CLASS, cert_class),
-    ATTR_BOOL(CKA_TOKEN, 1),
-    ATTR_BOOL(CKA_PRIVATE, 0),
-    ATTR_BOOL(CKA_MODIFIABLE, 0),
+static const token_attr cert_attrs[] = {
+    TOKEN_ATTR_OF(CKA_CLASS, cert_class),
+    TOKEN_ATTR_BOOL(CKA_TOKEN, 1),
+    TOKEN_ATTR_BOOL(CKA_PRIVATE, 0),
+    TOKEN_ATTR_BOOL(CKA_MODIFIABLE, 0),
     {CKA_LABEL, cert_label, sizeof(cert_label) - 1},
-    ATTR_OF(CKA_CERTIFICATE_TYPE, cert_type),
-    ATTR_BOOL(CKA_TRUSTED, 0),
-    ATTR_OF(CKA_CERTIFICATE_CATEGORY, cert_category),
+    TOKEN_ATTR_OF(CKA_CERTIFICATE_TYPE, cert_type),
+    TOKEN_ATTR_BOOL(CKA_TRUSTED, 0),
+    TOKEN_ATTR_OF(CKA_CERTIFICATE_CATEGORY, cert_category),
     {CKA_ID, cert_id, sizeof(cert_id)},
     {CKA_SUBJECT, CERT_SUBJECT},
     {CKA_ISSUER, CERT_ISSUER},
     {CKA_SERIAL_NUMBER, CERT_SERIAL},
-    ATTR_OF(CKA_VALUE, cert_der),
+    TOKEN_ATTR_OF(CKA_VALUE, cert_der),
 };
 
 /* ---- mock-key: EC P-256, the certificate's public key ---------------- */
 
-static const CK_OBJECT_CLASS pub_class = CKO_PUBLIC_KEY;
-static const CK_OBJECT_CLASS priv_class = CKO_PRIVATE_KEY;
-static const CK_KEY_TYPE key_type = CKK_EC;
 static const char key_label[] = "mock-key";
 static const unsigned char key_id[] = {0x02};
-/* DER OID prime256v1 (1.2.840.10045.3.1.7). */
-static const unsigned char p256_params[] = {
-    0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07,
-};
 /* DER OCTET STRING of the uncompressed point in cert_der's
  * SubjectPublicKeyInfo (`openssl x509 -noout -pubkey`). */
 static const unsigned char ec_point[] = {
@@ -103,44 +89,20 @@ static const unsigned char ec_point[] = {
     0xd2, 0xb0, 0x99, 0x89, 0x1e, 0xf2, 0x7a,
 };
 
-/* What the two halves of mock-key share. */
-#define MOCK_KEY_ATTRS(class_var, is_private)                             \
-    ATTR_OF(CKA_CLASS, class_var), ATTR_OF(CKA_KEY_TYPE, key_type),       \
-        ATTR_BOOL(CKA_TOKEN, 1), ATTR_BOOL(CKA_PRIVATE, is_private),      \
-        ATTR_BOOL(CKA_MODIFIABLE, 0),                                     \
-        {CKA_LABEL, key_label, sizeof(key_label) - 1},                    \
-        {CKA_ID, key_id, sizeof(key_id)}, ATTR_BOOL(CKA_LOCAL, 1),        \
-        ATTR_OF(CKA_EC_PARAMS, p256_params)
-
-static const mock_attr pubkey_attrs[] = {
-    MOCK_KEY_ATTRS(pub_class, 0),
-    ATTR_BOOL(CKA_VERIFY, 1),
-    ATTR_BOOL(CKA_ENCRYPT, 0),
-    ATTR_BOOL(CKA_WRAP, 0),
-    ATTR_BOOL(CKA_DERIVE, 0),
-    ATTR_OF(CKA_EC_POINT, ec_point),
+static const token_attr pubkey_attrs[] = {
+    TOKEN_P256_PUBLIC_KEY_ATTRS(key_label, key_id, ec_point),
 };
 
-static const mock_attr privkey_attrs[] = {
-    MOCK_KEY_ATTRS(priv_class, 1),
-    ATTR_BOOL(CKA_SENSITIVE, 1),
-    ATTR_BOOL(CKA_EXTRACTABLE, 0),
-    ATTR_BOOL(CKA_ALWAYS_SENSITIVE, 1),
-    ATTR_BOOL(CKA_NEVER_EXTRACTABLE, 1),
-    ATTR_BOOL(CKA_ALWAYS_AUTHENTICATE, 0),
-    ATTR_BOOL(CKA_SIGN, 1),
-    ATTR_BOOL(CKA_DECRYPT, 0),
-    ATTR_BOOL(CKA_UNWRAP, 0),
-    ATTR_BOOL(CKA_DERIVE, 0),
+static const token_attr privkey_attrs[] = {
+    TOKEN_P256_PRIVATE_KEY_ATTRS(1, key_label, key_id),
 };
 
-#define N_OF(a) (sizeof(a) / sizeof((a)[0]))
-const mock_object mock_objects[] = {
-    {MOCK_CERT_HANDLE, 0, cert_attrs, N_OF(cert_attrs)},
-    {MOCK_PUBKEY_HANDLE, 0, pubkey_attrs, N_OF(pubkey_attrs)},
-    {MOCK_PRIVKEY_HANDLE, 1, privkey_attrs, N_OF(privkey_attrs)},
+static const token_object objects[] = {
+    {MOCK_CERT_HANDLE, 0, cert_attrs, TOKEN_N_OF(cert_attrs)},
+    {MOCK_PUBKEY_HANDLE, 0, pubkey_attrs, TOKEN_N_OF(pubkey_attrs)},
+    {MOCK_PRIVKEY_HANDLE, 1, privkey_attrs, TOKEN_N_OF(privkey_attrs)},
 };
-const CK_ULONG mock_n_objects = N_OF(mock_objects);
+const token_object_table mock_token_objects = {objects, TOKEN_N_OF(objects)};
 
 /*
  * What C_Sign returns for CKM_ECDSA, whatever it signs: r||s with
@@ -156,35 +118,3 @@ const unsigned char mock_ecdsa_signature[MOCK_ECDSA_SIG_LEN] = {
     0x10, 0x11, 0x12, 0x13, 0x14, 0x15, 0x16, 0x17, 0x18, 0x19, 0x1a, 0x1b,
     0x1c, 0x1d, 0x1e, 0x1f,
 };
-
-/* ---- lookups ---------------------------------------------------------- */
-
-const mock_object *mock_object_by_handle(CK_OBJECT_HANDLE handle)
-{
-    for (CK_ULONG i = 0; i < mock_n_objects; i++)
-        if (mock_objects[i].handle == handle)
-            return &mock_objects[i];
-    return NULL;
-}
-
-const mock_attr *mock_find_attr(const mock_object *obj,
-                                CK_ATTRIBUTE_TYPE type)
-{
-    for (CK_ULONG i = 0; i < obj->n_attrs; i++)
-        if (obj->attrs[i].type == type)
-            return &obj->attrs[i];
-    return NULL;
-}
-
-int mock_template_matches(const mock_object *obj, const CK_ATTRIBUTE *tmpl,
-                          CK_ULONG count)
-{
-    for (CK_ULONG i = 0; i < count; i++) {
-        const mock_attr *a = mock_find_attr(obj, tmpl[i].type);
-
-        if (a == NULL || a->len != tmpl[i].ulValueLen
-            || (a->len > 0 && memcmp(a->value, tmpl[i].pValue, a->len) != 0))
-            return 0;
-    }
-    return 1;
-}

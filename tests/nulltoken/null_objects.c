@@ -3,21 +3,10 @@
  * "null-token" (public objects: no login needed), and the fixed bytes
  * C_Sign returns.
  */
-#include <string.h>
-
 #include "null_objects.h"
 
-static const CK_BBOOL ck_true = CK_TRUE;
-static const CK_BBOOL ck_false = CK_FALSE;
-static const CK_OBJECT_CLASS pub_class = CKO_PUBLIC_KEY;
-static const CK_OBJECT_CLASS priv_class = CKO_PRIVATE_KEY;
-static const CK_KEY_TYPE key_type = CKK_EC;
 static const char key_label[] = "null-p256";
 static const unsigned char key_id[] = {0x01};
-/* DER OID prime256v1 (1.2.840.10045.3.1.7). */
-static const unsigned char p256_params[] = {
-    0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07,
-};
 /* DER OCTET STRING of an uncompressed P-256 point, from a key made with
  * `openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256`. */
 static const unsigned char ec_point[] = {
@@ -29,43 +18,19 @@ static const unsigned char ec_point[] = {
     0x90, 0x5d, 0xc3, 0x25, 0x87, 0x11, 0x09,
 };
 
-#define ATTR_OF(t, var) {(t), &(var), sizeof(var)}
-#define ATTR_BOOL(t, b) {(t), (b) ? &ck_true : &ck_false, sizeof(CK_BBOOL)}
-#define KEY_ATTRS(class_var)                                             \
-    ATTR_OF(CKA_CLASS, class_var), ATTR_OF(CKA_KEY_TYPE, key_type),      \
-        ATTR_BOOL(CKA_TOKEN, 1), ATTR_BOOL(CKA_PRIVATE, 0),              \
-        ATTR_BOOL(CKA_MODIFIABLE, 0),                                    \
-        {CKA_LABEL, key_label, sizeof(key_label) - 1},                   \
-        {CKA_ID, key_id, sizeof(key_id)}, ATTR_BOOL(CKA_LOCAL, 1),       \
-        ATTR_OF(CKA_EC_PARAMS, p256_params)
-
-static const null_attr privkey_attrs[] = {
-    KEY_ATTRS(priv_class),
-    ATTR_BOOL(CKA_SENSITIVE, 1),
-    ATTR_BOOL(CKA_EXTRACTABLE, 0),
-    ATTR_BOOL(CKA_ALWAYS_SENSITIVE, 1),
-    ATTR_BOOL(CKA_NEVER_EXTRACTABLE, 1),
-    ATTR_BOOL(CKA_ALWAYS_AUTHENTICATE, 0),
-    ATTR_BOOL(CKA_SIGN, 1),
-    ATTR_BOOL(CKA_DECRYPT, 0),
-    ATTR_BOOL(CKA_UNWRAP, 0),
-    ATTR_BOOL(CKA_DERIVE, 0),
+static const token_attr privkey_attrs[] = {
+    TOKEN_P256_PRIVATE_KEY_ATTRS(0, key_label, key_id),
 };
 
-static const null_attr pubkey_attrs[] = {
-    KEY_ATTRS(pub_class),
-    ATTR_BOOL(CKA_VERIFY, 1),
-    ATTR_BOOL(CKA_ENCRYPT, 0),
-    ATTR_BOOL(CKA_WRAP, 0),
-    ATTR_BOOL(CKA_DERIVE, 0),
-    ATTR_OF(CKA_EC_POINT, ec_point),
+static const token_attr pubkey_attrs[] = {
+    TOKEN_P256_PUBLIC_KEY_ATTRS(key_label, key_id, ec_point),
 };
 
-#define N_OF(a) (sizeof(a) / sizeof((a)[0]))
-const null_object null_objects[NULL_N_OBJECTS] = {
-    {NULL_PRIVKEY_HANDLE, privkey_attrs, N_OF(privkey_attrs)},
-    {NULL_PUBKEY_HANDLE, pubkey_attrs, N_OF(pubkey_attrs)},
+static const token_object objects[] = {
+    {NULL_PRIVKEY_HANDLE, 0, privkey_attrs, TOKEN_N_OF(privkey_attrs)},
+    {NULL_PUBKEY_HANDLE, 0, pubkey_attrs, TOKEN_N_OF(pubkey_attrs)},
 };
+const token_object_table null_token_objects = {objects, TOKEN_N_OF(objects)};
 
 /* r || s: each 32 bytes, top byte 0x01, the rest a fixed pattern. */
 const unsigned char null_ecdsa_signature[NULL_SIG_LEN] = {
@@ -76,33 +41,3 @@ const unsigned char null_ecdsa_signature[NULL_SIG_LEN] = {
     0x10, 0xfe, 0xdc, 0xba, 0x98, 0x76, 0x54, 0x32, 0x10, 0xfe, 0xdc, 0xba,
     0x98, 0x76, 0x54, 0x32,
 };
-
-const null_object *null_object_by_handle(CK_OBJECT_HANDLE handle)
-{
-    for (size_t i = 0; i < NULL_N_OBJECTS; i++)
-        if (null_objects[i].handle == handle)
-            return &null_objects[i];
-    return NULL;
-}
-
-const null_attr *null_find_attr(const null_object *obj,
-                                CK_ATTRIBUTE_TYPE type)
-{
-    for (CK_ULONG i = 0; i < obj->n_attrs; i++)
-        if (obj->attrs[i].type == type)
-            return &obj->attrs[i];
-    return NULL;
-}
-
-int null_template_matches(const null_object *obj, const CK_ATTRIBUTE *tmpl,
-                          CK_ULONG count)
-{
-    for (CK_ULONG i = 0; i < count; i++) {
-        const null_attr *a = null_find_attr(obj, tmpl[i].type);
-
-        if (a == NULL || a->len != tmpl[i].ulValueLen
-            || (a->len > 0 && memcmp(a->value, tmpl[i].pValue, a->len) != 0))
-            return 0;
-    }
-    return 1;
-}
