@@ -19,20 +19,36 @@
  *       CKF_USER_PIN_LOCKED 40000 (C_Login then fails with CKR_PIN_LOCKED),
  *       CKF_PROTECTED_AUTHENTICATION_PATH 100 (C_Login then accepts a NULL
  *       PIN: the "PIN pad" said yes).
+ *   P11MOCK_MAX_SESSIONS=<N, 1 to 64; default 16>
+ *       C_OpenSession fails with CKR_SESSION_COUNT while N sessions (read-
+ *       only and read-write together) are open; C_CloseSession frees one,
+ *       C_CloseAllSessions and C_Finalize all. CK_TOKEN_INFO reports N as
+ *       ulMaxSessionCount and ulMaxRwSessionCount, and the open ones in
+ *       ulSessionCount and ulRwSessionCount.
+ *   P11MOCK_SIGN_DELAY_MS=<N, 0 to 60000; default 0>
+ *       every C_Sign call first sleeps N ms, without the mutex, so other
+ *       threads' calls go on meanwhile: a way to keep sessions busy.
+ * A malformed value makes C_Initialize fail with CKR_GENERAL_ERROR.
  *
- * Every call runs under one mutex. What it shares with the null token
+ * Every call runs under one mutex (C_Sign's sleep excepted), so any number
+ * of threads may call the module. What it shares with the null token
  * (objects, find, function list) is in tests/p11common.
  */
 #include <ctype.h>
+#include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "mock_module.h"
 
 #define MOCK_SLOT_ID 7UL
-#define MOCK_MAX_SESSIONS 16
+#define MOCK_SESSION_TABLE_SIZE 64 /* the most P11MOCK_MAX_SESSIONS allows */
+#define MOCK_DEFAULT_MAX_SESSIONS 16
+#define MOCK_MAX_SIGN_DELAY_MS 60000UL /* a typo must not hang a test */
 #define MOCK_MAX_FAULTS 16
 #define MOCK_USER_PIN "1234"
 
@@ -80,6 +96,19 @@ static int parse_rv(const char *text, CK_RV *rv)
     return *end == '\0';
 }
 
+/* Parses a decimal number from min to max. */
+static int parse_decimal(const char *text, unsigned long min,
+                         unsigned long max, unsigned long *value)
+{
+    char *end;
+
+    if (!isdigit((unsigned char)text[0]))
+        return 0;
+    errno = 0;
+    *value = strtoul(text, &end, 10);
+    return *end == '\0' && errno == 0 && *value >= min && *value <= max;
+}
+
 /* ---- state ---------------------------------------------------------- */
 
 typedef struct session {
@@ -93,7 +122,10 @@ static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static int initialized;
 static int logged_in;
 static CK_FLAGS extra_token_flags; /* P11MOCK_TOKEN_FLAGS */
-static session sessions[MOCK_MAX_SESSIONS];
+static CK_ULONG max_sessions = MOCK_DEFAULT_MAX_SESSIONS;
+/* P11MOCK_SIGN_DELAY_MS: atomic, as C_Sign reads it before locking. */
+static atomic_ulong sign_delay_ms;
+static session sessions[MOCK_SESSION_TABLE_SIZE];
 static char log_path[4096];
 static struct {
     char name[40];
@@ -114,8 +146,30 @@ static void log_call(const char *name)
     fclose(f);
 }
 
-/* Reads P11MOCK_LOG, P11MOCK_TOKEN_FLAGS and P11MOCK_FAIL. Returns 0 on a
+/* Reads P11MOCK_MAX_SESSIONS and P11MOCK_SIGN_DELAY_MS. Returns 0 on a
  * malformed value. */
+static int read_session_config(void)
+{
+    const char *max = getenv("P11MOCK_MAX_SESSIONS");
+    const char *delay = getenv("P11MOCK_SIGN_DELAY_MS");
+    unsigned long value;
+
+    max_sessions = MOCK_DEFAULT_MAX_SESSIONS;
+    atomic_store(&sign_delay_ms, 0);
+    if (max != NULL && max[0] != '\0') {
+        if (!parse_decimal(max, 1, MOCK_SESSION_TABLE_SIZE, &value))
+            return 0;
+        max_sessions = value;
+    }
+    if (delay != NULL && delay[0] != '\0') {
+        if (!parse_decimal(delay, 0, MOCK_MAX_SIGN_DELAY_MS, &value))
+            return 0;
+        atomic_store(&sign_delay_ms, value);
+    }
+    return 1;
+}
+
+/* Reads every P11MOCK_* variable. Returns 0 on a malformed value. */
 static int read_config(void)
 {
     const char *log = getenv("P11MOCK_LOG");
@@ -126,6 +180,8 @@ static int read_config(void)
     snprintf(log_path, sizeof(log_path), "%s", log != NULL ? log : "");
     n_faults = 0;
     extra_token_flags = 0;
+    if (!read_session_config())
+        return 0;
     if (flags != NULL && flags[0] != '\0') {
         extra_token_flags = strtoul(flags, &end, 16);
         if (*end != '\0')
@@ -193,7 +249,7 @@ static CK_RV enter_session(const char *name, CK_SESSION_HANDLE h, session **s)
     CK_RV rv = enter(name);
 
     if (rv == CKR_OK) {
-        if (h == 0 || h > MOCK_MAX_SESSIONS || !sessions[h - 1].open)
+        if (h == 0 || h > MOCK_SESSION_TABLE_SIZE || !sessions[h - 1].open)
             rv = CKR_SESSION_HANDLE_INVALID;
         else if (s != NULL)
             *s = &sessions[h - 1];
@@ -218,7 +274,7 @@ static CK_ULONG session_count(int rw_only)
 {
     CK_ULONG n = 0;
 
-    for (size_t i = 0; i < MOCK_MAX_SESSIONS; i++)
+    for (size_t i = 0; i < MOCK_SESSION_TABLE_SIZE; i++)
         if (sessions[i].open
             && (!rw_only || (sessions[i].flags & CKF_RW_SESSION)))
             n++;
@@ -234,9 +290,12 @@ static CK_RV mock_Initialize(void *init_args)
 
     pthread_mutex_lock(&lock);
     if (!read_config()) {
-        fprintf(stderr, "p11mock: malformed P11MOCK_FAIL (want "
-                        "C_Name:CKR_NAME[,...]) or P11MOCK_TOKEN_FLAGS (want "
-                        "hex): C_Initialize fails\n");
+        fprintf(stderr,
+                "p11mock: malformed P11MOCK_FAIL (want C_Name:CKR_NAME[,...]), "
+                "P11MOCK_TOKEN_FLAGS (want hex), P11MOCK_MAX_SESSIONS (want 1 "
+                "to %d) or P11MOCK_SIGN_DELAY_MS (want 0 to %lu): "
+                "C_Initialize fails\n",
+                MOCK_SESSION_TABLE_SIZE, MOCK_MAX_SIGN_DELAY_MS);
         pthread_mutex_unlock(&lock);
         return CKR_GENERAL_ERROR;
     }
@@ -333,9 +392,9 @@ static CK_RV mock_GetTokenInfo(CK_SLOT_ID slot, CK_TOKEN_INFO *info)
     TOKEN_PAD(info->serialNumber, "0001");
     info->flags = CKF_LOGIN_REQUIRED | CKF_USER_PIN_INITIALIZED
                   | CKF_TOKEN_INITIALIZED | extra_token_flags;
-    info->ulMaxSessionCount = MOCK_MAX_SESSIONS;
+    info->ulMaxSessionCount = max_sessions;
     info->ulSessionCount = session_count(0);
-    info->ulMaxRwSessionCount = MOCK_MAX_SESSIONS;
+    info->ulMaxRwSessionCount = max_sessions;
     info->ulRwSessionCount = session_count(1);
     info->ulMaxPinLen = 255;
     info->ulMinPinLen = 4;
@@ -382,7 +441,9 @@ static CK_RV mock_OpenSession(CK_SLOT_ID slot, CK_FLAGS flags, void *app,
         return leave(rv);
     if (!(flags & CKF_SERIAL_SESSION))
         return leave(CKR_SESSION_PARALLEL_NOT_SUPPORTED);
-    for (size_t i = 0; i < MOCK_MAX_SESSIONS; i++) {
+    if (session_count(0) >= max_sessions)
+        return leave(CKR_SESSION_COUNT);
+    for (size_t i = 0; i < MOCK_SESSION_TABLE_SIZE; i++) {
         if (!sessions[i].open) {
             memset(&sessions[i], 0, sizeof(sessions[i]));
             sessions[i].open = 1;
@@ -545,15 +606,28 @@ static CK_RV mock_SignInit(CK_SESSION_HANDLE h, CK_MECHANISM *mech,
     return leave(CKR_OK);
 }
 
-/* Any data (a hash, for CKM_ECDSA) gets mock_ecdsa_signature. A size
- * query (sig NULL) and CKR_BUFFER_TOO_SMALL keep the operation active;
- * anything else ends it. */
+/* Sleeps ms milliseconds, signals or not; 0 makes no system call. */
+static void sleep_ms(unsigned long ms)
+{
+    struct timespec left = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000};
+
+    if (ms == 0)
+        return;
+    while (nanosleep(&left, &left) != 0 && errno == EINTR)
+        continue;
+}
+
+/* After the P11MOCK_SIGN_DELAY_MS sleep, any data (a hash, for CKM_ECDSA)
+ * gets mock_ecdsa_signature. A size query (sig NULL) and
+ * CKR_BUFFER_TOO_SMALL keep the operation active; anything else ends it. */
 static CK_RV mock_Sign(CK_SESSION_HANDLE h, CK_BYTE *data, CK_ULONG data_len,
                        CK_BYTE *sig, CK_ULONG *sig_len)
 {
     session *s;
-    CK_RV rv = enter_session("C_Sign", h, &s);
+    CK_RV rv;
 
+    sleep_ms(atomic_load(&sign_delay_ms));
+    rv = enter_session("C_Sign", h, &s);
     if (rv != CKR_OK)
         return leave(rv);
     if (!s->sign_active)
