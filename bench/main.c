@@ -16,7 +16,10 @@
  *             Value + C_DestroyObject, or C_DecryptInit + C_Decrypt.
  * Provider and raw alternate for --runs runs (default 3); a table row
  * gives the median and min-max of each, the ratio of the medians, and for
- * several threads the scaling over one thread (median / 1-thread median).
+ * several threads the scaling over one thread (median / 1-thread median),
+ * and the CPUs the threads of each side kept busy (CPU time / wall time,
+ * median): fewer than the threads means they waited, for a lock or for
+ * other processes on the machine.
  * --overhead adds the provider's cost per operation in µs, (1/provider -
  * 1/raw) x threads, meaningful on the null token (tests/nulltoken), whose
  * C_Sign costs nothing. Shared secrets and plaintexts are checked once
@@ -102,6 +105,7 @@ typedef struct worker {
     int raw;
     long ops;
     double elapsed;
+    double cpu;      /* the thread's CPU time over the same span */
     int failed;
 } worker;
 
@@ -114,19 +118,28 @@ static int one_op(const worker *w, EVP_MD_CTX *md_ctx,
                   : provider_op(bcase, key, &inputs, md_ctx, out, &len);
 }
 
+static double thread_cpu_seconds(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
 static void *work(void *arg)
 {
     worker *w = arg;
     unsigned char out[MAX_OUT];
     EVP_MD_CTX *md_ctx = NULL;
     CK_SESSION_HANDLE session = CK_INVALID_HANDLE;
-    double start, end;
+    double start, end, cpu_start;
 
     if (w->raw)
         w->failed = !raw_session_open(&session);
     else
         w->failed = (md_ctx = EVP_MD_CTX_new()) == NULL;
     pthread_barrier_wait(&start_line);
+    cpu_start = thread_cpu_seconds();
     start = now_seconds();
     end = start + seconds;
     while (!w->failed) {
@@ -136,17 +149,21 @@ static void *work(void *arg)
             break;
     }
     w->elapsed = now_seconds() - start;
+    w->cpu = thread_cpu_seconds() - cpu_start;
     if (session != CK_INVALID_HANDLE)
         raw_session_close(session);
     EVP_MD_CTX_free(md_ctx);
     return NULL;
 }
 
-/* Operations per second of n threads together. */
-static double measure(int raw, int n)
+/* Operations per second of n threads together; *cpus: the CPUs they
+ * kept busy (under n: they waited for a lock or for other processes). */
+static double measure(int raw, int n, double *cpus)
 {
     worker workers[MAX_THREADS] = {{0}};
     double rate = 0;
+
+    *cpus = 0;
 
     if (pthread_barrier_init(&start_line, NULL, (unsigned)n) != 0)
         die("pthread_barrier_init");
@@ -161,6 +178,7 @@ static double measure(int raw, int n)
             die(raw ? "an operation through raw Cryptoki"
                     : "an operation through the provider");
         rate += (double)workers[i].ops / workers[i].elapsed;
+        *cpus += workers[i].cpu / workers[i].elapsed;
     }
     pthread_barrier_destroy(&start_line);
     return rate;
@@ -189,9 +207,10 @@ static void check_both_sides(void)
 
 static void print_header(int overhead)
 {
-    printf("%-14s %7s  %-30s  %-30s  %8s  %6s  %6s%s\n", "case", "threads",
-           "provider ops/s (med, min-max)", "raw ops/s (med, min-max)",
-           "prov/raw", "xprov", "xraw", overhead ? "  overhead us/op" : "");
+    printf("%-14s %7s  %-30s  %-30s  %8s  %6s  %6s  %9s%s\n", "case",
+           "threads", "provider ops/s (med, min-max)",
+           "raw ops/s (med, min-max)", "prov/raw", "xprov", "xraw",
+           "CPUs p/r", overhead ? "  overhead us/op" : "");
 }
 
 static void throughput(const options *o)
@@ -201,11 +220,12 @@ static void throughput(const options *o)
     for (int t = 0; t < o->n_thread_counts; t++) {
         int n = o->threads[t];
         double prov[MAX_RUNS], raw[MAX_RUNS], p_med, r_med;
+        double p_cpus[MAX_RUNS], r_cpus[MAX_RUNS];
         char p_cell[64], r_cell[64], p_scale[16] = "-", r_scale[16] = "-";
 
         for (int r = 0; r < o->runs; r++) {
-            prov[r] = measure(0, n);
-            raw[r] = measure(1, n);
+            prov[r] = measure(0, n, &p_cpus[r]);
+            raw[r] = measure(1, n, &r_cpus[r]);
         }
         p_med = median_of(prov, o->runs);
         r_med = median_of(raw, o->runs);
@@ -222,8 +242,10 @@ static void throughput(const options *o)
                  prov[o->runs - 1]);
         snprintf(r_cell, sizeof(r_cell), "%.0f (%.0f-%.0f)", r_med, raw[0],
                  raw[o->runs - 1]);
-        printf("%-14s %7d  %-30s  %-30s  %8.3f  %6s  %6s", bcase->name, n,
-               p_cell, r_cell, p_med / r_med, p_scale, r_scale);
+        printf("%-14s %7d  %-30s  %-30s  %8.3f  %6s  %6s  %4.2f/%4.2f",
+               bcase->name, n, p_cell, r_cell, p_med / r_med, p_scale,
+               r_scale, median_of(p_cpus, o->runs),
+               median_of(r_cpus, o->runs));
         if (o->overhead)
             printf("  %15.2f", (1e6 / p_med - 1e6 / r_med) * n);
         printf("\n");
