@@ -272,8 +272,14 @@ static CK_RV null_FindObjectsFinal(CK_SESSION_HANDLE h)
 
 /* ---- signing: no lock, no work ------------------------------------------ */
 
-static CK_RV null_SignInit(CK_SESSION_HANDLE h, CK_MECHANISM *mech,
-                           CK_OBJECT_HANDLE key)
+/* The path the benchmark measures starts on a cache line, so that its
+ * speed does not move with the layout of unrelated code (measured: up to
+ * 0.6 ns of the ~4 ns of C_SignInit + C_Sign). */
+#define MEASURED_PATH __attribute__((aligned(64)))
+
+MEASURED_PATH static CK_RV null_SignInit(CK_SESSION_HANDLE h,
+                                         CK_MECHANISM *mech,
+                                         CK_OBJECT_HANDLE key)
 {
     NEED_SESSION(h, s);
     if (mech == NULL)
@@ -291,8 +297,9 @@ static CK_RV null_SignInit(CK_SESSION_HANDLE h, CK_MECHANISM *mech,
     return CKR_OK;
 }
 
-static CK_RV null_Sign(CK_SESSION_HANDLE h, CK_BYTE *data, CK_ULONG data_len,
-                       CK_BYTE *sig, CK_ULONG *sig_len)
+MEASURED_PATH static CK_RV null_Sign(CK_SESSION_HANDLE h, CK_BYTE *data,
+                                     CK_ULONG data_len, CK_BYTE *sig,
+                                     CK_ULONG *sig_len)
 {
     NEED_SESSION(h, s);
     if (!s->sign_active)
