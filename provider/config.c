@@ -17,11 +17,17 @@
 #define KEY_INIT_ARGS "pkcs11-module-init-args"
 #define KEY_TOKEN_PIN "pkcs11-module-token-pin"
 #define KEY_UNLISTED "pkcs11-module-unlisted-mechanisms"
+#define KEY_COPY_KEYS "pkcs11-module-copy-keys"
+#define KEY_CACHE_SECONDS "pkcs11-module-cache-seconds"
+/* Long enough for applications that load the key for every connection,
+ * short enough that objects added elsewhere show up soon. */
+#define DEFAULT_CACHE_SECONDS 10
 
 /* Keys OpenSSL itself reads from a provider section, then ours. */
 static const char *const known_keys[] = {
     "identity", "module", "activate", "soft_load",
     KEY_MODULE_PATH, KEY_INIT_ARGS, KEY_TOKEN_PIN, KEY_UNLISTED,
+    KEY_COPY_KEYS, KEY_CACHE_SECONDS,
 };
 
 /* The mechanisms pkcs11-module-unlisted-mechanisms may name. */
@@ -148,6 +154,50 @@ bool p11prov_config_assumes(const P11PROV_CONFIG *config,
     return false;
 }
 
+/* yes/no (also true/false, on/off, 1/0); the environment wins. */
+static int parse_bool(P11PROV_CTX *ctx, const char *key, const char *env,
+                      const char *value, bool *out)
+{
+    static const char *const yes[] = { "yes", "true", "on", "1" };
+    static const char *const no[] = { "no", "false", "off", "0" };
+    const char *from_env = getenv(env);
+
+    if (from_env != NULL && *from_env != '\0')
+        value = from_env;
+    if (value == NULL)
+        return 1;
+    for (size_t i = 0; i < sizeof(yes) / sizeof(yes[0]); i++) {
+        if (OPENSSL_strcasecmp(value, yes[i]) == 0)
+            return *out = true, 1;
+        if (OPENSSL_strcasecmp(value, no[i]) == 0)
+            return *out = false, 1;
+    }
+    config_error(ctx, "%s (or %s) must be yes or no, not \"%s\"", key, env,
+                 value);
+    return 0;
+}
+
+/* Seconds 0..3600; the environment wins. */
+static int parse_seconds(P11PROV_CTX *ctx, const char *key, const char *env,
+                         const char *value, unsigned int *out)
+{
+    const char *from_env = getenv(env);
+    char *end;
+
+    if (from_env != NULL && *from_env != '\0')
+        value = from_env;
+    if (value == NULL)
+        return 1;
+    unsigned long n = strtoul(value, &end, 10);
+    if (end == value || *end != '\0' || n > 3600 || value[0] == '-') {
+        config_error(ctx, "%s (or %s) must be seconds from 0 to 3600, not "
+                     "\"%s\"", key, env, value);
+        return 0;
+    }
+    *out = (unsigned int)n;
+    return 1;
+}
+
 static int dup_setting(P11PROV_CTX *ctx, char **dest, const char *value)
 {
     if (value == NULL)
@@ -165,6 +215,7 @@ int p11prov_config_load(P11PROV_CTX *ctx, const OSSL_DISPATCH *in)
     OSSL_FUNC_core_get_params_fn *core_get_params = NULL;
     const char *name = NULL, *module_path = NULL, *init_args = NULL;
     const char *token_pin = NULL, *unlisted = NULL;
+    const char *copy_keys = NULL, *cache_seconds = NULL;
 
     for (; in->function_id != 0; in++)
         if (in->function_id == OSSL_FUNC_CORE_GET_PARAMS)
@@ -179,6 +230,8 @@ int p11prov_config_load(P11PROV_CTX *ctx, const OSSL_DISPATCH *in)
         OSSL_PARAM_utf8_ptr(KEY_INIT_ARGS, &init_args, 0),
         OSSL_PARAM_utf8_ptr(KEY_TOKEN_PIN, &token_pin, 0),
         OSSL_PARAM_utf8_ptr(KEY_UNLISTED, &unlisted, 0),
+        OSSL_PARAM_utf8_ptr(KEY_COPY_KEYS, &copy_keys, 0),
+        OSSL_PARAM_utf8_ptr(KEY_CACHE_SECONDS, &cache_seconds, 0),
         OSSL_PARAM_END,
     };
     if (!core_get_params(ctx->handle, params)) {
@@ -197,6 +250,13 @@ int p11prov_config_load(P11PROV_CTX *ctx, const OSSL_DISPATCH *in)
         return 0;
     }
     if (!parse_unlisted(ctx, unlisted))
+        return 0;
+    ctx->config.copy_keys = true;
+    ctx->config.cache_seconds = DEFAULT_CACHE_SECONDS;
+    if (!parse_bool(ctx, KEY_COPY_KEYS, "PKCS11PROV_COPY_KEYS", copy_keys,
+                    &ctx->config.copy_keys)
+        || !parse_seconds(ctx, KEY_CACHE_SECONDS, "PKCS11PROV_CACHE_SECONDS",
+                          cache_seconds, &ctx->config.cache_seconds))
         return 0;
     if (!dup_setting(ctx, &ctx->name, name ? name : P11PROV_NAME)
         || !dup_setting(ctx, &ctx->config.module_path, module_path)

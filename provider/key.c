@@ -55,6 +55,7 @@ void p11prov_key_unref(P11PROV_KEY *key)
 {
     if (key == NULL || __atomic_sub_fetch(&key->refs, 1, __ATOMIC_ACQ_REL) > 0)
         return;
+    p11prov_key_copy_destroy(key);
     EVP_PKEY_free(key->soft);
     OPENSSL_free(key->id);
     OPENSSL_free(key->label);
@@ -72,22 +73,6 @@ bool p11prov_key_allows(const P11PROV_KEY *key, CK_MECHANISM_TYPE mechanism)
         if (key->allowed[i] == mechanism)
             return true;
     return false;
-}
-
-/* A CK_BBOOL attribute; absent means the default given. */
-static bool read_bool(P11PROV_TOKEN *token, CK_SESSION_HANDLE session,
-                      CK_OBJECT_HANDLE object, CK_ATTRIBUTE_TYPE type,
-                      bool absent)
-{
-    CK_BBOOL value = CK_FALSE;
-    CK_ATTRIBUTE attr = { type, &value, sizeof(value) };
-    CK_RV rv;
-
-    P11PROV_CALL(rv, token->module, C_GetAttributeValue, session, object,
-                 &attr, 1);
-    if (rv != CKR_OK || attr.ulValueLen != sizeof(value))
-        return absent;
-    return value == CK_TRUE;
 }
 
 static CK_RV read_allowed_mechanisms(P11PROV_KEY *key,
@@ -175,11 +160,11 @@ P11PROV_KEY *p11prov_key_from_token(P11PROV_CTX *ctx, P11PROV_TOKEN *token,
     if (rv == CKR_ATTRIBUTE_TYPE_INVALID)
         rv = CKR_OK;
     if (rv == CKR_OK && object_class == CKO_PRIVATE_KEY) {
-        key->can_sign = read_bool(token, session, object, CKA_SIGN, false);
-        key->can_decrypt = read_bool(token, session, object, CKA_DECRYPT,
+        key->can_sign = p11prov_get_bool(token, session, object, CKA_SIGN, false);
+        key->can_decrypt = p11prov_get_bool(token, session, object, CKA_DECRYPT,
                                      false);
-        key->can_derive = read_bool(token, session, object, CKA_DERIVE, false);
-        key->always_authenticate = read_bool(token, session, object,
+        key->can_derive = p11prov_get_bool(token, session, object, CKA_DERIVE, false);
+        key->always_authenticate = p11prov_get_bool(token, session, object,
                                              CKA_ALWAYS_AUTHENTICATE, false);
         rv = read_allowed_mechanisms(key, session, object);
     }
@@ -207,10 +192,13 @@ P11PROV_KEY *p11prov_key_from_token(P11PROV_CTX *ctx, P11PROV_TOKEN *token,
 static CK_RV find_again(P11PROV_KEY *key, CK_SESSION_HANDLE session,
                         CK_OBJECT_HANDLE *handle)
 {
-    CK_ATTRIBUTE tmpl[3] = {
+    CK_BBOOL on_token = CK_TRUE;
+    /* CKA_TOKEN: never our own session copy of the key (key_copy.c). */
+    CK_ATTRIBUTE tmpl[4] = {
         { CKA_CLASS, &key->object_class, sizeof(key->object_class) },
+        { CKA_TOKEN, &on_token, sizeof(on_token) },
     };
-    CK_ULONG n = 1, count;
+    CK_ULONG n = 2, count;
     CK_OBJECT_HANDLE *found;
     CK_RV rv;
 
@@ -234,26 +222,30 @@ static CK_RV find_again(P11PROV_KEY *key, CK_SESSION_HANDLE session,
 CK_RV p11prov_key_handle(P11PROV_KEY *key, CK_SESSION_HANDLE session,
                          bool stale, CK_OBJECT_HANDLE *handle)
 {
-    unsigned int generation =
-        p11prov_module_generation(key->token->module);
+    unsigned int generation = p11prov_module_generation(key->token->module);
     CK_OBJECT_HANDLE found;
     CK_RV rv;
 
+    if (!stale && p11prov_key_copy_handle(key, generation, handle))
+        return CKR_OK;
+    if (stale)
+        p11prov_key_copy_forget(key);
     /* Lock-free on the signing path: the handle is written before its
      * generation (release) and read after it (acquire), so a current
      * generation comes with its handle. A handle that went stale in the
      * meantime fails with CKR_*_HANDLE_INVALID and is found again. */
     if (!stale && __atomic_load_n(&key->handle_generation, __ATOMIC_ACQUIRE)
                       == generation) {
-        *handle = __atomic_load_n(&key->handle, __ATOMIC_RELAXED);
-        return CKR_OK;
+        found = __atomic_load_n(&key->handle, __ATOMIC_RELAXED);
+    } else {
+        rv = find_again(key, session, &found);
+        if (rv != CKR_OK)
+            return rv;
+        __atomic_store_n(&key->handle, found, __ATOMIC_RELAXED);
+        __atomic_store_n(&key->handle_generation, generation,
+                         __ATOMIC_RELEASE);
+        P11PROV_DEBUG(1, "found %s again", key->uri);
     }
-    rv = find_again(key, session, &found);
-    if (rv != CKR_OK)
-        return rv;
-    __atomic_store_n(&key->handle, found, __ATOMIC_RELAXED);
-    __atomic_store_n(&key->handle_generation, generation, __ATOMIC_RELEASE);
-    P11PROV_DEBUG(1, "found %s again", key->uri);
-    *handle = found;
+    *handle = p11prov_key_copy_make(key, session, found, generation);
     return CKR_OK;
 }

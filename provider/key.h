@@ -43,6 +43,11 @@ typedef struct p11prov_key {
     CK_MECHANISM_TYPE *allowed;  /* CKA_ALLOWED_MECHANISMS; NULL: any */
     CK_ULONG allowed_count;
     int bits;                    /* modulus or group order bits */
+    /* The session-object copy (key_copy.c), valid for the module
+     * initialisation and token epoch it is stamped with. */
+    CK_OBJECT_HANDLE copy;
+    int copy_state;
+    unsigned int copy_generation, copy_epoch;
 } P11PROV_KEY;
 
 #define P11PROV_KEY_MAGIC 0x70313170u
@@ -73,6 +78,24 @@ void p11prov_key_unref(P11PROV_KEY *key);
  * again by class, id and label. */
 CK_RV p11prov_key_handle(P11PROV_KEY *key, CK_SESSION_HANDLE session,
                          bool stale, CK_OBJECT_HANDLE *handle);
+
+/* key_copy.c: the session-object copy for the module's initialisation
+ * `generation`, if one was made (lock-free). */
+bool p11prov_key_copy_handle(const P11PROV_KEY *key, unsigned int generation,
+                             CK_OBJECT_HANDLE *handle);
+
+/* Makes the copy of the private key object `original` when configured and
+ * the token allows it; returns the handle to use (the copy, or original). */
+CK_OBJECT_HANDLE p11prov_key_copy_make(P11PROV_KEY *key,
+                                       CK_SESSION_HANDLE session,
+                                       CK_OBJECT_HANDLE original,
+                                       unsigned int generation);
+
+/* The copy failed with an invalid handle: make another on next use. */
+void p11prov_key_copy_forget(P11PROV_KEY *key);
+
+/* Destroys the copy (the key is being freed). */
+void p11prov_key_copy_destroy(P11PROV_KEY *key);
 
 /* Whether CKA_ALLOWED_MECHANISMS (when present) permits mechanism. */
 bool p11prov_key_allows(const P11PROV_KEY *key, CK_MECHANISM_TYPE mechanism);

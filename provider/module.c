@@ -60,7 +60,7 @@ static void register_fork_handlers(void)
 static void finalize_modules_at_exit(void)
 {
     pthread_mutex_lock(&registry_lock);
-    process_exiting = true;
+    __atomic_store_n(&process_exiting, true, __ATOMIC_RELEASE);
     for (P11PROV_MODULE *m = registry; m != NULL; m = m->next) {
         if (!m->we_initialized || m->finalized || registry_pid != getpid()
             || m->fork_generation != fork_generation)
@@ -286,6 +286,11 @@ static void module_release(P11PROV_MODULE *m)
         P11PROV_DEBUG(1, "module %s finalized: last user gone", m->path);
     }
     pthread_mutex_unlock(&registry_lock);
+}
+
+bool p11prov_process_exiting(void)
+{
+    return __atomic_load_n(&process_exiting, __ATOMIC_ACQUIRE);
 }
 
 CK_RV p11prov_module_check_fork(P11PROV_CTX *ctx, P11PROV_MODULE *m)

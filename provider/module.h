@@ -60,6 +60,10 @@ static inline unsigned int p11prov_module_generation(const P11PROV_MODULE *m)
     return __atomic_load_n(&m->init_count, __ATOMIC_ACQUIRE);
 }
 
+/* Whether exit() has begun: modules may have run their destructors, so
+ * no more calls into them (SoftHSM crashes). */
+bool p11prov_process_exiting(void);
+
 /* Around each Cryptoki call, so non-thread-safe modules are serialised. */
 static inline void p11prov_module_enter(P11PROV_MODULE *module)
 {

@@ -113,6 +113,21 @@ CK_RV p11prov_get_ulong(P11PROV_TOKEN *token, CK_SESSION_HANDLE session,
     return rv;
 }
 
+bool p11prov_get_bool(P11PROV_TOKEN *token, CK_SESSION_HANDLE session,
+                      CK_OBJECT_HANDLE object, CK_ATTRIBUTE_TYPE type,
+                      bool absent)
+{
+    CK_BBOOL value = CK_FALSE;
+    CK_ATTRIBUTE attr = { type, &value, sizeof(value) };
+    CK_RV rv;
+
+    P11PROV_CALL(rv, token->module, C_GetAttributeValue, session, object,
+                 &attr, 1);
+    if (rv != CKR_OK || attr.ulValueLen != sizeof(value))
+        return absent;
+    return value == CK_TRUE;
+}
+
 bool p11prov_session_broken(CK_RV rv)
 {
     return rv == CKR_SESSION_HANDLE_INVALID || rv == CKR_SESSION_CLOSED

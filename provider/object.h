@@ -22,6 +22,11 @@ CK_RV p11prov_get_ulong(P11PROV_TOKEN *token, CK_SESSION_HANDLE session,
                         CK_OBJECT_HANDLE object, CK_ATTRIBUTE_TYPE type,
                         CK_ULONG *value);
 
+/* A CK_BBOOL attribute; unreadable or absent gives `absent`. */
+bool p11prov_get_bool(P11PROV_TOKEN *token, CK_SESSION_HANDLE session,
+                      CK_OBJECT_HANDLE object, CK_ATTRIBUTE_TYPE type,
+                      bool absent);
+
 /* Whether rv means the session itself is gone and must not be reused. */
 bool p11prov_session_broken(CK_RV rv);
 

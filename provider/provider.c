@@ -9,6 +9,7 @@
 #include "buildinfo.h"
 #include "module.h"
 #include "provider.h"
+#include "store.h"
 
 
 static OSSL_FUNC_provider_gettable_params_fn p11prov_gettable_params;
@@ -212,6 +213,8 @@ static void p11prov_teardown(void *provctx)
 
     if (ctx == NULL)
         return;
+    /* Cached keys hold sessions' objects: gone before their modules. */
+    p11prov_store_cache_free(ctx);
     p11prov_modules_release(ctx);
     p11prov_config_free(&ctx->config);
     p11prov_digest_cache_free(&ctx->digests);

@@ -32,6 +32,11 @@ typedef struct p11prov_config {
      * 1.9.1 does ECDH unlisted): used as if listed. */
     CK_MECHANISM_TYPE unlisted[16];
     size_t unlisted_count;
+    /* Sign, decrypt and derive with a session-object copy of a token key
+     * the token marks CKA_COPYABLE (faster on SoftHSM; key_copy.c). */
+    bool copy_keys;
+    /* How long a URI's search result is reused (store_cache.c); 0: off. */
+    unsigned int cache_seconds;
 } P11PROV_CONFIG;
 
 #define P11PROV_MAX_MODULES 8
@@ -60,6 +65,7 @@ struct p11prov_ctx {
     P11PROV_MODULE *modules[P11PROV_MAX_MODULES];
     size_t module_count;
     P11PROV_DIGEST_CACHE digests;
+    struct p11prov_store_cache *store_cache; /* store_cache.c */
 };
 
 /* config.c */

@@ -13,18 +13,7 @@
 #include "login.h"
 #include "object.h"
 #include "provider.h"
-
-typedef struct store_item {
-    int object_type;             /* OSSL_OBJECT_CERT or OSSL_OBJECT_PKEY */
-    int class_rank;              /* private, public, certificate */
-    P11PROV_KEY *key;            /* keys: handed out by reference */
-    unsigned char *der;          /* certificates: DER */
-    CK_ULONG der_len;
-    unsigned char *id, *label;
-    CK_ULONG id_len, label_len;
-    size_t token_index;
-    char *uri;                   /* the object's own URI, no PIN */
-} STORE_ITEM;
+#include "store.h"
 
 typedef struct store_ctx {
     P11PROV_CTX *provctx;
@@ -127,21 +116,12 @@ static int compare_items(const void *a, const void *b)
     return x->class_rank - y->class_rank;
 }
 
-static void free_item(STORE_ITEM *item)
-{
-    p11prov_key_unref(item->key);
-    OPENSSL_free(item->der);
-    OPENSSL_free(item->id);
-    OPENSSL_free(item->label);
-    OPENSSL_free(item->uri);
-}
-
 static int add_item(STORE_CTX *store, STORE_ITEM *item)
 {
     STORE_ITEM *grown = OPENSSL_realloc(
         store->items, (store->item_count + 1) * sizeof(*grown));
     if (grown == NULL) {
-        free_item(item);
+        p11prov_store_item_free(item);
         P11PROV_RAISE(store->provctx, P11PROV_R_MEMORY, "collecting objects");
         return 0;
     }
@@ -223,12 +203,16 @@ static CK_RV collect_class(STORE_CTX *store, P11PROV_TOKEN *token,
                            int rank, size_t *found)
 {
     CK_OBJECT_CLASS object_class = classes[rank].object_class;
-    CK_ATTRIBUTE tmpl[4];
+    CK_BBOOL on_token = CK_TRUE;
+    CK_ATTRIBUTE tmpl[5];
     CK_ULONG count = 0;
     CK_OBJECT_HANDLE *handles = NULL;
     CK_RV rv;
 
     size_t n = p11uri_object_template(store->uri, tmpl);
+    /* Token objects only: a URI names what the token holds, not session
+     * objects, which include our own copies of keys (key_copy.c). */
+    tmpl[n++] = (CK_ATTRIBUTE){ CKA_TOKEN, &on_token, sizeof(on_token) };
     if (!store->uri->values[P11URI_TYPE].present)
         tmpl[n++] = (CK_ATTRIBUTE){ CKA_CLASS, &object_class,
                                     sizeof(object_class) };
@@ -246,7 +230,7 @@ static CK_RV collect_class(STORE_CTX *store, P11PROV_TOKEN *token,
                 rv = CKR_HOST_MEMORY;
             (*found)++;
         } else {
-            free_item(&item);
+            p11prov_store_item_free(&item);
         }
     }
     OPENSSL_free(handles);
@@ -260,9 +244,24 @@ static CK_RV collect_with_session(STORE_CTX *store, P11PROV_TOKEN *token,
 {
     CK_SESSION_HANDLE session;
     CK_RV rv = CKR_OK;
+    STORE_ITEM *cached;
+    size_t before = store->item_count;
 
+    if (p11prov_store_cache_get(store->provctx, token, store->uri_text, rank,
+                                index, &cached, found)) {
+        size_t i = 0;
+        while (i < *found && rv == CKR_OK)
+            if (!add_item(store, &cached[i++]))
+                rv = CKR_HOST_MEMORY; /* add_item freed it and raised */
+        while (i < *found)
+            p11prov_store_item_free(&cached[i++]); /* never added */
+        OPENSSL_free(cached);
+        P11PROV_DEBUG(2, "%zu objects of %s from the cache", *found,
+                      store->uri_text);
+        return rv;
+    }
     for (int attempt = 0; attempt < 2; attempt++) {
-        size_t before = store->item_count;
+        before = store->item_count;
         *found = 0;
         rv = p11prov_session_borrow(store->provctx, token, &session);
         if (rv != CKR_OK)
@@ -272,8 +271,12 @@ static CK_RV collect_with_session(STORE_CTX *store, P11PROV_TOKEN *token,
         if (rv == CKR_OK || !p11prov_session_broken(rv))
             break;
         while (store->item_count > before)
-            free_item(&store->items[--store->item_count]);
+            p11prov_store_item_free(&store->items[--store->item_count]);
     }
+    if (rv == CKR_OK)
+        p11prov_store_cache_put(store->provctx, token, store->uri_text, rank,
+                                store->items + before,
+                                store->item_count - before);
     return rv;
 }
 
@@ -426,7 +429,7 @@ static int store_close(void *loaderctx)
     if (store == NULL)
         return 1;
     for (size_t i = 0; i < store->item_count; i++)
-        free_item(&store->items[i]);
+        p11prov_store_item_free(&store->items[i]);
     OPENSSL_free(store->items);
     OPENSSL_free(store->uri_text);
     p11uri_free(store->uri);

@@ -91,6 +91,7 @@ static P11PROV_TOKEN *token_record(P11PROV_MODULE *m, CK_SLOT_ID slot_id,
             t->slot_info = *slot_info;
             t->token_info = *token_info;
             t->info_read = true;
+            __atomic_add_fetch(&t->epoch, 1, __ATOMIC_RELEASE);
         } else {
             p11prov_token_set_flags(t, token_info->flags);
         }
@@ -349,6 +350,9 @@ void p11prov_tokens_forget(P11PROV_MODULE *m)
     pthread_mutex_lock(&m->tokens_lock);
     for (P11PROV_TOKEN *t = m->tokens; t != NULL; t = t->next) {
         drop_idle_sessions(t);
+        /* Copies, their keeper session and cached searches belong to
+         * the module's previous life (finalised, or the parent's). */
+        __atomic_add_fetch(&t->epoch, 1, __ATOMIC_RELEASE);
         /* Busy ones are as gone (finalised, or the parent's). */
         __atomic_store_n(&t->sessions_open, 0, __ATOMIC_RELEASE);
     }

@@ -20,6 +20,7 @@ struct p11prov_token {
     CK_SLOT_INFO slot_info;
     CK_TOKEN_INFO token_info;       /* as first read; flags kept current */
     bool info_read;
+    unsigned int epoch;             /* bumped when another token appears */
     pthread_mutex_t lock;           /* guards the record and mechanisms */
     /* The session pool (token.c). Idle sessions sit in slots that
      * borrowers and returners swap atomically, so signing threads never
@@ -35,6 +36,10 @@ struct p11prov_token {
     unsigned int session_waiters;   /* borrowers waiting (atomic) */
     pthread_mutex_t wait_lock;      /* for session_freed only */
     pthread_cond_t session_freed;
+    /* Holds the session-object copies of keys (key_copy.c); token->lock.
+     * Valid for the module initialisation and epoch it was opened in. */
+    CK_SESSION_HANDLE keeper;
+    unsigned int keeper_generation, keeper_epoch;
     /* Login state (login.c), shared by every key and session of the
      * token. logged_in_at is the module's init_count at login, so a
      * re-initialised module counts as logged out; 0: never. */
