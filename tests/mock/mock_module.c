@@ -340,13 +340,7 @@ static CK_RV mock_GetInfo(CK_INFO *info)
         return leave(rv);
     if (info == NULL)
         return leave(CKR_ARGUMENTS_BAD);
-    memset(info, 0, sizeof(*info));
-    info->cryptokiVersion.major = 2;
-    info->cryptokiVersion.minor = 40;
-    TOKEN_PAD(info->manufacturerID, "pkcs11prov");
-    TOKEN_PAD(info->libraryDescription, "pkcs11prov mock module");
-    info->libraryVersion.major = 0;
-    info->libraryVersion.minor = 1;
+    token_library_info(info, "pkcs11prov mock module", 0, 1);
     return leave(CKR_OK);
 }
 

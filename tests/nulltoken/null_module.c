@@ -81,12 +81,7 @@ static CK_RV null_GetInfo(CK_INFO *info)
     NEED_INIT();
     if (info == NULL)
         return CKR_ARGUMENTS_BAD;
-    memset(info, 0, sizeof(*info));
-    info->cryptokiVersion.major = 2;
-    info->cryptokiVersion.minor = 40;
-    TOKEN_PAD(info->manufacturerID, "pkcs11prov");
-    TOKEN_PAD(info->libraryDescription, "p11null benchmark module");
-    info->libraryVersion.major = 1;
+    token_library_info(info, "p11null benchmark module", 1, 0);
     return CKR_OK;
 }
 

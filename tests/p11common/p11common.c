@@ -179,6 +179,18 @@ CK_RV token_mechanism_info(CK_MECHANISM_TYPE type, CK_MECHANISM_INFO *info)
     return CKR_OK;
 }
 
+void token_library_info(CK_INFO *info, const char *description,
+                        CK_BYTE version_major, CK_BYTE version_minor)
+{
+    memset(info, 0, sizeof(*info));
+    info->cryptokiVersion.major = 2;
+    info->cryptokiVersion.minor = 40;
+    TOKEN_PAD(info->manufacturerID, "pkcs11prov");
+    TOKEN_PAD(info->libraryDescription, description);
+    info->libraryVersion.major = version_major;
+    info->libraryVersion.minor = version_minor;
+}
+
 CK_STATE token_session_state(CK_FLAGS session_flags, int logged_in)
 {
     if (session_flags & CKF_RW_SESSION)

@@ -115,6 +115,10 @@ CK_RV token_fill_list(CK_ULONG *out, CK_ULONG *count, const CK_ULONG *items,
 CK_RV token_mechanism_list(CK_MECHANISM_TYPE *list, CK_ULONG *count);
 CK_RV token_mechanism_info(CK_MECHANISM_TYPE type, CK_MECHANISM_INFO *info);
 
+/* C_GetInfo: Cryptoki 2.40, manufacturer "pkcs11prov". */
+void token_library_info(CK_INFO *info, const char *description,
+                        CK_BYTE version_major, CK_BYTE version_minor);
+
 /* CK_SESSION_INFO.state of a session with those flags. */
 CK_STATE token_session_state(CK_FLAGS session_flags, int logged_in);
 
