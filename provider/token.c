@@ -262,13 +262,23 @@ static void drop_idle_sessions(P11PROV_TOKEN *t)
             count_session_closed(t);
 }
 
-/* Whether we already hold as many sessions as the token says it has. */
-static bool at_session_limit(const P11PROV_TOKEN *token)
+/* Counts a session about to be opened, unless we already hold as many as
+ * the token says it has: then false. Reserving before C_OpenSession keeps
+ * concurrent borrowers from asking for more than that. */
+static bool reserve_session(P11PROV_TOKEN *token)
 {
     CK_ULONG max = token->token_info.ulMaxSessionCount;
+    bool limited = max != CK_EFFECTIVELY_INFINITE
+                   && max != CK_UNAVAILABLE_INFORMATION;
+    unsigned int open = __atomic_load_n(&token->sessions_open, __ATOMIC_ACQUIRE);
 
-    return max != CK_EFFECTIVELY_INFINITE && max != CK_UNAVAILABLE_INFORMATION
-           && __atomic_load_n(&token->sessions_open, __ATOMIC_ACQUIRE) >= max;
+    do {
+        if (limited && open >= max)
+            return false;
+    } while (!__atomic_compare_exchange_n(&token->sessions_open, &open,
+                                          open + 1, true, __ATOMIC_ACQ_REL,
+                                          __ATOMIC_ACQUIRE));
+    return true;
 }
 
 /* Waits until a session is returned after the count `seen`, or until the
@@ -304,13 +314,12 @@ CK_RV p11prov_session_borrow(P11PROV_CTX *ctx, P11PROV_TOKEN *token,
             __atomic_load_n(&token->sessions_released, __ATOMIC_SEQ_CST);
         if (take_idle_session(token, session))
             return CKR_OK;
-        if (!at_session_limit(token)) {
+        if (reserve_session(token)) {
             P11PROV_CALL(rv, token->module, C_OpenSession, token->slot_id,
                          CKF_SERIAL_SESSION, NULL, NULL, session);
-            if (rv == CKR_OK) {
-                __atomic_add_fetch(&token->sessions_open, 1, __ATOMIC_ACQ_REL);
+            if (rv == CKR_OK)
                 return CKR_OK;
-            }
+            count_session_closed(token); /* the reservation */
             /* Waiting helps only when sessions of ours will come back. */
             if (rv != CKR_SESSION_COUNT
                 || __atomic_load_n(&token->sessions_open, __ATOMIC_ACQUIRE) == 0)
