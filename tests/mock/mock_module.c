@@ -25,6 +25,9 @@
  *       C_CloseAllSessions and C_Finalize all. CK_TOKEN_INFO reports N as
  *       ulMaxSessionCount and ulMaxRwSessionCount, and the open ones in
  *       ulSessionCount and ulRwSessionCount.
+ *   P11MOCK_HIDE_MAX_SESSIONS=1
+ *       CK_TOKEN_INFO says CK_EFFECTIVELY_INFINITE instead of N, as many
+ *       HSMs do that still run out: CKR_SESSION_COUNT comes unannounced.
  *   P11MOCK_SIGN_DELAY_MS=<N, 0 to 60000; default 0>
  *       every C_Sign call first sleeps N ms, without the mutex, so other
  *       threads' calls go on meanwhile: a way to keep sessions busy.
@@ -123,6 +126,7 @@ static int initialized;
 static int logged_in;
 static CK_FLAGS extra_token_flags; /* P11MOCK_TOKEN_FLAGS */
 static CK_ULONG max_sessions = MOCK_DEFAULT_MAX_SESSIONS;
+static int hide_max_sessions; /* P11MOCK_HIDE_MAX_SESSIONS */
 /* P11MOCK_SIGN_DELAY_MS: atomic, as C_Sign reads it before locking. */
 static atomic_ulong sign_delay_ms;
 static session sessions[MOCK_SESSION_TABLE_SIZE];
@@ -152,7 +156,15 @@ static int read_session_config(void)
 {
     const char *max = getenv("P11MOCK_MAX_SESSIONS");
     const char *delay = getenv("P11MOCK_SIGN_DELAY_MS");
+    const char *hide = getenv("P11MOCK_HIDE_MAX_SESSIONS");
     unsigned long value;
+
+    hide_max_sessions = 0;
+    if (hide != NULL && hide[0] != '\0') {
+        if (!parse_decimal(hide, 0, 1, &value))
+            return 0;
+        hide_max_sessions = (int)value;
+    }
 
     max_sessions = MOCK_DEFAULT_MAX_SESSIONS;
     atomic_store(&sign_delay_ms, 0);
@@ -386,9 +398,10 @@ static CK_RV mock_GetTokenInfo(CK_SLOT_ID slot, CK_TOKEN_INFO *info)
     TOKEN_PAD(info->serialNumber, "0001");
     info->flags = CKF_LOGIN_REQUIRED | CKF_USER_PIN_INITIALIZED
                   | CKF_TOKEN_INITIALIZED | extra_token_flags;
-    info->ulMaxSessionCount = max_sessions;
+    info->ulMaxSessionCount =
+        hide_max_sessions ? CK_EFFECTIVELY_INFINITE : max_sessions;
     info->ulSessionCount = session_count(0);
-    info->ulMaxRwSessionCount = max_sessions;
+    info->ulMaxRwSessionCount = info->ulMaxSessionCount;
     info->ulRwSessionCount = session_count(1);
     info->ulMaxPinLen = 255;
     info->ulMinPinLen = 4;
