@@ -44,10 +44,15 @@ static CK_RV keeper_session(P11PROV_TOKEN *token, unsigned int generation,
         *session = token->keeper;
         return CKR_OK;
     }
+    /* Counted with the pool's: never a session beyond the token's. */
+    if (!p11prov_session_reserve(token))
+        return CKR_SESSION_COUNT;
     P11PROV_CALL(rv, token->module, C_OpenSession, token->slot_id,
                  CKF_SERIAL_SESSION, NULL, NULL, &token->keeper);
-    if (rv != CKR_OK)
+    if (rv != CKR_OK) {
+        p11prov_session_unreserve(token);
         return rv;
+    }
     token->keeper_generation = generation;
     token->keeper_epoch = token->epoch;
     *session = token->keeper;
@@ -104,7 +109,9 @@ CK_OBJECT_HANDLE p11prov_key_copy_make(P11PROV_KEY *key,
         P11PROV_DEBUG(2, "%s copied to session object %lu", key->uri, copy);
     } else if (rv == CKR_SESSION_HANDLE_INVALID || rv == CKR_SESSION_CLOSED) {
         token->keeper_generation = 0; /* a new keeper next time */
-    } else if (rv != CKR_USER_NOT_LOGGED_IN && rv != CKR_HOST_MEMORY) {
+        p11prov_session_unreserve(token);
+    } else if (rv != CKR_USER_NOT_LOGGED_IN && rv != CKR_HOST_MEMORY
+               && rv != CKR_SESSION_COUNT) {
         set_copy_state(key, COPY_REFUSED, CK_INVALID_HANDLE, generation);
         P11PROV_DEBUG(1, "%s: no session copy (C_CopyObject: 0x%lx)",
                       key->uri, rv);

@@ -242,7 +242,7 @@ static bool put_idle_session(P11PROV_TOKEN *token, CK_SESSION_HANDLE session)
 
 /* Counts a session of ours closed, never below zero: sessions dropped by
  * p11prov_tokens_forget may still come back from their borrowers. */
-static void count_session_closed(P11PROV_TOKEN *token)
+void p11prov_session_unreserve(P11PROV_TOKEN *token)
 {
     unsigned int open = __atomic_load_n(&token->sessions_open, __ATOMIC_RELAXED);
     while (open > 0
@@ -259,13 +259,13 @@ static void drop_idle_sessions(P11PROV_TOKEN *t)
     for (unsigned int i = 0; i < P11PROV_IDLE_SESSIONS; i++)
         if (__atomic_exchange_n(&t->idle[i].handle, CK_INVALID_HANDLE,
                                 __ATOMIC_ACQ_REL) != CK_INVALID_HANDLE)
-            count_session_closed(t);
+            p11prov_session_unreserve(t);
 }
 
 /* Counts a session about to be opened, unless we already hold as many as
  * the token says it has: then false. Reserving before C_OpenSession keeps
  * concurrent borrowers from asking for more than that. */
-static bool reserve_session(P11PROV_TOKEN *token)
+bool p11prov_session_reserve(P11PROV_TOKEN *token)
 {
     CK_ULONG max = token->token_info.ulMaxSessionCount;
     bool limited = max != CK_EFFECTIVELY_INFINITE
@@ -314,12 +314,12 @@ CK_RV p11prov_session_borrow(P11PROV_CTX *ctx, P11PROV_TOKEN *token,
             __atomic_load_n(&token->sessions_released, __ATOMIC_SEQ_CST);
         if (take_idle_session(token, session))
             return CKR_OK;
-        if (reserve_session(token)) {
+        if (p11prov_session_reserve(token)) {
             P11PROV_CALL(rv, token->module, C_OpenSession, token->slot_id,
                          CKF_SERIAL_SESSION, NULL, NULL, session);
             if (rv == CKR_OK)
                 return CKR_OK;
-            count_session_closed(token); /* the reservation */
+            p11prov_session_unreserve(token); /* the reservation */
             /* Waiting helps only when sessions of ours will come back. */
             if (rv != CKR_SESSION_COUNT
                 || __atomic_load_n(&token->sessions_open, __ATOMIC_ACQUIRE) == 0)
@@ -344,7 +344,7 @@ void p11prov_session_return(P11PROV_TOKEN *token, CK_SESSION_HANDLE session,
         CK_RV rv;
         P11PROV_CALL(rv, token->module, C_CloseSession, session);
         (void)rv; /* an invalid handle is already closed */
-        count_session_closed(token);
+        p11prov_session_unreserve(token);
     }
     __atomic_add_fetch(&token->sessions_released, 1, __ATOMIC_SEQ_CST);
     if (__atomic_load_n(&token->session_waiters, __ATOMIC_SEQ_CST) > 0) {

@@ -97,6 +97,12 @@ char *p11prov_object_uri(const P11PROV_TOKEN *token, const unsigned char *label,
 CK_RV p11prov_session_borrow(P11PROV_CTX *ctx, P11PROV_TOKEN *token,
                              CK_SESSION_HANDLE *session);
 
+/* Counts a session of ours about to be opened outside the pool; false
+ * when we already hold as many as the token has (ulMaxSessionCount).
+ * p11prov_session_unreserve counts one closed (or never opened). */
+bool p11prov_session_reserve(P11PROV_TOKEN *token);
+void p11prov_session_unreserve(P11PROV_TOKEN *token);
+
 /* Returns a borrowed session; a session that failed with
  * CKR_SESSION_HANDLE_INVALID or similar is passed with reusable false and
  * is closed instead of pooled. */
