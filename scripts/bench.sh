@@ -23,6 +23,13 @@ tpm_seconds=${BENCH_TPM_SECONDS:-0.5}
 load_runs=5     # fresh processes per load-time cell
 warm_loads=20   # loads after the first, in each of them
 
+for c in $cases; do
+  if [[ " $all_cases " != *" $c "* ]]; then
+    echo "unknown case $c in BENCH_CASES (cases: $all_cases)" >&2
+    exit 2
+  fi
+done
+
 build=$(scripts/build.sh normal)
 bench=$repo/$build/bench/p11bench
 provider_dir=$repo/$build/provider
@@ -70,7 +77,6 @@ key_for_case() { # case -> "label id key-type usages"
     ecdsa-p384) echo "p384 02 EC:secp384r1 --usage-sign" ;;
     rsa2048-*) echo "rsa2048 03 rsa:2048 --usage-sign,--usage-decrypt" ;;
     ed25519) echo "ed25519 04 EC:edwards25519 --usage-sign" ;;
-    *) echo "unknown case $1 (cases: $all_cases)" >&2; exit 2 ;;
   esac
 }
 
