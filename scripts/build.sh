@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Configures and builds one flavour of pkcs11prov; prints the build dir.
-#   scripts/build.sh normal|clang|asan|fuzz
+#   scripts/build.sh normal|clang|asan|tsan|fuzz
 set -euo pipefail
 cd "$(dirname "$0")/.."
 flavour=${1:-normal}
@@ -9,8 +9,12 @@ case "$flavour" in
   clang)  dir=build-clang; args=(-DCMAKE_C_COMPILER=clang) ;;
   asan)   dir=build-asan;  args=(-DCMAKE_C_COMPILER=gcc -DPKCS11PROV_SANITIZE=ON
                                  -DCMAKE_BUILD_TYPE=Debug) ;;
+  # ThreadSanitizer: the provider and the test programs (not the examples,
+  # which the TSan run does not use).
+  tsan)   dir=build-tsan;  args=(-DCMAKE_C_COMPILER=gcc -DPKCS11PROV_TSAN=ON
+                                 -DPKCS11PROV_EXAMPLES=OFF) ;;
   fuzz)   dir=build-fuzz;  args=(-DCMAKE_C_COMPILER=clang -DPKCS11PROV_FUZZ=ON) ;;
-  *) echo "usage: $0 normal|clang|asan|fuzz" >&2; exit 2 ;;
+  *) echo "usage: $0 normal|clang|asan|tsan|fuzz" >&2; exit 2 ;;
 esac
 mkdir -p "$dir"
 if ! { cmake -S . -B "$dir" "${args[@]}" && cmake --build "$dir" -j"$(nproc)"; } \
