@@ -41,7 +41,7 @@ _HERMETIC_DROP = (
 
 # Text that only a crash or a sanitizer report prints.
 CRASH_MARKERS = ("Segmentation", "AddressSanitizer", "LeakSanitizer",
-                 "runtime error:")
+                 "runtime error:", "ThreadSanitizer")
 
 
 def child_env(extra=None, *, preload=True, leak_check=True):

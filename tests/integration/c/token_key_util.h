@@ -1,13 +1,17 @@
 /*
- * What ecdh_derive and token_keygen share: error reports, loading a private
- * key by URI with OSSL_STORE, a key's public part copied into the default
- * provider, writing files. Define PROG (the program's name) before
- * including this.
+ * What the C test programs share: error reports, loading a private key by
+ * URI with OSSL_STORE, a key's public part copied into the default
+ * provider, signing and verifying, writing files. Define PROG (the
+ * program's name) before including this.
  */
 #ifndef TOKEN_KEY_UTIL_H
 #define TOKEN_KEY_UTIL_H
 
+#include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 
 #include <openssl/err.h>
 #include <openssl/evp.h>
@@ -72,6 +76,144 @@ static inline EVP_PKEY *software_public_key(EVP_PKEY *pkey)
         fail("d2i_PUBKEY_ex into the default provider");
     OPENSSL_free(der);
     return pub;
+}
+
+/* A PEM public key file, decoded in the default provider. */
+static inline EVP_PKEY *read_public_key(const char *path)
+{
+    BIO *in = BIO_new_file(path, "r");
+    EVP_PKEY *pub = in == NULL ? NULL
+                    : PEM_read_bio_PUBKEY_ex(in, NULL, NULL, NULL, NULL,
+                                             "provider=default");
+
+    if (pub == NULL) {
+        fprintf(stderr, PROG ": cannot read a public key from %s\n", path);
+        ERR_print_errors_fp(stderr);
+    }
+    BIO_free(in);
+    return pub;
+}
+
+/* The private key at uri, and its public key read from pub_path: they must
+ * be the same key. Returns 0 (with *key and *pub freed) otherwise. */
+static inline int load_key_and_public(const char *uri, const char *pub_path,
+                                      EVP_PKEY **key, EVP_PKEY **pub)
+{
+    *key = NULL;
+    if ((*pub = read_public_key(pub_path)) == NULL)
+        return 0;
+    if ((*key = load_key(uri)) != NULL && EVP_PKEY_eq(*key, *pub) == 1)
+        return 1;
+    if (*key != NULL)
+        fprintf(stderr, PROG ": %s is not the key in %s\n", uri, pub_path);
+    EVP_PKEY_free(*key);
+    EVP_PKEY_free(*pub);
+    *key = *pub = NULL;
+    return 0;
+}
+
+/* The digest to sign with: none (one-shot) for EdDSA, else SHA256. */
+static inline const char *default_digest(const EVP_PKEY *pkey)
+{
+    return EVP_PKEY_is_a(pkey, "ED25519") || EVP_PKEY_is_a(pkey, "ED448")
+           ? NULL : "SHA256";
+}
+
+/* Signs data with key (a fresh EVP_MD_CTX); *sig is OPENSSL_malloc'ed. */
+static inline int digest_sign(EVP_PKEY *key, const char *md,
+                              const unsigned char *data, size_t data_len,
+                              unsigned char **sig, size_t *sig_len)
+{
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    int ok = 0;
+
+    *sig = NULL;
+    if (ctx == NULL
+        || EVP_DigestSignInit_ex(ctx, NULL, md, NULL, NULL, key, NULL) != 1
+        || EVP_DigestSign(ctx, NULL, sig_len, data, data_len) != 1
+        || (*sig = OPENSSL_malloc(*sig_len)) == NULL
+        || EVP_DigestSign(ctx, *sig, sig_len, data, data_len) != 1) {
+        fail("EVP_DigestSign with the token key");
+        OPENSSL_free(*sig);
+        *sig = NULL;
+    } else {
+        ok = 1;
+    }
+    EVP_MD_CTX_free(ctx);
+    return ok;
+}
+
+/* Verifies sig with pub in the default provider. */
+static inline int digest_verify(EVP_PKEY *pub, const char *md,
+                                const unsigned char *data, size_t data_len,
+                                const unsigned char *sig, size_t sig_len)
+{
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    int ok = ctx != NULL
+             && EVP_DigestVerifyInit_ex(ctx, NULL, md, NULL,
+                                        "provider=default", pub, NULL) == 1
+             && EVP_DigestVerify(ctx, sig, sig_len, data, data_len) == 1;
+
+    if (!ok)
+        fail("EVP_DigestVerify in the default provider");
+    EVP_MD_CTX_free(ctx);
+    return ok;
+}
+
+/* One signature with the token key, verified with pub (software). */
+static inline int sign_and_verify(EVP_PKEY *key, EVP_PKEY *pub,
+                                  const unsigned char *data, size_t data_len)
+{
+    const char *md = default_digest(pub);
+    unsigned char *sig = NULL;
+    size_t sig_len = 0;
+    int ok = digest_sign(key, md, data, data_len, &sig, &sig_len)
+             && digest_verify(pub, md, data, data_len, sig, sig_len);
+
+    OPENSSL_free(sig);
+    return ok;
+}
+
+/* A command-line option that takes a whole number. */
+struct int_option {
+    const char *name;
+    int *value;
+};
+
+/* If argv[*i] names one of options and a value follows, stores the value
+ * and steps *i over it; returns 0 otherwise. */
+static inline int take_int_option(const struct int_option *options,
+                                  size_t count, int argc, char **argv, int *i)
+{
+    for (size_t k = 0; k < count; k++)
+        if (strcmp(argv[*i], options[k].name) == 0 && *i + 1 < argc) {
+            *options[k].value = atoi(argv[++*i]);
+            return 1;
+        }
+    return 0;
+}
+
+static inline void deadline_passed(int signo)
+{
+    static const char msg[] = PROG ": timed out: deadlocked or far too "
+                                    "slow\n";
+
+    (void)signo;
+    (void)!write(STDERR_FILENO, msg, sizeof(msg) - 1);
+    _exit(3);
+}
+
+/* After seconds, the process reports a timeout and exits 3: a deadlock
+ * becomes a failure, not a hang. alarm() is per process: a forked child
+ * has none until it arms its own. */
+static inline void arm_deadline(unsigned int seconds)
+{
+    struct sigaction action;
+
+    memset(&action, 0, sizeof(action));
+    action.sa_handler = deadline_passed;
+    sigaction(SIGALRM, &action, NULL);
+    alarm(seconds);
 }
 
 static inline int write_file(const char *path, const void *buf, size_t len)

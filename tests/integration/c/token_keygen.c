@@ -72,44 +72,6 @@ static EVP_PKEY *generate(const char *alg, const char *group, size_t bits,
     return pkey;
 }
 
-/* Signs data with key (a fresh EVP_MD_CTX); *sig is OPENSSL_malloc'ed. */
-static int sign(EVP_PKEY *key, const char *md, const unsigned char *data,
-                size_t data_len, unsigned char **sig, size_t *sig_len)
-{
-    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-    int ok = 0;
-
-    *sig = NULL;
-    if (ctx == NULL
-        || EVP_DigestSignInit_ex(ctx, NULL, md, NULL, NULL, key, NULL) != 1
-        || EVP_DigestSign(ctx, NULL, sig_len, data, data_len) != 1
-        || (*sig = OPENSSL_malloc(*sig_len)) == NULL
-        || EVP_DigestSign(ctx, *sig, sig_len, data, data_len) != 1) {
-        fail("EVP_DigestSign with the generated key");
-        OPENSSL_free(*sig);
-        *sig = NULL;
-    } else {
-        ok = 1;
-    }
-    EVP_MD_CTX_free(ctx);
-    return ok;
-}
-
-static int verify(EVP_PKEY *pub, const char *md, const unsigned char *data,
-                  size_t data_len, const unsigned char *sig, size_t sig_len)
-{
-    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-    int ok = ctx != NULL
-             && EVP_DigestVerifyInit_ex(ctx, NULL, md, NULL,
-                                        "provider=default", pub, NULL) == 1
-             && EVP_DigestVerify(ctx, sig, sig_len, data, data_len) == 1;
-
-    if (!ok)
-        fail("EVP_DigestVerify in the default provider");
-    EVP_MD_CTX_free(ctx);
-    return ok;
-}
-
 static unsigned char *read_data(const char *path, size_t *len)
 {
     unsigned char *buf = NULL;
@@ -193,8 +155,8 @@ int main(int argc, char **argv)
     printf("provider: %s\n", prov != NULL ? OSSL_PROVIDER_get0_name(prov)
                                           : "(none)");
     if ((pub = software_public_key(key)) == NULL
-        || !sign(key, md, data, data_len, &sig, &sig_len)
-        || !verify(pub, md, data, data_len, sig, sig_len))
+        || !digest_sign(key, md, data, data_len, &sig, &sig_len)
+        || !digest_verify(pub, md, data, data_len, sig, sig_len))
         goto end;
     /* The key is on the token: found again by its URI, the same key. */
     if ((found = load_key(find != NULL ? find : uri)) == NULL)
