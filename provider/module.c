@@ -4,6 +4,7 @@
 #include "module.h"
 
 #include <dlfcn.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -23,21 +24,28 @@ static bool process_exiting;
 static pthread_once_t fork_handler_once = PTHREAD_ONCE_INIT;
 
 /* Around fork(): every lock is taken so that none is copied into the
- * child held by a thread that does not exist there. */
+ * child held by a thread that does not exist there, and no Cryptoki call
+ * is in progress. Order: the token locks (which may be held around a
+ * module call), then fork_lock; call_lock is free once no call is in
+ * progress. */
 static void fork_prepare(void)
 {
     pthread_mutex_lock(&registry_lock);
     for (P11PROV_MODULE *m = registry; m != NULL; m = m->next) {
-        pthread_mutex_lock(&m->call_lock);
         p11prov_tokens_lock_all(m);
+        pthread_mutex_lock(&m->fork_lock);
+        __atomic_store_n(&m->fork_pending, 1, __ATOMIC_SEQ_CST);
+        while (__atomic_load_n(&m->calls_in_flight, __ATOMIC_SEQ_CST) > 0)
+            sched_yield(); /* calls are short; new ones wait for us */
     }
 }
 
 static void fork_release(void)
 {
     for (P11PROV_MODULE *m = registry; m != NULL; m = m->next) {
+        __atomic_store_n(&m->fork_pending, 0, __ATOMIC_SEQ_CST);
+        pthread_mutex_unlock(&m->fork_lock);
         p11prov_tokens_unlock_all(m);
-        pthread_mutex_unlock(&m->call_lock);
     }
     pthread_mutex_unlock(&registry_lock);
 }
@@ -46,6 +54,12 @@ static void fork_child(void)
 {
     fork_generation++;
     fork_release();
+    /* Logins span several calls and may wait for the user: not held off
+     * at fork, so one may have been under way in another thread. That
+     * thread is gone here; so is the login (the module is initialised
+     * again). */
+    for (P11PROV_MODULE *m = registry; m != NULL; m = m->next)
+        p11prov_tokens_reset_login_locks(m);
 }
 
 static void register_fork_handlers(void)
@@ -86,6 +100,7 @@ __attribute__((destructor)) static void free_registry(void)
         registry = m->next;
         p11prov_tokens_free(m);
         pthread_mutex_destroy(&m->call_lock);
+        pthread_mutex_destroy(&m->fork_lock);
         pthread_mutex_destroy(&m->tokens_lock);
         OPENSSL_free(m->path);
         OPENSSL_free(m->init_args);
@@ -244,6 +259,7 @@ static P11PROV_MODULE *load_module(P11PROV_CTX *ctx, const char *path,
     m->fns = fns;
     m->finalized = true; /* until initialize_module succeeds */
     pthread_mutex_init(&m->call_lock, NULL);
+    pthread_mutex_init(&m->fork_lock, NULL);
     pthread_mutex_init(&m->tokens_lock, NULL);
     return m;
 }

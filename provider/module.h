@@ -33,6 +33,14 @@ struct p11prov_module {
      * there answers "already initialized": unusable in a child. */
     bool fork_unsafe;
     pthread_mutex_t call_lock;
+    /* fork() waits for the Cryptoki calls in progress to end, and new
+     * ones wait for the fork (on fork_lock, held by the forking thread):
+     * a child never inherits the module in the middle of a call, with a
+     * lock of the module's held by a thread that does not exist there.
+     * (Not an rwlock: glibc cannot release one in the child.) */
+    unsigned int calls_in_flight;
+    int fork_pending;
+    pthread_mutex_t fork_lock;
     /* Tokens seen on this module; login state lives here, shared. */
     pthread_mutex_t tokens_lock;
     P11PROV_TOKEN *tokens;
@@ -67,6 +75,17 @@ bool p11prov_process_exiting(void);
 /* Around each Cryptoki call, so non-thread-safe modules are serialised. */
 static inline void p11prov_module_enter(P11PROV_MODULE *module)
 {
+    for (;;) {
+        /* Counted first, then checked: fork_prepare sets fork_pending
+         * first, then waits for the count (both sequentially consistent),
+         * so one of the two always sees the other. */
+        __atomic_add_fetch(&module->calls_in_flight, 1, __ATOMIC_SEQ_CST);
+        if (!__atomic_load_n(&module->fork_pending, __ATOMIC_SEQ_CST))
+            break;
+        __atomic_sub_fetch(&module->calls_in_flight, 1, __ATOMIC_SEQ_CST);
+        pthread_mutex_lock(&module->fork_lock); /* until fork() is done */
+        pthread_mutex_unlock(&module->fork_lock);
+    }
     if (module->serialize)
         pthread_mutex_lock(&module->call_lock);
 }
@@ -75,6 +94,7 @@ static inline void p11prov_module_leave(P11PROV_MODULE *module)
 {
     if (module->serialize)
         pthread_mutex_unlock(&module->call_lock);
+    __atomic_sub_fetch(&module->calls_in_flight, 1, __ATOMIC_SEQ_CST);
 }
 
 /* One Cryptoki call through the module's function list, serialised when

@@ -386,6 +386,12 @@ void p11prov_tokens_unlock_all(P11PROV_MODULE *m)
     pthread_mutex_unlock(&m->tokens_lock);
 }
 
+void p11prov_tokens_reset_login_locks(P11PROV_MODULE *m)
+{
+    for (P11PROV_TOKEN *t = m->tokens; t != NULL; t = t->next)
+        pthread_mutex_init(&t->login_lock, NULL);
+}
+
 void p11prov_tokens_free(P11PROV_MODULE *m)
 {
     while (m->tokens != NULL) {

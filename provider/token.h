@@ -121,6 +121,10 @@ void p11prov_tokens_forget(P11PROV_MODULE *m);
 /* Frees the module's token records (only when pkcs11prov.so is unloaded). */
 void p11prov_tokens_free(P11PROV_MODULE *m);
 
+/* In a forked child: the login locks, possibly held by a thread of the
+ * parent, are made anew. */
+void p11prov_tokens_reset_login_locks(P11PROV_MODULE *m);
+
 /* fork() handlers: no token lock may be held by a vanished thread. */
 void p11prov_tokens_lock_all(P11PROV_MODULE *m);
 void p11prov_tokens_unlock_all(P11PROV_MODULE *m);
