@@ -44,7 +44,7 @@ UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1" \
 step "thread and fork tests: ThreadSanitizer build"
 # Only what runs threads or forks (~40 s): test_load.py (concurrent
 # signing and loading, fork while signing), store_sign's thread and fork
-# tests, the concurrent TLS handshakes. The provider and the test programs
+# tests, the concurrent TLS handshakes, the threads waiting for sessions. The provider and the test programs
 # are instrumented, openssl and the modules are not: the runtime is
 # preloaded into every process that loads our code. tests/tsan.supp
 # silences reports inside third-party code only (one entry each, with the
@@ -60,7 +60,7 @@ PKCS11PROV_TEST_PRELOAD="$(gcc -print-file-name=libtsan.so)" \
 TSAN_OPTIONS="suppressions=$PWD/tests/tsan.supp:second_deadlock_stack=1" \
   /usr/bin/python3 -m pytest -q -p no:cacheprovider \
     tests/integration/test_load.py tests/integration/test_c_programs.py \
-    tests/integration/test_tls_c.py \
-    -k "test_load or threads_share or fork or concurrent_handshakes"
+    tests/integration/test_tls_c.py tests/integration/test_reuse.py \
+    -k "test_load or threads_share or fork or concurrent_handshakes or threads_wait"
 
 step "all tests passed"

@@ -147,7 +147,9 @@ def test_sample_configuration_is_valid(provider_module, softhsm, tmp_path):
             enabled[key] = value
     assert set(enabled) == {"pkcs11-module-path", "pkcs11-module-init-args",
                             "pkcs11-module-token-pin",
-                            "pkcs11-module-unlisted-mechanisms"}, enabled
+                            "pkcs11-module-unlisted-mechanisms",
+                            "pkcs11-module-copy-keys",
+                            "pkcs11-module-cache-seconds"}, enabled
     enabled["pkcs11-module-path"] = SOFTHSM_MODULE
     enabled.pop("pkcs11-module-init-args")  # SoftHSM takes none
     (tmp_path / "pin").write_text("1234\n")
