@@ -24,6 +24,7 @@
  * decoders get their turn. A file that is one but is corrupted (bad
  * base64, bad DER, wrong description, a URI that does not parse) is an
  * error that says so. */
+#include <pthread.h>
 #include <string.h>
 
 #include <openssl/bio.h>
@@ -43,13 +44,40 @@ typedef struct dec_ctx {
 } DEC_CTX;
 
 /* The key loaded for a URI file while that file's DER travels to the key
- * type decoder: one per thread, set by the outermost of our decoders. */
-static _Thread_local struct handoff {
+ * type decoder: one per thread, on the stack of the outermost of our
+ * decoders, found through a thread key. Not in _Thread_local storage: GCC
+ * 12's LeakSanitizer misreads the dynamic TLS of a dlopen'ed library and
+ * crashes (google/sanitizers#1409). */
+struct handoff {
     const P11PROV_CTX *provctx;
-    unsigned char *der;
+    const unsigned char *der;
     size_t der_len;
     P11PROV_KEY *key;
-} handoff;
+};
+
+static pthread_key_t handoff_key;
+static pthread_once_t handoff_key_once = PTHREAD_ONCE_INIT;
+static bool handoff_key_made;
+
+static void make_handoff_key(void)
+{
+    handoff_key_made = pthread_key_create(&handoff_key, NULL) == 0;
+}
+
+/* The key is set only during a decode call, so no thread holds a value
+ * when the library is unloaded; deleting it lets a reload make a new one. */
+__attribute__((destructor)) static void delete_handoff_key(void)
+{
+    if (handoff_key_made)
+        pthread_key_delete(handoff_key);
+}
+
+/* This thread's handoff, or NULL outside our decoding. */
+static struct handoff *current_handoff(void)
+{
+    pthread_once(&handoff_key_once, make_handoff_key);
+    return handoff_key_made ? pthread_getspecific(handoff_key) : NULL;
+}
 
 static OSSL_FUNC_decoder_newctx_fn dec_newctx;
 static OSSL_FUNC_decoder_freectx_fn dec_freectx;
@@ -231,12 +259,13 @@ static int parse(DEC_CTX *dctx, const unsigned char *der, size_t der_len,
     return -1;
 }
 
-static bool handoff_matches(const DEC_CTX *dctx, const unsigned char *der,
+static bool handoff_matches(const struct handoff *handoff,
+                            const DEC_CTX *dctx, const unsigned char *der,
                             size_t der_len)
 {
-    return handoff.key != NULL && handoff.provctx == dctx->provctx
-           && handoff.der_len == der_len
-           && memcmp(handoff.der, der, der_len) == 0;
+    return handoff != NULL && handoff->provctx == dctx->provctx
+           && handoff->der_len == der_len
+           && memcmp(handoff->der, der, der_len) == 0;
 }
 
 /* The key a URI file names: the one handed over for this DER, or loaded
@@ -245,8 +274,10 @@ static P11PROV_KEY *key_for(DEC_CTX *dctx, const unsigned char *der,
                             size_t der_len, const char *uri,
                             OSSL_PASSPHRASE_CALLBACK *pw_cb, void *pw_cbarg)
 {
-    if (handoff_matches(dctx, der, der_len))
-        return p11prov_key_ref(handoff.key);
+    struct handoff *handoff = current_handoff();
+
+    if (handoff_matches(handoff, dctx, der, der_len))
+        return p11prov_key_ref(handoff->key);
     P11PROV_DEBUG(1, "URI key file names %s", uri);
     return p11prov_load_private_key(dctx->provctx, uri, pw_cb, pw_cbarg);
 }
@@ -261,6 +292,7 @@ static int pass_der_on(DEC_CTX *dctx, const unsigned char *der,
     int object_type = OSSL_OBJECT_PKEY, found, ok;
     char *uri = NULL;
     P11PROV_KEY *key;
+    struct handoff handoff;
     bool outermost;
     OSSL_PARAM params[5];
 
@@ -271,17 +303,13 @@ static int pass_der_on(DEC_CTX *dctx, const unsigned char *der,
     OPENSSL_free(uri);
     if (key == NULL)
         return 0;
-    outermost = handoff.key == NULL;
+    /* OpenSSL's decoders keep der alive until object_cb returns */
+    outermost = current_handoff() == NULL && handoff_key_made;
     if (outermost) {
-        handoff.der = OPENSSL_memdup(der, der_len);
-        if (handoff.der == NULL) {
-            p11prov_key_unref(key);
-            P11PROV_RAISE(dctx->provctx, P11PROV_R_MEMORY, "decoding");
-            return 0;
-        }
-        handoff.provctx = dctx->provctx;
-        handoff.der_len = der_len;
-        handoff.key = p11prov_key_ref(key);
+        handoff = (struct handoff){ .provctx = dctx->provctx, .der = der,
+                                    .der_len = der_len, .key = key };
+        if (pthread_setspecific(handoff_key, &handoff) != 0)
+            outermost = false; /* the key type decoder loads it again */
     }
     params[0] = OSSL_PARAM_construct_int(OSSL_OBJECT_PARAM_TYPE, &object_type);
     params[1] = OSSL_PARAM_construct_utf8_string(
@@ -293,11 +321,8 @@ static int pass_der_on(DEC_CTX *dctx, const unsigned char *der,
                                                   (void *)der, der_len);
     params[4] = OSSL_PARAM_construct_end();
     ok = object_cb(params, object_cbarg);
-    if (outermost) {
-        p11prov_key_unref(handoff.key);
-        OPENSSL_free(handoff.der);
-        memset(&handoff, 0, sizeof(handoff));
-    }
+    if (outermost)
+        pthread_setspecific(handoff_key, NULL);
     if (!ok)
         P11PROV_RAISE(dctx->provctx, P11PROV_R_UNSUPPORTED,
                       "OpenSSL took no key from the URI key file naming %s",

@@ -2,6 +2,8 @@
 #include "token.h"
 
 #include <errno.h>
+#include <pthread.h>
+#include <stdint.h>
 #include <string.h>
 #include <time.h>
 
@@ -203,21 +205,32 @@ char *p11prov_object_uri(const P11PROV_TOKEN *token, const unsigned char *label,
     return text;
 }
 
-/* The slot this thread used last: a thread tends to get its own session
- * back, and threads tend to stay on different slots. */
-static _Thread_local unsigned int slot_hint;
+/* The slot a thread starts from: fixed per thread, so a thread tends to get
+ * its own session back and threads tend to stay on different slots. Derived
+ * from the thread's identity, not kept in thread-local storage: GCC 12's
+ * LeakSanitizer misreads the dynamic TLS of a dlopen'ed library and crashes
+ * (google/sanitizers#1409). */
+static unsigned int first_slot(void)
+{
+    uint64_t id = (uint64_t)(uintptr_t)pthread_self();
+
+    /* thread descriptors sit page-aligned at the top of their stacks */
+    id = (id >> 12) * UINT64_C(0x9E3779B97F4A7C15);
+    return (unsigned int)(id >> 32) % P11PROV_IDLE_SESSIONS;
+}
 
 static bool take_idle_session(P11PROV_TOKEN *token, CK_SESSION_HANDLE *session)
 {
+    unsigned int first = first_slot();
+
     for (unsigned int i = 0; i < P11PROV_IDLE_SESSIONS; i++) {
-        unsigned int slot = (slot_hint + i) % P11PROV_IDLE_SESSIONS;
+        unsigned int slot = (first + i) % P11PROV_IDLE_SESSIONS;
         CK_SESSION_HANDLE *p = &token->idle[slot].handle;
         if (__atomic_load_n(p, __ATOMIC_RELAXED) == CK_INVALID_HANDLE)
             continue; /* read first: no write to an empty slot's line */
         CK_SESSION_HANDLE h =
             __atomic_exchange_n(p, CK_INVALID_HANDLE, __ATOMIC_ACQ_REL);
         if (h != CK_INVALID_HANDLE) {
-            slot_hint = slot;
             *session = h;
             return true;
         }
@@ -227,15 +240,15 @@ static bool take_idle_session(P11PROV_TOKEN *token, CK_SESSION_HANDLE *session)
 
 static bool put_idle_session(P11PROV_TOKEN *token, CK_SESSION_HANDLE session)
 {
+    unsigned int first = first_slot();
+
     for (unsigned int i = 0; i < P11PROV_IDLE_SESSIONS; i++) {
-        unsigned int slot = (slot_hint + i) % P11PROV_IDLE_SESSIONS;
+        unsigned int slot = (first + i) % P11PROV_IDLE_SESSIONS;
         CK_SESSION_HANDLE empty = CK_INVALID_HANDLE;
         if (__atomic_compare_exchange_n(&token->idle[slot].handle, &empty,
                                         session, false, __ATOMIC_ACQ_REL,
-                                        __ATOMIC_RELAXED)) {
-            slot_hint = slot;
+                                        __ATOMIC_RELAXED))
             return true;
-        }
     }
     return false;
 }
