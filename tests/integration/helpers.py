@@ -12,6 +12,7 @@ LSAN_OPTIONS pass through from os.environ.
 import os
 import re
 import shlex
+import signal
 import subprocess
 from pathlib import Path
 
@@ -70,19 +71,26 @@ def child_env(extra=None, *, preload=True, leak_check=True):
 def run(cmd, env=None, *, timeout=DEFAULT_TIMEOUT, preload=True,
         leak_check=True, input=None):
     """Runs cmd (a list) with child_env(env); returns the CompletedProcess
-    with text stdout/stderr. Never raises on a non-zero exit."""
+    with text stdout/stderr. Never raises on a non-zero exit. cmd runs in
+    a process group of its own: on a timeout the whole group is killed,
+    so a hung child it forked does not outlive the test."""
     cmd = [str(c) for c in cmd]
+    proc = subprocess.Popen(
+        cmd, env=child_env(env, preload=preload, leak_check=leak_check),
+        stdin=subprocess.DEVNULL if input is None else subprocess.PIPE,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        errors="replace", start_new_session=True)
     try:
-        return subprocess.run(
-            cmd, env=child_env(env, preload=preload, leak_check=leak_check),
-            input=input, stdin=subprocess.DEVNULL if input is None else None,
-            capture_output=True, text=True, errors="replace",
-            timeout=timeout, check=False)
-    except subprocess.TimeoutExpired as exc:
+        stdout, stderr = proc.communicate(input, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        stdout, stderr = proc.communicate(timeout=10)
         raise AssertionError(
-            f"timed out after {timeout}s: {shlex.join(cmd)}\n"
-            f"--- stdout:\n{_text(exc.stdout)}\n--- stderr:\n{_text(exc.stderr)}"
+            f"timed out after {timeout}s (its process group killed): "
+            f"{shlex.join(cmd)}\n"
+            f"--- stdout:\n{_text(stdout)}\n--- stderr:\n{_text(stderr)}"
         ) from None
+    return subprocess.CompletedProcess(cmd, proc.returncode, stdout, stderr)
 
 
 def _text(data):
