@@ -9,6 +9,26 @@
 
 #include <openssl/crypto.h>
 
+struct p11prov_mechanisms {
+    CK_ULONG count;                       /* 0: listed none, or could not */
+    struct p11prov_mechanisms *retired;   /* the list this one replaced */
+    CK_MECHANISM_TYPE types[];
+};
+
+/* Unpublishes the mechanism list (another token is in the slot, or the
+ * record goes); kept until the record is freed. token->lock held, or the
+ * record no longer shared. */
+static void retire_mechanisms(P11PROV_TOKEN *t)
+{
+    struct p11prov_mechanisms *list =
+        __atomic_exchange_n(&t->mechanisms, NULL, __ATOMIC_ACQ_REL);
+
+    if (list != NULL) {
+        list->retired = t->retired_mechanisms;
+        t->retired_mechanisms = list;
+    }
+}
+
 /* No real module has more; a larger count is a bad answer, not a reason
  * to allocate without bound. */
 #define MAX_SLOTS 1024
@@ -89,7 +109,7 @@ static P11PROV_TOKEN *token_record(P11PROV_MODULE *m, CK_SLOT_ID slot_id,
                       sizeof(token_info->label)) != 0) {
             drop_idle_sessions(t);
             __atomic_store_n(&t->logged_in_at, 0, __ATOMIC_RELEASE);
-            t->mechanisms_read = false;
+            retire_mechanisms(t);
             t->slot_info = *slot_info;
             t->token_info = *token_info;
             t->info_read = true;
@@ -416,43 +436,61 @@ void p11prov_tokens_free(P11PROV_MODULE *m)
         pthread_cond_destroy(&t->session_freed);
         if (t->pin != NULL)
             OPENSSL_clear_free(t->pin, t->pin_len);
-        OPENSSL_free(t->mechanisms);
+        retire_mechanisms(t);
+        while (t->retired_mechanisms != NULL) {
+            struct p11prov_mechanisms *list = t->retired_mechanisms;
+            t->retired_mechanisms = list->retired;
+            OPENSSL_free(list);
+        }
         OPENSSL_free(t);
     }
 }
 
-bool p11prov_token_has_mechanism(P11PROV_TOKEN *token,
-                                 CK_MECHANISM_TYPE mechanism)
+/* The token's mechanism list, read now under token->lock unless another
+ * thread did. Never NULL unless memory ran out. */
+static struct p11prov_mechanisms *read_mechanisms(P11PROV_TOKEN *token)
 {
     P11PROV_MODULE *m = token->module;
-    bool found = false;
+    struct p11prov_mechanisms *list;
+    CK_ULONG count = 0;
+    CK_RV rv = CKR_FUNCTION_NOT_SUPPORTED;
 
     pthread_mutex_lock(&token->lock);
-    if (!token->mechanisms_read) {
-        CK_ULONG count = 0;
-        CK_RV rv;
-        OPENSSL_free(token->mechanisms);
-        token->mechanisms = NULL;
-        token->mechanism_count = 0;
-        if (m->fns->C_GetMechanismList == NULL)
-            rv = CKR_FUNCTION_NOT_SUPPORTED;
-        else
-            P11PROV_CALL(rv, m, C_GetMechanismList, token->slot_id, NULL,
-                         &count);
-        if (rv == CKR_OK && count > 0 && count < 4096
-            && (token->mechanisms = OPENSSL_malloc(count * sizeof(CK_MECHANISM_TYPE)))
-                   != NULL) {
-            P11PROV_CALL(rv, m, C_GetMechanismList, token->slot_id,
-                         token->mechanisms, &count);
-            token->mechanism_count = rv == CKR_OK ? count : 0;
-        }
-        /* Read once even when it failed: a token that cannot list its
-         * mechanisms is then used with the standard ones. */
-        token->mechanisms_read = true;
+    list = __atomic_load_n(&token->mechanisms, __ATOMIC_ACQUIRE);
+    if (list != NULL)
+        goto done;
+    if (m->fns->C_GetMechanismList != NULL)
+        P11PROV_CALL(rv, m, C_GetMechanismList, token->slot_id, NULL, &count);
+    if (rv != CKR_OK || count >= 4096)
+        count = 0; /* a bad answer: as if it listed nothing */
+    list = OPENSSL_zalloc(sizeof(*list) + count * sizeof(list->types[0]));
+    if (list == NULL)
+        goto done;
+    if (count > 0) {
+        CK_ULONG got = count;
+        P11PROV_CALL(rv, m, C_GetMechanismList, token->slot_id, list->types,
+                     &got);
+        list->count = rv == CKR_OK && got <= count ? got : 0;
     }
-    for (CK_ULONG i = 0; i < token->mechanism_count; i++)
-        if (token->mechanisms[i] == mechanism)
-            found = true;
+    /* Published even when empty: a token that cannot list its mechanisms
+     * is not asked again. */
+    __atomic_store_n(&token->mechanisms, list, __ATOMIC_RELEASE);
+done:
     pthread_mutex_unlock(&token->lock);
-    return found;
+    return list;
+}
+
+bool p11prov_token_offers(P11PROV_TOKEN *token, CK_MECHANISM_TYPE mechanism)
+{
+    struct p11prov_mechanisms *list =
+        __atomic_load_n(&token->mechanisms, __ATOMIC_ACQUIRE);
+
+    if (list == NULL && (list = read_mechanisms(token)) == NULL)
+        return true; /* out of memory: let the token answer */
+    if (list->count == 0)
+        return true;
+    for (CK_ULONG i = 0; i < list->count; i++)
+        if (list->types[i] == mechanism)
+            return true;
+    return false;
 }

@@ -21,7 +21,7 @@ struct p11prov_token {
     CK_TOKEN_INFO token_info;       /* as first read; flags kept current */
     bool info_read;
     unsigned int epoch;             /* bumped when another token appears */
-    pthread_mutex_t lock;           /* guards the record and mechanisms */
+    pthread_mutex_t lock;           /* guards the record */
     /* The session pool (token.c). Idle sessions sit in slots that
      * borrowers and returners swap atomically, so signing threads never
      * queue on a lock; CK_INVALID_HANDLE marks an empty slot. Slots are
@@ -48,10 +48,12 @@ struct p11prov_token {
     bool pin_refused;               /* a wrong PIN: never try again */
     char *pin;                      /* for re-login; wiped on free */
     size_t pin_len;
-    /* C_GetMechanismList, read once. */
-    CK_MECHANISM_TYPE *mechanisms;
-    CK_ULONG mechanism_count;
-    bool mechanisms_read;
+    /* C_GetMechanismList, read once per token in the slot: published
+     * whole (atomic pointer, NULL until read) and read without a lock. A
+     * list replaced by another token's stays until the record is freed,
+     * as signing threads may still be reading it. */
+    struct p11prov_mechanisms *mechanisms;
+    struct p11prov_mechanisms *retired_mechanisms; /* token->lock */
     struct p11prov_token *next;
 };
 
@@ -109,9 +111,9 @@ void p11prov_session_unreserve(P11PROV_TOKEN *token);
 void p11prov_session_return(P11PROV_TOKEN *token, CK_SESSION_HANDLE session,
                             bool reusable);
 
-/* Whether the token lists mechanism in C_GetMechanismList. */
-bool p11prov_token_has_mechanism(P11PROV_TOKEN *token,
-                                 CK_MECHANISM_TYPE mechanism);
+/* Whether the token offers mechanism: it lists it in C_GetMechanismList,
+ * or lists nothing (cannot say; then the standard mechanisms are tried). */
+bool p11prov_token_offers(P11PROV_TOKEN *token, CK_MECHANISM_TYPE mechanism);
 
 /* Drops the pooled sessions without closing them: before C_Finalize (which
  * closes them all) and in a forked child (the parent's sessions must not

@@ -57,9 +57,7 @@ bool p11prov_mechanism_usable(P11PROV_KEY *key, CK_MECHANISM_TYPE mechanism)
         return true;
     if (!p11prov_key_allows(key, mechanism))
         return false;
-    return key->allowed != NULL
-           || p11prov_token_has_mechanism(key->token, mechanism)
-           || key->token->mechanism_count == 0;
+    return key->allowed != NULL || p11prov_token_offers(key->token, mechanism);
 }
 
 int p11prov_refuse_mechanism(P11PROV_CTX *ctx, const P11PROV_KEY *key,

@@ -18,7 +18,7 @@ import re
 import pytest
 
 from helpers import (SOFTHSM_MODULE, TPM2_MODULE, OpensslRunner, assert_ok,
-                     describe, run)
+                     describe, mock_calls, run)
 from keyops import (assert_clear_error, assert_hidden, run_c, software,
                     spy_calls, spy_env, spy_names, spy_summary, token_key)
 from tokens import DISTINCT_PIN
@@ -362,6 +362,33 @@ def test_tpm_unlisted_mechanism_tried(provider_module, tpm_clean,
     assert_clear_error(proc, "CKR_FUNCTION_NOT_SUPPORTED")
     assert "C_DeriveKey" in spy_names(log), (
         "the token was not asked\n" + spy_summary(log))
+    assert_no_secret(proc, out)
+
+
+@pytest.mark.parametrize("mechanism_list", ["listed", "unreadable"])
+def test_mechanism_list_read_once(openssl_prov, mock_module, tmp_path,
+                                  mechanism_list):
+    """The mock lists CKM_ECDSA and CKM_RSA_PKCS only: ECDH is refused as
+    not offered. When C_GetMechanismList fails, the token cannot say, so
+    the mechanism is not held against it: the check passes and the next
+    one (the mock key has no CKA_DERIVE) refuses. Either way the list is
+    asked for once."""
+    log = tmp_path / "calls.log"
+    env = {"PKCS11PROV_MODULE": mock_module, "P11MOCK_LOG": log}
+    if mechanism_list == "unreadable":
+        env["P11MOCK_FAIL"] = "C_GetMechanismList:CKR_FUNCTION_FAILED"
+    _, peer_pub = software_peer(tmp_path, "P-256")
+    proc, out = token_derive(
+        openssl_prov,
+        "pkcs11:token=mock-token;object=mock-key;type=private?pin-value=1234",
+        peer_pub, tmp_path, env=env)
+    if mechanism_list == "listed":
+        assert_clear_error(proc, "does not offer ECDH", "CKM_ECDH1_DERIVE")
+    else:
+        assert_clear_error(proc, "CKA_DERIVE is false")
+    calls = mock_calls(log)
+    assert calls.count("C_GetMechanismList") in (1, 2), calls  # size, list
+    assert "C_DeriveKey" not in calls, calls
     assert_no_secret(proc, out)
 
 
