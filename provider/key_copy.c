@@ -87,6 +87,10 @@ CK_OBJECT_HANDLE p11prov_key_copy_make(P11PROV_KEY *key,
     if (!key->provctx->config.copy_keys || key->object_class != CKO_PRIVATE_KEY
         || key->always_authenticate)
         return original;
+    /* Refused for this initialisation: no lock on every signature. */
+    if (copy_current(key, generation)
+        && __atomic_load_n(&key->copy_state, __ATOMIC_ACQUIRE) == COPY_REFUSED)
+        return original;
     pthread_mutex_lock(&token->lock);
     if (copy_current(key, generation)) {
         /* Another thread got here first, or the token said no. */
