@@ -1,66 +1,120 @@
 #!/usr/bin/env bash
-# The whole test suite, from a fresh Debian 12 machine: installs what is
-# missing, builds with gcc, clang, ASan+UBSan, ThreadSanitizer and
-# libFuzzer, then runs the unit tests (ctest), a fuzz run, the integration
-# tests against real tokens (SoftHSM, tpm2-pkcs11 on swtpm, p11-kit) with
-# the normal and the ASan build, and the thread and fork tests with the
-# TSan build. Any failure fails the run.
+# The whole test suite, from a fresh Debian 12 or 13 machine, as root.
+#
+#   scripts/test.sh                  every tier below
+#   scripts/test.sh --tier host      this machine only
+#   scripts/test.sh --tier debian13  a Debian 13 chroot (OpenSSL 3.5)
+#   scripts/test.sh --tier openssl4  a Debian sid chroot with OpenSSL 4.0
+#
+# host: installs what is missing, builds with gcc, clang, ASan+UBSan,
+# ThreadSanitizer and libFuzzer, then runs the unit tests (ctest), a fuzz
+# run, the integration tests against real tokens (SoftHSM, tpm2-pkcs11 on
+# swtpm, p11-kit) with the normal and the ASan build, and the thread and
+# fork tests with the TSan build. The chroot tiers (scripts/tier.sh) build
+# with gcc and clang and run ctest and the integration tests inside a
+# system this script makes with debootstrap. Any failure fails the run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 FUZZ_SECONDS=${FUZZ_SECONDS:-60}
 
 step() { printf '\n== %s\n' "$*"; }
 
-step "dependencies"
-scripts/install-deps.sh
+# Inside a chroot tier: gcc and clang builds, ctest, integration tests.
+if [[ ${1:-} == --in-tier ]]; then
+  step "dependencies"
+  scripts/install-deps.sh
+  for flavour in normal clang; do
+    step "build: $flavour"
+    scripts/build.sh "$flavour"
+  done
+  for dir in build build-clang; do
+    step "unit tests: $dir"
+    ctest --test-dir "$dir" --output-on-failure -j2
+  done
+  step "integration tests: normal build"
+  PKCS11PROV_BUILD_DIR="$PWD/build" \
+    /usr/bin/python3 -m pytest -q -p no:cacheprovider tests/integration
+  exit 0
+fi
 
-for flavour in normal clang asan tsan fuzz; do
-  step "build: $flavour"
-  scripts/build.sh "$flavour"
+tiers=()
+while (($#)); do
+  case "$1" in
+    --tier) tiers+=("${2:?--tier needs a name}"); shift 2 ;;
+    *) echo "usage: $0 [--tier host|debian13|openssl4]..." >&2; exit 2 ;;
+  esac
+done
+((${#tiers[@]})) || tiers=(host debian13 openssl4)
+for tier in "${tiers[@]}"; do
+  case "$tier" in
+    host | debian13 | openssl4) ;;
+    *) echo "error: unknown tier '$tier' (host, debian13, openssl4)" >&2; exit 2 ;;
+  esac
 done
 
-for dir in build build-clang build-asan; do
-  step "unit tests: $dir"
-  ctest --test-dir "$dir" --output-on-failure -j2
+host_tier() {
+  step "dependencies"
+  scripts/install-deps.sh
+
+  for flavour in normal clang asan tsan fuzz; do
+    step "build: $flavour"
+    scripts/build.sh "$flavour"
+  done
+
+  for dir in build build-clang build-asan; do
+    step "unit tests: $dir"
+    ctest --test-dir "$dir" --output-on-failure -j2
+  done
+
+  step "fuzzing the URI parser and the URI key file decoder (${FUZZ_SECONDS}s in all)"
+  tests/fuzz/run-fuzz.sh build-fuzz "$FUZZ_SECONDS"
+
+  step "integration tests: normal build"
+  PKCS11PROV_BUILD_DIR="$PWD/build" \
+    /usr/bin/python3 -m pytest -q -p no:cacheprovider tests/integration
+
+  step "integration tests: ASan+UBSan build"
+  # openssl and the modules are not instrumented: the sanitizer runtimes are
+  # preloaded into every process the tests start (not into pytest itself).
+  PKCS11PROV_BUILD_DIR="$PWD/build-asan" \
+  PKCS11PROV_TEST_PRELOAD="$(gcc -print-file-name=libasan.so) $(gcc -print-file-name=libubsan.so)" \
+  ASAN_OPTIONS="detect_leaks=1:abort_on_error=0:exitcode=86" \
+  LSAN_OPTIONS="suppressions=$PWD/tests/lsan.supp:print_suppressions=0" \
+  UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1" \
+    /usr/bin/python3 -m pytest -q -p no:cacheprovider tests/integration
+
+  step "thread and fork tests: ThreadSanitizer build"
+  # Only what runs threads or forks (~40 s): test_load.py (concurrent
+  # signing and loading, fork while signing), store_sign's thread and fork
+  # tests, the concurrent TLS handshakes, the threads waiting for sessions. The provider and the test programs
+  # are instrumented, openssl and the modules are not: the runtime is
+  # preloaded into every process that loads our code. tests/tsan.supp
+  # silences reports inside third-party code only (one entry each, with the
+  # reason); a report that involves our code fails the test (exit status 66).
+  # A report printed in a process before it forks also fails its children
+  # (they inherit TSan's report count): read the first report.
+  # second_deadlock_stack: both stacks of a lock-order inversion.
+  # die_after_fork stays at its default (1): the children the fork tests
+  # start create no threads; a child that did would be unsupported by TSan
+  # and should fail loudly rather than hang.
+  PKCS11PROV_BUILD_DIR="$PWD/build-tsan" \
+  PKCS11PROV_TEST_PRELOAD="$(gcc -print-file-name=libtsan.so)" \
+  TSAN_OPTIONS="suppressions=$PWD/tests/tsan.supp:second_deadlock_stack=1" \
+    /usr/bin/python3 -m pytest -q -p no:cacheprovider \
+      tests/integration/test_load.py tests/integration/test_c_programs.py \
+      tests/integration/test_tls_c.py tests/integration/test_reuse.py \
+      -k "test_load or threads_share or fork or concurrent_handshakes or threads_wait"
+
+}
+
+for tier in "${tiers[@]}"; do
+  started=$SECONDS
+  if [[ $tier == host ]]; then
+    step "tier host: $(. /etc/os-release; echo "$PRETTY_NAME"), $(openssl version 2>/dev/null || echo 'openssl not yet installed')"
+    host_tier
+  else
+    scripts/tier.sh "$tier"
+  fi
+  step "tier $tier passed in $((SECONDS - started)) s"
 done
-
-step "fuzzing the URI parser and the URI key file decoder (${FUZZ_SECONDS}s in all)"
-tests/fuzz/run-fuzz.sh build-fuzz "$FUZZ_SECONDS"
-
-step "integration tests: normal build"
-PKCS11PROV_BUILD_DIR="$PWD/build" \
-  /usr/bin/python3 -m pytest -q -p no:cacheprovider tests/integration
-
-step "integration tests: ASan+UBSan build"
-# openssl and the modules are not instrumented: the sanitizer runtimes are
-# preloaded into every process the tests start (not into pytest itself).
-PKCS11PROV_BUILD_DIR="$PWD/build-asan" \
-PKCS11PROV_TEST_PRELOAD="$(gcc -print-file-name=libasan.so) $(gcc -print-file-name=libubsan.so)" \
-ASAN_OPTIONS="detect_leaks=1:abort_on_error=0:exitcode=86" \
-LSAN_OPTIONS="suppressions=$PWD/tests/lsan.supp:print_suppressions=0" \
-UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1" \
-  /usr/bin/python3 -m pytest -q -p no:cacheprovider tests/integration
-
-step "thread and fork tests: ThreadSanitizer build"
-# Only what runs threads or forks (~40 s): test_load.py (concurrent
-# signing and loading, fork while signing), store_sign's thread and fork
-# tests, the concurrent TLS handshakes, the threads waiting for sessions. The provider and the test programs
-# are instrumented, openssl and the modules are not: the runtime is
-# preloaded into every process that loads our code. tests/tsan.supp
-# silences reports inside third-party code only (one entry each, with the
-# reason); a report that involves our code fails the test (exit status 66).
-# A report printed in a process before it forks also fails its children
-# (they inherit TSan's report count): read the first report.
-# second_deadlock_stack: both stacks of a lock-order inversion.
-# die_after_fork stays at its default (1): the children the fork tests
-# start create no threads; a child that did would be unsupported by TSan
-# and should fail loudly rather than hang.
-PKCS11PROV_BUILD_DIR="$PWD/build-tsan" \
-PKCS11PROV_TEST_PRELOAD="$(gcc -print-file-name=libtsan.so)" \
-TSAN_OPTIONS="suppressions=$PWD/tests/tsan.supp:second_deadlock_stack=1" \
-  /usr/bin/python3 -m pytest -q -p no:cacheprovider \
-    tests/integration/test_load.py tests/integration/test_c_programs.py \
-    tests/integration/test_tls_c.py tests/integration/test_reuse.py \
-    -k "test_load or threads_share or fork or concurrent_handshakes or threads_wait"
-
-step "all tests passed"
+step "all tests passed (tiers: ${tiers[*]})"
