@@ -31,7 +31,8 @@ typedef enum p11uri_attr {
     P11URI_OBJECT,
     P11URI_ID,
     P11URI_TYPE,
-    /* query attributes */
+    /* query attributes; the parser also takes pin-value and pin-source
+     * in the path, where p11-kit and others accept them */
     P11URI_PIN_VALUE,
     P11URI_PIN_SOURCE,
     P11URI_MODULE_NAME,
@@ -86,7 +87,10 @@ typedef struct p11uri_error {
 } p11uri_error;
 
 /* Parses text into a newly allocated URI. On failure returns the status,
- * leaves *out NULL and fills err (which may be NULL). */
+ * leaves *out NULL and fills err (which may be NULL). pin-value and
+ * pin-source are accepted in the path too, with the same meaning as in the
+ * query (each at most once across both); formatting puts them in the
+ * query. */
 p11uri_status p11uri_parse(const char *text, p11uri **out, p11uri_error *err);
 
 /* An empty URI ("pkcs11:"), for building one attribute by attribute. */

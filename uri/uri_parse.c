@@ -5,6 +5,12 @@
  *   pk11-path  = *1(pk11-pattr *(";" pk11-pattr))
  *   pk11-query = *1(pk11-qattr *("&" pk11-qattr))
  *
+ * One extension: pin-value and pin-source are also accepted in the path
+ * ("pkcs11:token=a;pin-value=1234"), as p11-kit, libp11 and
+ * latchset/pkcs11-provider accept them and tools write them there. They
+ * mean exactly what they mean in the query, and the two places share one
+ * value each: given in both, the second is a duplicate.
+ *
  * Every error names the offending attribute (when there is one) and the
  * byte offset of the problem, never an attribute's value: the value may
  * be the PIN.
@@ -33,6 +39,9 @@ typedef struct parser {
 typedef struct segment {
     size_t start, eq, end;  /* name is [start, eq), value (eq, end) */
     bool in_query;
+    /* A PIN attribute in the path: its value may also hold the characters
+     * only the query allows ("/" of pin-source=file:/path, "|"). */
+    bool query_chars;
 } segment;
 
 /* Records an error: name (len bytes, may be NULL) is the offending
@@ -122,7 +131,8 @@ static p11uri_status decode_value(parser *p, const segment *s,
                             "invalid percent escape in the value of \"%.*s\" at position %zu",
                             SHOWN(name_len), name, i);
             i += 2;
-        } else if (!uri_is_value_char((unsigned char)t[i], s->in_query)) {
+        } else if (!uri_is_value_char((unsigned char)t[i], s->in_query) &&
+                   !(s->query_chars && uri_is_value_char((unsigned char)t[i], true))) {
             return fail(p, P11URI_ERR_SYNTAX, i, name, name_len,
                         "character not allowed unescaped in the value of \"%.*s\" at position %zu",
                         SHOWN(name_len), name, i);
@@ -203,6 +213,11 @@ static p11uri_status store_standard(parser *p, const segment *s, p11uri_attr att
     return P11URI_OK;
 }
 
+static bool is_pin_attr(p11uri_attr attr)
+{
+    return attr == P11URI_PIN_VALUE || attr == P11URI_PIN_SOURCE;
+}
+
 static p11uri_status parse_attribute(parser *p, segment *s)
 {
     const char *t = p->text;
@@ -240,14 +255,18 @@ static p11uri_status parse_attribute(parser *p, segment *s)
         p11uri_status st = decode_value(p, s, &data, &len);
         return st != P11URI_OK ? st : add_vendor(p, s, data, len);
     }
-    if (uri_is_query_attr(attr) != s->in_query)
+    if (is_pin_attr(attr) && !s->in_query)
+        s->query_chars = true;
+    else if (uri_is_query_attr(attr) != s->in_query)
         return s->in_query
                    ? fail_attr(p, P11URI_ERR_SYNTAX, s, "path attribute",
                                " must come before \"?\"")
                    : fail_attr(p, P11URI_ERR_SYNTAX, s, "query attribute",
                                " must come after \"?\"");
     if (p->uri->values[attr].present)
-        return fail_attr(p, P11URI_ERR_DUPLICATE_ATTRIBUTE, s, "duplicate attribute", "");
+        return fail_attr(p, P11URI_ERR_DUPLICATE_ATTRIBUTE, s, "duplicate attribute",
+                         is_pin_attr(attr) ? " (allowed once, in the path or the query)"
+                                           : "");
     return store_standard(p, s, attr);
 }
 
@@ -265,6 +284,7 @@ static p11uri_status parse_component(parser *p, size_t start, size_t end,
             .eq = start,
             .end = stop != NULL ? (size_t)(stop - p->text) : end,
             .in_query = in_query,
+            .query_chars = false,
         };
         p11uri_status st = parse_attribute(p, &s);
         if (st != P11URI_OK)

@@ -83,6 +83,19 @@ static void test_exact_output(void)
     expect_format("pkcs11:token=t?pin-value=1234", P11URI_FORMAT_OMIT_PIN, "pkcs11:token=t");
     expect_format("pkcs11:?pin-value=1234&x-q=1", P11URI_FORMAT_OMIT_PIN, "pkcs11:?x-q=1");
     expect_format("pkcs11:?pin-value=1234", 0, "pkcs11:?pin-value=1234");
+
+    /* PIN attributes given in the path are written in the query, their
+     * canonical place, and OMIT_PIN drops a path pin-value all the same. */
+    expect_format("pkcs11:serial=0123;pin-value=S3cret;id=%01", 0,
+                  "pkcs11:serial=0123;id=%01?pin-value=S3cret");
+    expect_format("pkcs11:serial=0123;pin-value=S3cret;id=%01", P11URI_FORMAT_OMIT_PIN,
+                  "pkcs11:serial=0123;id=%01");
+    expect_format("pkcs11:pin-value=1234", P11URI_FORMAT_OMIT_PIN, "pkcs11:");
+    expect_format("pkcs11:token=t;pin-source=file:/etc/pin|x;object=o", 0,
+                  "pkcs11:token=t;object=o?pin-source=file:/etc/pin%7Cx");
+    expect_format("pkcs11:token=t;pin-value=a&b;pin-source=/p?module-name=m",
+                  P11URI_FORMAT_OMIT_PIN, "pkcs11:token=t?pin-source=/p&module-name=m");
+    expect_format("pkcs11:token=t;pin-value=a&b", 0, "pkcs11:token=t?pin-value=a%26b");
 }
 
 static void test_set_round_trip(void)
@@ -259,6 +272,22 @@ static void test_equal(void)
     CHECK(!p11uri_equal(a, NULL) && p11uri_equal(NULL, NULL));
     p11uri_free(a);
     p11uri_free(b);
+
+    /* A PIN attribute means the same in the path as in the query. */
+    static const char *const same[][2] = {
+        { "pkcs11:token=a;pin-value=1234", "pkcs11:token=a?pin-value=1234" },
+        { "pkcs11:pin-value=%41;token=a", "pkcs11:token=a?pin-value=A" },
+        { "pkcs11:pin-source=file:/p;token=a", "pkcs11:token=a?pin-source=file:/p" },
+        { "pkcs11:pin-value=1;pin-source=/p", "pkcs11:?pin-source=/p&pin-value=1" },
+    };
+    for (size_t i = 0; i < sizeof(same) / sizeof(same[0]); i++) {
+        a = b = NULL;
+        CHECK(p11uri_parse(same[i][0], &a, NULL) == P11URI_OK);
+        CHECK(p11uri_parse(same[i][1], &b, NULL) == P11URI_OK);
+        CHECKF(p11uri_equal(a, b), "%s vs %s", same[i][0], same[i][1]);
+        p11uri_free(a);
+        p11uri_free(b);
+    }
     CHECK(p11uri_format(NULL, 0) == NULL);
 }
 

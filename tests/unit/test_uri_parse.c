@@ -138,12 +138,23 @@ static void test_messages(void)
           P11URI_ERR_DUPLICATE_ATTRIBUTE);
     CHECKF(strcmp(err.message, "duplicate attribute \"token\" at position 15") == 0,
            "%s", err.message);
+    /* A PIN attribute's duplicate may be in the other component: say so. */
+    CHECK(p11uri_parse("pkcs11:pin-value=1?pin-value=1", &uri, &err) ==
+          P11URI_ERR_DUPLICATE_ATTRIBUTE);
+    CHECKF(strcmp(err.message, "duplicate attribute \"pin-value\" at position 19 "
+                               "(allowed once, in the path or the query)") == 0,
+           "%s", err.message);
 
     /* The PIN's characters never appear in a message. */
     static const char *const pin_errors[] = {
-        "pkcs11:?pin-value=Zq81%G4", "pkcs11:?pin-value=Zq81 x", "pkcs11:pin-value=Zq81",
+        "pkcs11:?pin-value=Zq81%G4", "pkcs11:?pin-value=Zq81 x", "pkcs11:?token=Zq81",
         "pkcs11:?pin-value=Zq81&pin-value=Zq81", "pkcs11:?pin-value=Zq81&objet=Zq8",
         "pkcs11:?pin-value=Zq81;", "pkcs11:?pin-value=Zq81%",
+        /* the same in the path */
+        "pkcs11:pin-value=Zq81%G4", "pkcs11:token=a;pin-value=Zq81 x",
+        "pkcs11:pin-value=Zq81?pin-value=Zq81", "pkcs11:pin-value=Zq81;objet=Zq8",
+        "pkcs11:pin-value=Zq81;", "pkcs11:pin-value=Zq81%", "pkcs11:pin-value=Zq81#",
+        "pkcs11:pin-source=Zq81?pin-source=Zq81",
     };
     for (size_t i = 0; i < sizeof(pin_errors) / sizeof(pin_errors[0]); i++) {
         CHECK(p11uri_parse(pin_errors[i], &uri, &err) != P11URI_OK);
@@ -183,6 +194,17 @@ static void test_names(void)
             CHECKF(uri->values[a].present, "%s", text);
             p11uri_free(uri);
         }
+    }
+    /* Only the PIN attributes may also stand in the path. */
+    for (size_t a = P11URI_PIN_VALUE; a < P11URI_ATTR_COUNT; a++) {
+        char text[96];
+        bool pin = a == P11URI_PIN_VALUE || a == P11URI_PIN_SOURCE;
+        snprintf(text, sizeof(text), "pkcs11:%s=v", p11uri_attr_name((p11uri_attr)a));
+        p11uri *uri = NULL;
+        p11uri_status st = p11uri_parse(text, &uri, NULL);
+        CHECKF(pin ? st == P11URI_OK && uri->values[a].present : st == P11URI_ERR_SYNTAX,
+               "%s: %s", text, p11uri_status_string(st));
+        p11uri_free(uri);
     }
 }
 

@@ -107,6 +107,21 @@ int main(void)
     expect_clean("p11uri_unset / p11uri_set", 2);
     p11uri_free(uri);
 
+    /* The same with the PIN in the path: free, a failure after it was
+     * decoded, and a second pin-value in the query (a duplicate). */
+    start();
+    p11uri_free(parse("pkcs11:token=t;pin-value=S3cr3t-PIN;object=k"));
+    expect_clean("path pin-value, p11uri_free", 3);
+    start();
+    uri = NULL;
+    CHECK(p11uri_parse("pkcs11:pin-value=S3cr3t-PIN;objet=1", &uri, NULL) ==
+          P11URI_ERR_UNKNOWN_ATTRIBUTE);
+    expect_clean("path pin-value, failed parse", 1);
+    start();
+    CHECK(p11uri_parse("pkcs11:pin-value=S3cr3t-PIN?pin-value=S3cr3t-PIN", &uri, NULL) ==
+          P11URI_ERR_DUPLICATE_ATTRIBUTE);
+    expect_clean("path and query pin-value", 1);
+
     /* Control: the same search does see an unwiped buffer, so the checks
      * above can fail (e.g. if --wrap were not in effect). */
     start();

@@ -140,6 +140,28 @@ const valid_case valid_cases[] = {
       .attrs = { A(P11URI_TOKEN, "t"), A(P11URI_PIN_SOURCE, "p") },
       .vendor = { V("x-a", "1", false), V("x-B_9", " ", false), V("x-c", "/x?y", true),
         V("x-d", "", true) } },
+    /* pin-value and pin-source in the path (p11-kit, libp11 and
+     * pkcs11-provider accept them there): the same values as in the query. */
+    { .text = "pkcs11:token=a;pin-value=1234", .attrs = { A(P11URI_TOKEN, "a"),
+        A(P11URI_PIN_VALUE, "1234") } },
+    { .text = "pkcs11:serial=0123abcd;pin-value=S3cret;id=%01",
+      .attrs = { A(P11URI_SERIAL, "0123abcd"), A(P11URI_PIN_VALUE, "S3cret"),
+        A(P11URI_ID, "\x01") } },
+    { .text = "pkcs11:pin-source=file:/etc/token_pin",
+      .attrs = { A(P11URI_PIN_SOURCE, "file:/etc/token_pin") } },
+    { .text = "pkcs11:object=k;pin-source=file:/a/b|c;type=private",
+      .attrs = { A(P11URI_OBJECT, "k"), A(P11URI_PIN_SOURCE, "file:/a/b|c"),
+        A(P11URI_TYPE, "private") }, .klass = CKO_PRIVATE_KEY },
+    { .text = "pkcs11:pin-value=", .attrs = { A(P11URI_PIN_VALUE, "") } },
+    { .text = "pkcs11:pin-value=%00%3B%3F", .attrs = { A(P11URI_PIN_VALUE, "\x00;?") } },
+    /* "&" delimits nothing in the path */
+    { .text = "pkcs11:pin-value=a&b=c", .attrs = { A(P11URI_PIN_VALUE, "a&b=c") } },
+    /* pin-value and pin-source together, as the query allows, split or not */
+    { .text = "pkcs11:pin-value=1;pin-source=file:/p",
+      .attrs = { A(P11URI_PIN_VALUE, "1"), A(P11URI_PIN_SOURCE, "file:/p") } },
+    { .text = "pkcs11:token=t;pin-value=1?pin-source=file:/p&module-name=m",
+      .attrs = { A(P11URI_TOKEN, "t"), A(P11URI_PIN_VALUE, "1"),
+        A(P11URI_PIN_SOURCE, "file:/p"), A(P11URI_MODULE_NAME, "m") } },
     /* Each component's own delimiters inside the other's values. */
     { .text = "pkcs11:x-path=a&b?x-query=a/b?c",
       .vendor = { V("x-path", "a&b", false), V("x-query", "a/b?c", true) } },
@@ -170,6 +192,11 @@ const invalid_case invalid_cases[] = {
     { "pkcs11:token=a;token=b", P11URI_ERR_DUPLICATE_ATTRIBUTE, "token", 15 },
     { "pkcs11:token=a;token=a", P11URI_ERR_DUPLICATE_ATTRIBUTE, "token", 15 },
     { "pkcs11:?pin-value=1&pin-value=2", P11URI_ERR_DUPLICATE_ATTRIBUTE, "pin-value", 20 },
+    /* ... also when one PIN attribute is in the path and one in the query */
+    { "pkcs11:pin-value=1;pin-value=2", P11URI_ERR_DUPLICATE_ATTRIBUTE, "pin-value", 19 },
+    { "pkcs11:pin-value=1?pin-value=1", P11URI_ERR_DUPLICATE_ATTRIBUTE, "pin-value", 19 },
+    { "pkcs11:token=a;pin-source=/x?pin-source=/y", P11URI_ERR_DUPLICATE_ATTRIBUTE,
+      "pin-source", 29 },
     { "pkcs11:x-a=1?x-a=2", P11URI_ERR_DUPLICATE_ATTRIBUTE, "x-a", 13 },
     { "pkcs11:id=%01;object=a;id=%01", P11URI_ERR_DUPLICATE_ATTRIBUTE, "id", 23 },
     /* bad escapes: position of the '%' */
@@ -179,6 +206,8 @@ const invalid_case invalid_cases[] = {
     { "pkcs11:object=%4;token=a", P11URI_ERR_BAD_ESCAPE, "object", 14 },
     { "pkcs11:id=%0g", P11URI_ERR_BAD_ESCAPE, "id", 10 },
     { "pkcs11:?pin-value=12%G4", P11URI_ERR_BAD_ESCAPE, "pin-value", 20 },
+    { "pkcs11:token=a;pin-value=12%G4", P11URI_ERR_BAD_ESCAPE, "pin-value", 27 },
+    { "pkcs11:pin-source=file:/x%", P11URI_ERR_BAD_ESCAPE, "pin-source", 25 },
     { "pkcs11:x-v=%%41", P11URI_ERR_BAD_ESCAPE, "x-v", 11 },
     /* characters the grammar does not allow unescaped */
     { "pkcs11:object=a b", P11URI_ERR_SYNTAX, "object", 15 },
@@ -189,6 +218,8 @@ const invalid_case invalid_cases[] = {
     { "pkcs11:object=\xc3\xa1", P11URI_ERR_SYNTAX, "object", 14 },
     { "pkcs11:?pin-source=a;b", P11URI_ERR_SYNTAX, "pin-source", 20 },
     { "pkcs11:?pin-value=se cret", P11URI_ERR_SYNTAX, "pin-value", 20 },
+    { "pkcs11:pin-value=se cret", P11URI_ERR_SYNTAX, "pin-value", 19 },
+    { "pkcs11:pin-source=a#b", P11URI_ERR_SYNTAX, "pin-source", 19 },
     { "pkcs11:?module-path=a#b", P11URI_ERR_SYNTAX, "module-path", 21 },
     { "pkcs11:token=a\nb", P11URI_ERR_SYNTAX, "token", 14 },
     /* structure */
@@ -203,13 +234,15 @@ const invalid_case invalid_cases[] = {
     { "pkcs11:token", P11URI_ERR_SYNTAX, "", 7 },
     { "pkcs11:token=a;object", P11URI_ERR_SYNTAX, "", 15 },
     { "pkcs11:?pin-value", P11URI_ERR_SYNTAX, "", 8 },
+    { "pkcs11:token=a;pin-value", P11URI_ERR_SYNTAX, "", 15 },
     { "pkcs11:tok en=a", P11URI_ERR_SYNTAX, "", 10 },
     { "pkcs11:to%6Ben=a", P11URI_ERR_SYNTAX, "", 9 },
     { "pkcs11:x-a.b=1", P11URI_ERR_SYNTAX, "", 10 },
     /* attributes in the wrong component */
     { "pkcs11:?token=a", P11URI_ERR_SYNTAX, "token", 8 },
     { "pkcs11:?id=%01", P11URI_ERR_SYNTAX, "id", 8 },
-    { "pkcs11:pin-value=1234", P11URI_ERR_SYNTAX, "pin-value", 7 },
+    { "pkcs11:module-name=m", P11URI_ERR_SYNTAX, "module-name", 7 },
+    { "pkcs11:Pin-value=1234", P11URI_ERR_UNKNOWN_ATTRIBUTE, "Pin-value", 7 },
     { "pkcs11:object=a;module-path=/lib/x.so", P11URI_ERR_SYNTAX, "module-path", 16 },
     /* typed values: position of the value (or of a '%' in it) */
     { "pkcs11:type=secret", P11URI_ERR_BAD_VALUE, "type", 12 },
