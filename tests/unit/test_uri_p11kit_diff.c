@@ -19,6 +19,7 @@ typedef struct diff_state {
     unsigned lineno;
     unsigned disagreements;
     unsigned skipped;
+    unsigned pins;   /* accepted lines with a PIN attribute, compared */
 } diff_state;
 
 static void note_skip(diff_state *d, const char *attr, const char *why)
@@ -147,6 +148,8 @@ static void compare_all(diff_state *d, const p11uri *uri, P11KitUri *kit)
         disagree(d, "type", ours_typed ? &uri->object_class : NULL, sizeof(CK_OBJECT_CLASS),
                  klass ? klass->pValue : NULL, klass ? klass->ulValueLen : 0);
 
+    if (uri->values[P11URI_PIN_VALUE].present || uri->values[P11URI_PIN_SOURCE].present)
+        d->pins++;
     compare_string(d, uri, P11URI_PIN_VALUE, p11_kit_uri_get_pin_value(kit));
     compare_string(d, uri, P11URI_PIN_SOURCE, p11_kit_uri_get_pin_source(kit));
     compare_string(d, uri, P11URI_MODULE_NAME, p11_kit_uri_get_module_name(kit));
@@ -169,7 +172,7 @@ static void compare_all(diff_state *d, const p11uri *uri, P11KitUri *kit)
 int main(int argc, char **argv)
 {
     unsigned both_accept = 0, only_ours = 0, only_p11kit = 0, both_reject = 0;
-    diff_state d = { NULL, 0, 0, 0 };
+    diff_state d = { NULL, 0, 0, 0, 0 };
     char buf[4096];
 
     if (argc != 2) {
@@ -222,12 +225,13 @@ int main(int argc, char **argv)
     }
     fclose(f);
 
-    printf("corpus %s: both accept %u, only ours %u, only p11-kit %u, both reject %u; "
-           "%u values not comparable (noted), %u disagreements\n",
-           argv[1], both_accept, only_ours, only_p11kit, both_reject, d.skipped,
+    printf("corpus %s: both accept %u (%u with a PIN attribute), only ours %u, only p11-kit "
+           "%u, both reject %u; %u values not comparable (noted), %u disagreements\n",
+           argv[1], both_accept, d.pins, only_ours, only_p11kit, both_reject, d.skipped,
            d.disagreements);
     /* The comparison must actually have happened. */
     CHECK(both_accept > 0);
     CHECK(both_reject > 0);
+    CHECK(d.pins > 0);
     return tu_finish("test_uri_p11kit_diff");
 }
