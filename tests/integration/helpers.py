@@ -21,6 +21,8 @@ BUILD_DIR = Path(os.environ.get("PKCS11PROV_BUILD_DIR") or REPO / "build")
 PROVIDER_DIR = BUILD_DIR / "provider"
 PROVIDER_MODULE = PROVIDER_DIR / "pkcs11prov.so"
 PROVIDER_NAME = "pkcs11prov"  # the name it has when loaded by file name
+# pkcs11.so -> ../pkcs11prov.so: OPENSSL_MODULES for curl, which loads "pkcs11".
+CURL_MODULES_DIR = PROVIDER_DIR / "curl-modules"
 MOCK_MODULE = BUILD_DIR / "tests" / "mock" / "libp11mock.so"
 
 SOFTHSM_MODULE = "/usr/lib/softhsm/libsofthsm2.so"
