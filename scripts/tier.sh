@@ -5,6 +5,9 @@
 #   scripts/tier.sh openssl4   Debian sid with OpenSSL 4.0 from experimental,
 #                              and libp11's engine package (which installs
 #                              its own ossl-modules/pkcs11prov.so)
+#   scripts/tier.sh NAME PYTEST-ARGS...
+#                              only the gcc build and those integration
+#                              tests (e.g. tests/integration/test_tls.py -x)
 # Inside: scripts/install-deps.sh, gcc and clang builds (-Werror), ctest on
 # both, and the integration tests on real tokens with the gcc build. The
 # sanitizer, TSan and fuzz runs stay on the host (scripts/test.sh).
@@ -19,6 +22,7 @@ cd "$(dirname "$0")/.."
 repo=$PWD
 
 tier=${1:-}
+shift || true
 case "$tier" in
   debian13) suite=trixie ;;
   openssl4) suite=sid ;;
@@ -27,6 +31,11 @@ esac
 [[ $(id -u) -eq 0 ]] || { echo "error: $0 needs root (debootstrap, chroot, mount)" >&2; exit 1; }
 
 root=${PKCS11PROV_TIER_DIR:-/var/tmp/pkcs11prov-tiers}/$tier
+mkdir -p "$(dirname "$root")"
+# One run per chroot at a time: a second would replace /src under the
+# first, and its clean-up would kill the first one's processes.
+exec 9> "$root.lock"
+flock 9
 # The host's own Debian mirror (deb822 or one-line sources), else Debian's.
 mirror=$(grep -hoE '^(URIs:[[:space:]]*|deb[[:space:]]+)https?://[^[:space:]]+/debian/?([[:space:]]|$)' \
            /etc/apt/sources.list.d/*.sources /etc/apt/sources.list 2>/dev/null |
@@ -139,4 +148,4 @@ fi
 in_chroot sh -c '. /etc/os-release; echo "$PRETTY_NAME"; openssl version; curl --version | head -n1; gcc --version | head -n1; clang --version | head -n1'
 
 step "suite"
-in_chroot /src/scripts/test.sh --in-tier
+in_chroot /src/scripts/test.sh --in-tier "$@"
