@@ -5,7 +5,9 @@ a wrong PIN tried exactly once (counted by OpenSC's pkcs11-spy on SoftHSM
 and by the mock's call log) and never retried; no C_Login at all when the
 token reports its final try or a lock; a NULL PIN on a protected
 authentication path; one login per token per process; and no PIN in any
-output, even traced with PKCS11PROV_DEBUG=3.
+output, even traced with PKCS11PROV_DEBUG=3. pin-value and pin-source also
+in the URI's path (";pin-value=", as p11-kit and update agents write them):
+the same as in the query, and one of each across both.
 
 The key is pin-p256 on token p11prov-pin, whose PIN (tokens.DISTINCT_PIN)
 is easy to find in output. SoftHSM never locks a PIN (it only sets
@@ -15,7 +17,7 @@ import re
 import pytest
 
 from helpers import (CLI_PROVIDER_ARGS, SOFTHSM_MODULE, OpensslRunner,
-                     assert_ok, describe, mock_calls, write_openssl_cnf,
+                     assert_ok, describe, mock_calls, run, write_openssl_cnf,
                      write_plain_cnf)
 from keyops import (MOCK_PUB_PEM, assert_clear_error, assert_hidden, run_c,
                     run_with_tty, software, spy_env, spy_names, spy_summary)
@@ -48,6 +50,10 @@ def given(source, pin, tmp_path):
         return f"{KEY}?pin-source=file:{pin_file(tmp_path, pin)}", [], None, {}
     if source == "pin-source=path":
         return f"{KEY}?pin-source={pin_file(tmp_path, pin)}", [], None, {}
+    if source == "path pin-value":
+        return f"{KEY};pin-value={pin}", [], None, {}
+    if source == "path pin-source=file:":
+        return f"{KEY};pin-source=file:{pin_file(tmp_path, pin)}", [], None, {}
     if source == "config":
         return KEY, [], {"pkcs11-module-token-pin": pin}, {}
     if source == "config file:":
@@ -63,8 +69,14 @@ def given(source, pin, tmp_path):
     raise ValueError(source)
 
 
+# PIN attributes in the URI's path: pkcs11:token=T;object=O;type=private;pin-value=P
+IN_PATH = ["path pin-value", "path pin-source=file:"]
 URI_AND_CALLBACK = ["pin-value", "pin-source=file:", "pin-source=path",
-                    "-passin pass:", "-passin file:", "-passin env:"]
+                    *IN_PATH, "-passin pass:", "-passin file:",
+                    "-passin env:"]
+# Sources whose PIN is in the URI text itself, which openssl echoes when it
+# cannot load the URI.
+PIN_IN_URI = ("pin-value", "path pin-value")
 CONFIG = ["config", "config file:"]
 
 
@@ -163,7 +175,7 @@ def test_wrong_uri_pin_is_not_replaced_by_callback(openssl_prov, soft_env,
 # ---- a wrong PIN: one C_Login, never retried ------------------------------------
 
 @pytest.mark.parametrize("source", ["pin-value", "pin-source=file:",
-                                    "-passin pass:"])
+                                    *IN_PATH, "-passin pass:"])
 def test_wrong_pin_one_login_spy(openssl_prov, softhsm, tmp_path, source):
     log = tmp_path / "spy.log"
     env = {**softhsm.env, **spy_env(SOFTHSM_MODULE, log),
@@ -291,7 +303,7 @@ def test_no_pin_in_output(openssl_prov, soft_env, tmp_path, source, pin):
     assert (proc.returncode == 0) == (pin == SECRET), describe(proc)
     # openssl echoes a URI it could not load: its PIN is openssl's doing.
     assert_hidden(proc, SECRET, WRONG,
-                  echoes_allowed=source == "pin-value" and pin == WRONG)
+                  echoes_allowed=source in PIN_IN_URI and pin == WRONG)
 
 
 @pytest.mark.parametrize("pin", [SECRET, WRONG])
@@ -304,12 +316,87 @@ def test_no_config_pin_in_output(config_runner, soft_env, tmp_path, source,
     assert_hidden(proc, SECRET, WRONG, echoes_allowed=False)
 
 
-def test_no_pin_in_trace_file(openssl_prov, soft_env, tmp_path):
+@pytest.mark.parametrize("where", ["?", ";"])
+def test_no_pin_in_trace_file(openssl_prov, soft_env, tmp_path, where):
     trace = tmp_path / "trace.log"
     proc = assert_ok(openssl_prov(
-        "dgst", "-sha256", "-sign", f"{KEY}?pin-value={SECRET}", "-out",
+        "dgst", "-sha256", "-sign", f"{KEY}{where}pin-value={SECRET}", "-out",
         tmp_path / "sig", "/dev/null",
         env={**soft_env, "PKCS11PROV_DEBUG": f"file:{trace},level:3"}))
     text = trace.read_text()
     assert re.search(r"pkcs11prov\[\d+\]", text), "empty trace"
     assert SECRET not in text + proc.stdout + proc.stderr, "PIN in the trace"
+
+
+# ---- PIN attributes in the path -----------------------------------------------------
+
+@pytest.mark.parametrize("source", IN_PATH)
+def test_sign_with_pin_in_path(openssl_prov, softhsm, soft_env, tmp_path,
+                               source):
+    """`dgst -sign` with pkcs11:token=T;object=O;type=private;pin-value=P
+    (or ;pin-source=file:...): one C_Login, a signature that verifies in
+    software."""
+    uri, _, _, _ = given(source, SECRET, tmp_path)
+    log, sig, data = tmp_path / "spy.log", tmp_path / "sig", tmp_path / "data"
+    data.write_text("signed with the PIN in the path\n")
+    proc = openssl_prov("dgst", "-sha256", "-sign", uri, "-out", sig, data,
+                        env={**softhsm.env, **spy_env(SOFTHSM_MODULE, log)})
+    assert_ok(proc)
+    assert spy_names(log).count("C_Login") == 1, spy_summary(log)
+    software(tmp_path, "dgst", "-sha256", "-verify",
+             softhsm.keys["pin-p256"].pub_pem, "-signature", sig, data,
+             what="verifying the signature")
+    assert_hidden(proc, SECRET, echoes_allowed=False)
+
+
+def token_serial(softhsm, label):
+    """The token's serial number, as GnuTLS's p11tool lists it."""
+    proc = assert_ok(run(["p11tool", "--provider", SOFTHSM_MODULE,
+                          "--list-tokens"], softhsm.env, preload=False))
+    found = re.search(rf"serial=([^;\s]+);token={label}\s", proc.stdout)
+    assert found, "no serial for " + label + "\n" + describe(proc)
+    return found.group(1)
+
+
+def test_update_agent_uri(openssl_prov, softhsm, soft_env, tmp_path):
+    """The form update agents write: the token's serial, the PIN, then the
+    object's id; no label, no type."""
+    serial = token_serial(softhsm, "p11prov-pin")
+    uri = f"pkcs11:serial={serial};pin-value={SECRET};id=%21"
+    proc = assert_ok(openssl_prov("pkey", "-in", uri, "-pubout", env=soft_env))
+    assert proc.stdout == softhsm.keys["pin-p256"].pub_pem.read_text(), \
+        describe(proc)
+
+
+@pytest.mark.parametrize("uri", [
+    f"{KEY};pin-source=file:PINFILE?pin-value={SECRET}",
+    f"{KEY};pin-value={SECRET}?pin-source=file:PINFILE",
+], ids=["value in query", "value in path"])
+def test_pin_value_first_wherever_given(openssl_prov, softhsm, soft_env,
+                                        tmp_path, uri):
+    """pin-value wins over pin-source (holding a wrong PIN here) as in the
+    query form, whichever component each is in."""
+    uri = uri.replace("PINFILE", str(pin_file(tmp_path, WRONG)))
+    assert_loaded(openssl_prov("pkey", "-in", uri, "-pubout", env=soft_env),
+                  softhsm)
+
+
+@pytest.mark.parametrize("uri, attribute", [
+    (f"{KEY};pin-value={SECRET}?pin-value={SECRET}", "pin-value"),
+    (f"{KEY};pin-value={WRONG}?pin-value={SECRET}", "pin-value"),
+    (f"{KEY};pin-value={SECRET};pin-value={SECRET}", "pin-value"),
+    (f"{KEY};pin-source=file:/nonexistent?pin-source=file:/x", "pin-source"),
+], ids=["same value", "different values", "twice in the path", "pin-source"])
+def test_pin_attribute_twice_is_refused(openssl_prov, softhsm, tmp_path, uri,
+                                        attribute):
+    """A PIN attribute given twice, in the path and the query or twice in
+    the path, is a duplicate like any other: a clear error naming it, no
+    C_Login, no crash, and no PIN in what the provider printed."""
+    log = tmp_path / "spy.log"
+    proc = openssl_prov("pkey", "-in", uri, "-pubout",
+                        env={**softhsm.env, **spy_env(SOFTHSM_MODULE, log),
+                             "PKCS11PROV_DEBUG": "3"})
+    assert_clear_error(proc, f'duplicate attribute "{attribute}"',
+                       "in the path or the query")
+    assert "C_Login" not in spy_names(log), spy_summary(log)
+    assert_hidden(proc, SECRET, WRONG)
