@@ -197,8 +197,10 @@ static CK_RV derive_once(ECDH_CTX *ctx, CK_MECHANISM *mechanism,
     CK_SESSION_HANDLE session;
     CK_OBJECT_HANDLE handle, derived = CK_INVALID_HANDLE;
     CK_RV rv, destroy_rv;
+    bool rw = __atomic_load_n(&key->token->derive_needs_rw, __ATOMIC_RELAXED);
 
-    rv = p11prov_session_borrow(key->provctx, key->token, &session);
+    rv = rw ? p11prov_session_borrow_rw(key->provctx, key->token, &session)
+            : p11prov_session_borrow(key->provctx, key->token, &session);
     if (rv != CKR_OK)
         return rv;
     rv = p11prov_key_handle(key, session, stale, &handle);
@@ -215,7 +217,14 @@ static CK_RV derive_once(ECDH_CTX *ctx, CK_MECHANISM *mechanism,
         (void)destroy_rv; /* a session object dies with its session anyway */
     }
     p11prov_session_return(key->token, session,
-                           rv == CKR_OK || !p11prov_session_broken(rv));
+                           !rw && (rv == CKR_OK || !p11prov_session_broken(rv)));
+    if (rv == CKR_SESSION_READ_ONLY && !rw) {
+        /* The module makes the derived key an object only in read-write
+         * sessions (tpm2-pkcs11 >= 1.9.1): learned once per token. */
+        P11PROV_DEBUG(1, "C_DeriveKey needs a read-write session on %s",
+                      key->uri);
+        __atomic_store_n(&key->token->derive_needs_rw, true, __ATOMIC_RELAXED);
+    }
     return rv;
 }
 
@@ -263,7 +272,7 @@ static int token_derive(ECDH_CTX *ctx, unsigned char *secret,
         }
         if (rv == CKR_OBJECT_HANDLE_INVALID || rv == CKR_KEY_HANDLE_INVALID)
             stale = true;
-        else if (!p11prov_session_broken(rv))
+        else if (rv != CKR_SESSION_READ_ONLY && !p11prov_session_broken(rv))
             break;
     }
     P11PROV_RAISE_CKR(ctx->provctx, rv, "C_DeriveKey with CKM_ECDH1_DERIVE",

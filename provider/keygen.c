@@ -210,9 +210,9 @@ P11PROV_KEY *p11prov_token_generate(P11PROV_CTX *ctx, const char *uri_text,
     if (safe_uri == NULL || (token = the_token(ctx, uri, safe_uri)) == NULL
         || !p11prov_token_login(ctx, token, &pins))
         goto done;
-    P11PROV_CALL(rv, token->module, C_OpenSession, token->slot_id,
-                 CKF_SERIAL_SESSION | CKF_RW_SESSION, NULL, NULL, &session);
+    rv = p11prov_session_borrow_rw(ctx, token, &session);
     if (rv != CKR_OK) {
+        session = CK_INVALID_HANDLE;
         P11PROV_RAISE_CKR(ctx, rv, "C_OpenSession (read-write)", safe_uri);
         goto done;
     }
@@ -241,7 +241,7 @@ P11PROV_KEY *p11prov_token_generate(P11PROV_CTX *ctx, const char *uri_text,
     }
 done:
     if (token != NULL && session != CK_INVALID_HANDLE)
-        P11PROV_CALL(rv, token->module, C_CloseSession, session);
+        p11prov_session_return(token, session, false);
     OPENSSL_free(safe_uri);
     p11uri_free(uri);
     return key;

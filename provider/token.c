@@ -332,8 +332,10 @@ static bool wait_for_session(P11PROV_TOKEN *token, unsigned int seen,
     return __atomic_load_n(&token->sessions_released, __ATOMIC_SEQ_CST) != seen;
 }
 
-CK_RV p11prov_session_borrow(P11PROV_CTX *ctx, P11PROV_TOKEN *token,
-                             CK_SESSION_HANDLE *session)
+/* flags for C_OpenSession: read-write sessions are always new (the idle
+ * ones are read-only). */
+static CK_RV borrow(P11PROV_CTX *ctx, P11PROV_TOKEN *token, CK_FLAGS flags,
+                    CK_SESSION_HANDLE *session)
 {
     /* Every use of a token starts here: after fork() the child must
      * re-initialise the module before its first call. */
@@ -345,11 +347,11 @@ CK_RV p11prov_session_borrow(P11PROV_CTX *ctx, P11PROV_TOKEN *token,
     for (;;) {
         unsigned int seen =
             __atomic_load_n(&token->sessions_released, __ATOMIC_SEQ_CST);
-        if (take_idle_session(token, session))
+        if (!(flags & CKF_RW_SESSION) && take_idle_session(token, session))
             return CKR_OK;
         if (p11prov_session_reserve(token)) {
             P11PROV_CALL(rv, token->module, C_OpenSession, token->slot_id,
-                         CKF_SERIAL_SESSION, NULL, NULL, session);
+                         CKF_SERIAL_SESSION | flags, NULL, NULL, session);
             if (rv == CKR_OK)
                 return CKR_OK;
             p11prov_session_unreserve(token); /* the reservation */
@@ -367,6 +369,18 @@ CK_RV p11prov_session_borrow(P11PROV_CTX *ctx, P11PROV_TOKEN *token,
         if (!wait_for_session(token, seen, &deadline))
             return CKR_SESSION_COUNT;
     }
+}
+
+CK_RV p11prov_session_borrow(P11PROV_CTX *ctx, P11PROV_TOKEN *token,
+                             CK_SESSION_HANDLE *session)
+{
+    return borrow(ctx, token, 0, session);
+}
+
+CK_RV p11prov_session_borrow_rw(P11PROV_CTX *ctx, P11PROV_TOKEN *token,
+                                CK_SESSION_HANDLE *session)
+{
+    return borrow(ctx, token, CKF_RW_SESSION, session);
 }
 
 void p11prov_session_return(P11PROV_TOKEN *token, CK_SESSION_HANDLE session,

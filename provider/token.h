@@ -54,6 +54,9 @@ struct p11prov_token {
      * as signing threads may still be reading it. */
     struct p11prov_mechanisms *mechanisms;
     struct p11prov_mechanisms *retired_mechanisms; /* token->lock */
+    /* C_DeriveKey answered CKR_SESSION_READ_ONLY in a read-only session:
+     * derive in read-write ones from then on (atomic). */
+    bool derive_needs_rw;
     struct p11prov_token *next;
 };
 
@@ -98,6 +101,14 @@ char *p11prov_object_uri(const P11PROV_TOKEN *token, const unsigned char *label,
  * it back with p11prov_session_return. */
 CK_RV p11prov_session_borrow(P11PROV_CTX *ctx, P11PROV_TOKEN *token,
                              CK_SESSION_HANDLE *session);
+
+/* Opens a new read-write session, counted and waited for as the pool's
+ * are: for key generation, and for modules whose operations create
+ * objects (tpm2-pkcs11's C_DeriveKey answers CKR_SESSION_READ_ONLY in a
+ * read-only session). Give it back with p11prov_session_return(..,
+ * false): it is closed, never pooled. */
+CK_RV p11prov_session_borrow_rw(P11PROV_CTX *ctx, P11PROV_TOKEN *token,
+                                CK_SESSION_HANDLE *session);
 
 /* Counts a session of ours about to be opened outside the pool; false
  * when we already hold as many as the token has (ulMaxSessionCount).
