@@ -8,10 +8,11 @@ hashlib. Curves P-256, P-384 and P-521 on SoftHSM; the KDF options
 kdf-type, kdf-digest, kdf-outlen and kdf-ukm; the cofactor-mode parameter;
 a peer public key on another token; what reaches the token (pkcs11-spy);
 the C program ecdh_derive (EVP_PKEY_derive, OSSL_EXCHANGE_PARAM_KDF_*); and
-the clear errors: curve mismatch, a key without CKA_DERIVE (pin-p256),
-tpm2-pkcs11 1.9.0, which offers no CKM_ECDH1_DERIVE, and the configuration
-key pkcs11-module-unlisted-mechanisms that makes the provider try anyway
-(tpm2-pkcs11 1.9.0 then answers CKR_FUNCTION_NOT_SUPPORTED)."""
+the clear errors: curve mismatch, a key without CKA_DERIVE (pin-p256).
+tpm2-pkcs11: 1.9.0 offers no CKM_ECDH1_DERIVE (a clear error; the
+configuration key pkcs11-module-unlisted-mechanisms makes the provider try
+anyway, and the module answers CKR_FUNCTION_NOT_SUPPORTED); 1.9.1 derives,
+in read-write sessions only."""
 import hashlib
 import re
 
@@ -21,6 +22,7 @@ from helpers import (SOFTHSM_MODULE, TPM2_MODULE, OpensslRunner, assert_ok,
                      describe, mock_calls, run)
 from keyops import (assert_clear_error, assert_hidden, run_c, software,
                     spy_calls, spy_env, spy_names, spy_summary, token_key)
+from mechanisms import CKM_ECDH1_DERIVE, token_attribute_false, token_key_allows
 from tokens import DISTINCT_PIN
 
 # token key: (curve, bytes of the shared secret)
@@ -326,19 +328,57 @@ def tpm_spy_env(tpm, log):
     return {**tpm.env, **spy_env(TPM2_MODULE, log)}
 
 
-@pytest.mark.parametrize("label", ["tpm-p256", TPM_DERIVE_LABEL])
-def test_tpm_offers_no_ecdh(openssl_prov, tpm_clean, tpm_derive_key,
-                            tmp_path, label):
-    """The provider says that the token does not offer CKM_ECDH1_DERIVE
-    and names it, without asking the token to derive."""
-    uri = (tpm_derive_key if label == TPM_DERIVE_LABEL else
-           f"pkcs11:token={tpm_clean.token};object={label};type=private"
+@pytest.fixture(scope="module")
+def tpm_lists_ecdh(tpm, tpm_derive_key):
+    """Whether this tpm2-pkcs11 implements ECDH, as the module says: the
+    EC key's CKA_ALLOWED_MECHANISMS lists CKM_ECDH1_DERIVE from 1.9.1
+    (Debian 13) on, which still leaves it out of C_GetMechanismList; 1.9.0
+    (Debian 12) lists ECDSA only and has no C_DeriveKey."""
+    return token_key_allows(tpm, TPM_DERIVE_LABEL, CKM_ECDH1_DERIVE)
+
+
+def test_tpm_ecdh(openssl_prov, tpm_clean, tpm_derive_key, tpm_lists_ecdh,
+                  tmp_path):
+    """A TPM key with CKA_DERIVE: where the module offers ECDH (1.9.1) the
+    secret equals the software derivation, with no configuration, although
+    its C_DeriveKey works only in a read-write session; where it does not
+    (1.9.0), a clear error names the mechanism and the token is not asked."""
+    peer_key, peer_pub = software_peer(tmp_path, "P-256")
+    log = tmp_path / "spy.log"
+    proc, out = token_derive(openssl_prov, tpm_derive_key, peer_pub,
+                             tmp_path, env=tpm_spy_env(tpm_clean, log))
+    if not tpm_lists_ecdh:
+        assert_clear_error(proc, "CKM_ECDH1_DERIVE", "p11prov-tpm")
+        assert "C_DeriveKey" not in spy_names(log), spy_summary(log)
+        assert_no_secret(proc, out)
+        return
+    secret = derived(proc, out)
+    token_pub = tmp_path / "token.pub.pem"
+    assert_ok(openssl_prov("pkey", "-in", tpm_derive_key, "-pubout", "-out",
+                           token_pub, env=tpm_clean.env))
+    assert len(secret) == 32
+    assert secret == software_derive(tmp_path, peer_key, token_pub)
+    # Learned once per token: at most one read-only attempt.
+    assert spy_names(log).count("C_DeriveKey") <= 2, spy_summary(log)
+
+
+def test_tpm_key_without_derive(openssl_prov, tpm_clean, tpm_lists_ecdh,
+                                tmp_path):
+    """tpm-p256 is made with --usage-sign only: where the module offers
+    ECDH the error says the key cannot derive (its CKA_DERIVE, read from
+    the module, is false), else that the token offers no ECDH. The token
+    is not asked to derive either way."""
+    uri = (f"pkcs11:token={tpm_clean.token};object=tpm-p256;type=private"
            f"?pin-value={tpm_clean.pin}")
+    assert token_attribute_false(tpm_clean, "tpm-p256", "CKA_DERIVE")
     _, peer_pub = software_peer(tmp_path, "P-256")
     log = tmp_path / "spy.log"
     proc, out = token_derive(openssl_prov, uri, peer_pub, tmp_path,
                              env=tpm_spy_env(tpm_clean, log))
-    assert_clear_error(proc, "CKM_ECDH1_DERIVE", "p11prov-tpm")
+    if tpm_lists_ecdh:
+        assert_clear_error(proc, "CKA_DERIVE is false", "tpm-p256")
+    else:
+        assert_clear_error(proc, "CKM_ECDH1_DERIVE", "p11prov-tpm")
     assert "C_DeriveKey" not in spy_names(log), spy_summary(log)
     assert_no_secret(proc, out)
 
@@ -349,20 +389,25 @@ def test_tpm_offers_no_ecdh(openssl_prov, tpm_clean, tpm_derive_key,
     "CKM_RSA_PKCS_PSS CKM_ECDH1_DERIVE",
 ])
 def test_tpm_unlisted_mechanism_tried(provider_module, tpm_clean,
-                                      tpm_derive_key, tmp_path, unlisted):
+                                      tpm_derive_key, tpm_lists_ecdh,
+                                      tmp_path, unlisted):
     """pkcs11-module-unlisted-mechanisms = CKM_ECDH1_DERIVE: the provider
-    calls C_DeriveKey anyway; tpm2-pkcs11 1.9.0 answers
-    CKR_FUNCTION_NOT_SUPPORTED, which the error names."""
+    calls C_DeriveKey whether or not the module lists it. tpm2-pkcs11 1.9.0
+    answers CKR_FUNCTION_NOT_SUPPORTED, which the error names; 1.9.1
+    derives."""
     _, peer_pub = software_peer(tmp_path, "P-256")
     log = tmp_path / "spy.log"
     proc, out = token_derive(
         OpensslRunner("config", tmp_path), tpm_derive_key, peer_pub,
         tmp_path, env=tpm_spy_env(tpm_clean, log),
         cnf={"pkcs11-module-unlisted-mechanisms": unlisted})
-    assert_clear_error(proc, "CKR_FUNCTION_NOT_SUPPORTED")
     assert "C_DeriveKey" in spy_names(log), (
         "the token was not asked\n" + spy_summary(log))
-    assert_no_secret(proc, out)
+    if tpm_lists_ecdh:
+        assert len(derived(proc, out)) == 32
+    else:
+        assert_clear_error(proc, "CKR_FUNCTION_NOT_SUPPORTED")
+        assert_no_secret(proc, out)
 
 
 @pytest.mark.parametrize("mechanism_list", ["listed", "unreadable"])
