@@ -14,7 +14,9 @@ PKCS#1 v1.5, is a raw CKM_RSA_X_509 decryption with the padding removed in
 the provider in constant time.
 
 A tampered ciphertext fails with the same error whatever the padding and
-whoever found it. Keys that cannot decrypt fail clearly. The TLS RSA key
+whoever found it, except PKCS#1 v1.5 unpadded by a token that applies
+implicit rejection (SoftHSM on OpenSSL >= 3.2): then the token's
+synthetic message is passed on, as the test says per version. Keys that cannot decrypt fail clearly. The TLS RSA key
 exchange (RSA_PKCS1_WITH_TLS_PADDING) is checked by a C program and by a
 real s_server/s_client handshake."""
 import os
@@ -319,9 +321,45 @@ def test_token_refuses_oaep_without_raw_rsa(openssl_prov, odd_keys, tmp_path):
                        "CKR_ARGUMENTS_BAD", "object=pkcsonly")
 
 
+def softhsm_libcrypto_version():
+    """(major, minor) of the libcrypto SoftHSM itself loads: read from that
+    library (found by the dynamic linker, as SoftHSM's own), not from the
+    openssl command, which may be another version (sid + OpenSSL 4.0)."""
+    code = ("import ctypes, sys; l = ctypes.CDLL(sys.argv[1]); "
+            "l.OpenSSL_version_num.restype = ctypes.c_ulong; "
+            "print(l.OpenSSL_version_num())")
+    ldd = run(["ldd", SOFTHSM_MODULE], preload=False)
+    m = re.search(r"libcrypto\.so\S* => (\S+)", ldd.stdout)
+    assert m, "SoftHSM links no libcrypto?\n" + describe(ldd)
+    proc = run(["/usr/bin/python3", "-c", code, m.group(1)], preload=False)
+    number = int(assert_ok(proc).stdout)
+    return number >> 28, (number >> 20) & 0xFF
+
+
 @pytest.mark.parametrize("scheme", ["pkcs1", "oaep-sha1"])
-def test_token_padding_failure_same_error(openssl_prov, odd_keys, tmp_path,
-                                          scheme):
+def test_token_padding_failure(openssl_prov, odd_keys, tmp_path, scheme):
+    """A tampered ciphertext where the token removes the padding itself.
+    OAEP: one clear error naming the key. PKCS#1 v1.5: the provider passes
+    on what the token answers. SoftHSM on OpenSSL < 3.2 reports the bad
+    padding (one clear error); from 3.2 on its libcrypto applies implicit
+    rejection (the Marvin countermeasure): success with a message derived
+    from the key and the ciphertext, the same every time, never the
+    plaintext."""
+    if scheme == "pkcs1" and softhsm_libcrypto_version() >= (3, 2):
+        (uri, pub), env = odd_keys[0]["pkcsonly"], odd_keys[1]
+        secret, ct = encrypt(tmp_path, pub, scheme)
+        tampered(ct)
+        answers = []
+        for attempt in range(2):
+            out = tmp_path / f"out{attempt}"
+            assert_ok(openssl_prov("pkeyutl", "-decrypt", "-inkey", uri,
+                                   "-in", ct, "-out", out,
+                                   *opts("-pkeyopt", SCHEMES[scheme]),
+                                   env=env))
+            answers.append(out.read_bytes())
+        assert answers[0] == answers[1], "implicit rejection not deterministic"
+        assert answers[0] != secret
+        return
     proc, _, _ = odd_decrypt(openssl_prov, odd_keys, tmp_path, "pkcsonly",
                              scheme, tamper=True)
     assert_clear_error(proc, "decryption with", "object=pkcsonly",
