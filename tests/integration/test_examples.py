@@ -10,6 +10,7 @@ ecdh_register  ECDH between the token key and a peer public key: the
                device's and the peer's secrets are equal, and equal to
                what openssl without the provider derives.
 """
+import re
 import socket
 import subprocess
 import time
@@ -91,8 +92,31 @@ def pin_file(tmp_path, pin):
     return path
 
 
+def libcryptos(program):
+    """The distinct libcrypto files the dynamic linker loads for program
+    (itself and, through libcurl, its dependencies)."""
+    proc = run(["ldd", program], preload=False)
+    return sorted(set(re.findall(r"(libcrypto\.so\.\S+) => (\S+)",
+                                 proc.stdout)))
+
+
+def ota_client():
+    """The example, when it can run here. Where libcurl was built against
+    another libcrypto than the one the project builds with (Debian sid with
+    OpenSSL 4.0 from experimental: libcurl still links libcrypto.so.3), the
+    program would hold two libcryptos in one process, which crash each
+    other (seen in SSL_CTX_free): skipped, with what ldd showed."""
+    path = example("ota_client")
+    found = libcryptos(path)
+    if len(found) > 1:
+        pytest.skip(f"{path.name} would load {len(found)} libcryptos "
+                    f"({', '.join(f'{name} => {where}' for name, where in found)})"
+                    ": libcurl links another OpenSSL than the build")
+    return path
+
+
 def ota(tmp_path, url, software_ca, env, *args):
-    return run([example("ota_client"), "--url", url, "--cafile",
+    return run([ota_client(), "--url", url, "--cafile",
                 software_ca.cert, *args], env, timeout=120)
 
 
@@ -162,7 +186,7 @@ def test_ota_client_wrong_cert_refused(request, tmp_path, software_ca,
 
 
 def test_ota_client_usage(tmp_path):
-    proc = run([example("ota_client"), "--url", "https://localhost/"])
+    proc = run([ota_client(), "--url", "https://localhost/"])
     assert proc.returncode == 2, describe(proc)
     assert "usage:" in proc.stderr
 
