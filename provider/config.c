@@ -74,12 +74,19 @@ static bool is_known_key(const char *key)
  * section from the configuration file OpenSSL loaded and refuse unknown
  * keys. When the file or the section cannot be found (an application that
  * loaded its configuration from elsewhere), there is nothing to check. */
-static int check_unknown_keys(P11PROV_CTX *ctx)
+static int check_unknown_keys(P11PROV_CTX *ctx, bool section_applied)
 {
-    char *file = CONF_get1_default_config_file();
-    CONF *conf = NCONF_new(NULL);
+    char *file = NULL;
+    CONF *conf = NULL;
     int ok = 1;
 
+    /* A library context that never applied the file (curl's own, which
+     * loads the provider by name) must not be held to a section that may
+     * configure another provider of the same name. */
+    if (!section_applied)
+        return 1;
+    file = CONF_get1_default_config_file();
+    conf = NCONF_new(NULL);
     ERR_set_mark();
     if (file == NULL || conf == NULL || NCONF_load(conf, file, NULL) <= 0)
         goto done;
@@ -216,6 +223,9 @@ int p11prov_config_load(P11PROV_CTX *ctx, const OSSL_DISPATCH *in)
     const char *name = NULL, *module_path = NULL, *init_args = NULL;
     const char *token_pin = NULL, *unlisted = NULL;
     const char *copy_keys = NULL, *cache_seconds = NULL;
+    /* Keys OpenSSL's configuration module consumes itself, and passes
+     * on as parameters when it applied our section. */
+    const char *conf_module = NULL, *conf_activate = NULL;
 
     for (; in->function_id != 0; in++)
         if (in->function_id == OSSL_FUNC_CORE_GET_PARAMS)
@@ -232,12 +242,18 @@ int p11prov_config_load(P11PROV_CTX *ctx, const OSSL_DISPATCH *in)
         OSSL_PARAM_utf8_ptr(KEY_UNLISTED, &unlisted, 0),
         OSSL_PARAM_utf8_ptr(KEY_COPY_KEYS, &copy_keys, 0),
         OSSL_PARAM_utf8_ptr(KEY_CACHE_SECONDS, &cache_seconds, 0),
+        OSSL_PARAM_utf8_ptr("module", &conf_module, 0),
+        OSSL_PARAM_utf8_ptr("activate", &conf_activate, 0),
         OSSL_PARAM_END,
     };
     if (!core_get_params(ctx->handle, params)) {
         P11PROV_RAISE(ctx, P11PROV_R_CONFIG, "cannot read configuration");
         return 0;
     }
+    bool section_applied = conf_module != NULL || conf_activate != NULL
+                           || module_path != NULL || init_args != NULL
+                           || token_pin != NULL || unlisted != NULL
+                           || copy_keys != NULL || cache_seconds != NULL;
     /* The environment wins, so one binary can be pointed at a module. */
     const char *env_module = getenv("PKCS11PROV_MODULE");
     if (env_module != NULL && *env_module != '\0')
@@ -266,7 +282,7 @@ int p11prov_config_load(P11PROV_CTX *ctx, const OSSL_DISPATCH *in)
     P11PROV_DEBUG(1, "provider \"%s\" configured: module %s%s", ctx->name,
                   ctx->config.module_path,
                   ctx->config.token_pin ? ", token PIN configured" : "");
-    return check_unknown_keys(ctx);
+    return check_unknown_keys(ctx, section_applied);
 }
 
 void p11prov_config_free(P11PROV_CONFIG *config)

@@ -395,10 +395,6 @@ def test_curl_style_load_without_configuration(provider_module):
     assert bare_libctx_load(CURL_MODULES_DIR)["buildinfo"] == our_buildinfo()
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "provider/config.c checks the openssl.cnf section of the provider's "
-    "name even when that section was not applied (curl's own library "
-    "context); latchset's keys there make ours refuse to load"))
 def test_curl_style_load_beside_latchset_configuration(provider_module, tmp_path):
     """A system openssl.cnf that configures latchset/pkcs11-provider as
     "pkcs11" (not activated) must not stop ours loading in a library
