@@ -12,6 +12,7 @@ packages=(
   softhsm2 opensc gnutls-bin
   libtpm2-pkcs11-1 libtpm2-pkcs11-tools tpm2-tools swtpm swtpm-tools
   curl libcurl4-openssl-dev python3-pytest git ca-certificates
+  debootstrap
 )
 # The swtpm TCTI: renamed for the 64-bit time_t transition (Debian 13 on);
 # the old name is then a virtual package dpkg never reports as installed.

@@ -51,7 +51,11 @@ while (($#)); do
     *) echo "usage: $0 [--tier host|debian13|openssl4]..." >&2; exit 2 ;;
   esac
 done
-((${#tiers[@]})) || tiers=(host debian13 openssl4)
+if ((${#tiers[@]} == 0)); then
+  tiers=(host debian13 openssl4)
+  # On Debian 13 itself the host tier is the Debian 13 tier.
+  [[ $(. /etc/os-release; echo "${VERSION_CODENAME:-}") == trixie ]] && tiers=(host openssl4)
+fi
 for tier in "${tiers[@]}"; do
   case "$tier" in
     host | debian13 | openssl4) ;;
