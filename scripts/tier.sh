@@ -62,6 +62,10 @@ write_apt_config() {
 }
 
 make_chroot() {
+  if ! command -v debootstrap > /dev/null; then
+    step "installing debootstrap"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap > /dev/null
+  fi
   if [[ -f $root/.pkcs11prov-recipe && $(cat "$root/.pkcs11prov-recipe") == "$recipe" ]]; then
     step "reusing the chroot in $root"
     return
