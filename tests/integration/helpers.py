@@ -231,6 +231,44 @@ def parse_providers(text):
     return providers
 
 
+# What another program prints is matched through stable forms only: the
+# wording and spacing of openssl's and OpenSC's output changed between
+# OpenSSL 3.0, 3.5 and 4.0 (and OpenSC 0.23 and 0.26/0.27).
+
+_VERSIONS = {}
+
+
+def openssl_version():
+    """The version of the `openssl` binary the tests run, as a tuple of
+    ints: (3, 0, 22). For behaviour that really differs by version."""
+    if "openssl" not in _VERSIONS:
+        proc = run(["openssl", "version"], preload=False)
+        m = re.match(r"OpenSSL (\d+)\.(\d+)\.(\d+)", proc.stdout)
+        assert m, "cannot read the version of openssl\n" + describe(proc)
+        _VERSIONS["openssl"] = tuple(int(g) for g in m.groups())
+    return _VERSIONS["openssl"]
+
+
+_STORE_ENTRY = re.compile(r"^(\d+): (.+)$", re.M)
+
+
+def store_kinds(stdout):
+    """The kinds of object `openssl storeutl` printed, in order ("Pkey",
+    "Public key", "Certificate"), from its numbered `N: kind` entries,
+    which must be numbered 0, 1, ... Its `Total found: N` line, when
+    printed, must agree; OpenSSL 3.0 prints it always, 3.5 and later not
+    when nothing was found, so its absence is accepted for 0 only."""
+    entries = _STORE_ENTRY.findall(stdout)
+    assert [int(n) for n, _ in entries] == list(range(len(entries))), (
+        "storeutl's entries are not numbered 0, 1, ...:\n" + stdout)
+    m = re.search(r"^Total found: (\d+)$", stdout, re.M)
+    if m or entries:
+        assert m and int(m.group(1)) == len(entries), (
+            f"{len(entries)} entries, but not `Total found: "
+            f"{len(entries)}`:\n" + stdout)
+    return [kind.strip() for _, kind in entries]
+
+
 def total_found(stdout):
     """The N of storeutl's `Total found: N` line."""
     m = re.search(r"^Total found: (\d+)$", stdout, re.M)
@@ -238,14 +276,120 @@ def total_found(stdout):
     return int(m.group(1))
 
 
-_PEM_CERT = re.compile(
-    r"-----BEGIN CERTIFICATE-----\s*(.*?)\s*-----END CERTIFICATE-----", re.S)
+def count_store_objects(stdout):
+    """How many objects `openssl storeutl` printed (see store_kinds)."""
+    return len(store_kinds(stdout))
+
+
+def unspaced_names(text):
+    """openssl's text with the names' `A = b` written `A=b`: OpenSSL 3.0
+    prints names (x509 -subject, -text) as `CN = x, O = y` by default,
+    3.5 and later as `CN=x, O=y`."""
+    return re.sub(r"[ \t]*=[ \t]*", "=", text)
+
+
+def dn_field(text, field="subject"):
+    """The name on openssl's `FIELD=...` line (x509 -subject, -issuer) in
+    one spelling: OpenSSL 3.0 prints `subject=CN = x` by default, 3.5
+    and later `subject=CN=x`; both give "CN=x"."""
+    m = re.search(rf"^{field}=(.*)$", text, re.M)
+    assert m, f"no `{field}=` line in:\n{text}"
+    return unspaced_names(m.group(1).strip())
+
+
+def subject_of(text):
+    return dn_field(text, "subject")
+
+
+# A TLS signature scheme as (family, hash): ("rsa_pss", "sha256").
+_SCHEME_FAMILIES = (("rsa_pss_rsae_", "rsa_pss"), ("rsa_pss_pss_", "rsa_pss"),
+                    ("rsa_pkcs1_", "rsa_pkcs1"), ("ecdsa_", "ecdsa"))
+# OpenSSL 3.0's names for the signature type (s_client's "Peer signature
+# type", s_server's "Signature type"); the hash is on a line of its own.
+_OLD_SIGNATURE_TYPES = {"RSA": "rsa_pkcs1", "RSA-PSS": "rsa_pss",
+                        "ECDSA": "ecdsa"}
+_EDDSA = ("ed25519", "ed448")
+
+
+def sigalg_scheme(name, digest=None):
+    """A TLS signature scheme as (family, hash), whatever the spelling:
+    the IANA name given to -sigalgs and printed by OpenSSL 3.5 and later
+    (rsa_pss_rsae_sha256, rsa_pkcs1_sha256, ecdsa_secp384r1_sha384,
+    ed25519) or OpenSSL 3.0's signature type (RSA-PSS, RSA, ECDSA,
+    ed25519) with digest, the hash it printed on a separate line (SHA256).
+    Families: rsa_pss, rsa_pkcs1, ecdsa, ed25519, ed448; the hash is
+    lower case, None for EdDSA. An unknown name is an error."""
+    digest = digest.lower() if digest and digest.upper() != "UNDEF" else None
+    lowered = name.lower()
+    if lowered in _EDDSA:
+        assert digest is None, f"{name} with a digest {digest}"
+        return lowered, None
+    for prefix, family in _SCHEME_FAMILIES:
+        if lowered.startswith(prefix):
+            md = lowered.rsplit("_", 1)[1]
+            assert digest in (None, md), (
+                f"signature scheme {name} but digest {digest}")
+            return family, md
+    assert name in _OLD_SIGNATURE_TYPES, f"unknown signature scheme {name!r}"
+    assert digest, f"signature type {name} without a digest"
+    return _OLD_SIGNATURE_TYPES[name], digest
+
+
+def pkcs11_tool_id(value):
+    """A CKA_ID as pkcs11-tool printed it, as lower-case hex ("01a0").
+    OpenSC 0.23 prints plain hex (`ID: 01a0`); 0.26 and later the number
+    and its bytes when it is short (`ID: 416 (0x01:a0)`), the bytes with
+    colons when it is long (`ID: 01:02:...:09`)."""
+    value = value.strip()
+    m = re.fullmatch(r"\d+ \(0x([0-9a-fA-F:]+)\)", value)
+    hex_id = (m.group(1) if m else value).replace(":", "")
+    assert re.fullmatch(r"(?:[0-9a-fA-F]{2})+", hex_id), (
+        f"not a CKA_ID: {value!r}")
+    return hex_id.lower()
+
+
+_TOOL_FIELDS = ("label", "ID", "Usage", "Access", "Allowed mechanisms")
+
+
+def pkcs11_tool_objects(stdout):
+    """`pkcs11-tool -O` as dicts: class ("Private Key", "Public Key",
+    "Certificate", ...), type ("EC", "RSA", "X.509", ...), label, id
+    (pkcs11_tool_id), usage, access and allowed (sets: "sign", "derive",
+    ...; "RSA-PKCS-PSS", ...); a field not printed is None or empty."""
+    found = []
+    fields = "|".join(_TOOL_FIELDS)
+    for line in stdout.splitlines():
+        m = re.match(r"^(\w+(?: Key)?) Object; (?:type = )?(\S+)", line)
+        if m:
+            found.append({"class": m.group(1), "type": m.group(2),
+                          "label": None, "id": None, "usage": set(),
+                          "access": set(), "allowed": set()})
+            continue
+        m = re.match(rf"^\s+({fields}):\s*(.*)$", line)
+        if m and found:
+            name, value = m.group(1), m.group(2).strip()
+            if name == "ID":
+                found[-1]["id"] = pkcs11_tool_id(value)
+            elif name == "label":
+                found[-1]["label"] = value
+            else:
+                key = "allowed" if name.startswith("Allowed") else name.lower()
+                found[-1][key] = {v.strip() for v in value.split(",")
+                                  if v.strip()}
+    return found
+
+
+def pem_blocks(text, label):
+    """The PEM blocks `-----BEGIN LABEL-----` in text, as base64 strings
+    without whitespace (comparable between files and any tool's output,
+    whatever else it printed around them)."""
+    pattern = (rf"-----BEGIN {label}-----\s*(.*?)\s*-----END {label}-----")
+    return ["".join(m.split()) for m in re.findall(pattern, text, re.S)]
 
 
 def pem_certs(text):
-    """The certificates in PEM text, as base64 strings without whitespace
-    (comparable between files and openssl output)."""
-    return ["".join(m.split()) for m in _PEM_CERT.findall(text)]
+    """The certificates in PEM text (see pem_blocks)."""
+    return pem_blocks(text, "CERTIFICATE")
 
 
 def pem_cert_file(path):

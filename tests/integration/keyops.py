@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 from helpers import (BUILD_DIR, SOFTHSM_MODULE, TPM2_MODULE, assert_no_crash,
-                     child_env, describe, run, run_openssl, write_openssl_cnf,
-                     write_plain_cnf)
+                     child_env, describe, openssl_version, pem_blocks, run,
+                     run_openssl, write_openssl_cnf, write_plain_cnf)
 from tokens import SOFTHSM_TOKENS, TPM_TOKEN, Key
 
 SPY_MODULE = "/usr/lib/x86_64-linux-gnu/pkcs11/pkcs11-spy.so"
@@ -115,6 +115,27 @@ def software(directory, *args, what="openssl without the provider"):
     return proc
 
 
+def verify_csr(directory, csr):
+    """Checks a CSR's self-signature without the provider; returns the
+    public key it holds, as pem_blocks(..., "PUBLIC KEY").
+
+    `req -verify` exits 1 on a bad self-signature since OpenSSL 3.3; 3.0
+    to 3.2 exit 0 whatever the result (the verdict only in its wording,
+    which moved from stderr to stdout). There, `x509 -req` checks the
+    self-signature instead: it refuses to certify a request whose
+    signature fails, on every version."""
+    proc = software(directory, "req", "-in", csr, "-verify", "-noout",
+                    "-pubkey", what="verifying the CSR's signature")
+    if openssl_version() < (3, 3):
+        issuer = Path(directory) / "csr-check.key"
+        software(directory, "genpkey", "-algorithm", "EC", "-pkeyopt",
+                 "ec_paramgen_curve:P-256", "-out", issuer)
+        software(directory, "x509", "-req", "-in", csr, "-key", issuer,
+                 "-days", "1", "-out", Path(directory) / "csr-check.pem",
+                 what="x509 -req checking the CSR's self-signature")
+    return pem_blocks(proc.stdout, "PUBLIC KEY")
+
+
 def data_file(directory, name="data.txt", size=3000):
     """A file of deterministic, non-trivial bytes to sign."""
     path = Path(directory) / name
@@ -134,6 +155,12 @@ def provider_text(proc):
     """stdout and stderr without the lines where openssl echoes a URI."""
     return "\n".join(line for line in (proc.stdout + proc.stderr).splitlines()
                      if not any(echo in line for echo in OPENSSL_ECHOES))
+
+
+def traced(proc, word):
+    """The URIs of the provider's trace lines `<word> <URI>` on stderr
+    (PKCS11PROV_DEBUG): "found", "returning", ..."""
+    return re.findall(rf"pkcs11prov\[\d+\]: {word} (pkcs11:\S+)", proc.stderr)
 
 
 def assert_hidden(proc, *secrets, echoes_allowed=True):
