@@ -269,13 +269,6 @@ def store_kinds(stdout):
     return [kind.strip() for _, kind in entries]
 
 
-def total_found(stdout):
-    """The N of storeutl's `Total found: N` line."""
-    m = re.search(r"^Total found: (\d+)$", stdout, re.M)
-    assert m, "no 'Total found:' line in:\n" + stdout
-    return int(m.group(1))
-
-
 def count_store_objects(stdout):
     """How many objects `openssl storeutl` printed (see store_kinds)."""
     return len(store_kinds(stdout))

@@ -9,7 +9,7 @@ import pytest
 
 from helpers import (SOFTHSM_MODULE, OpensslRunner, assert_fails_cleanly,
                      assert_no_crash, assert_ok, describe, parse_providers,
-                     run_openssl, total_found, write_openssl_cnf)
+                     count_store_objects, run_openssl, write_openssl_cnf)
 from tokens import DISTINCT_PIN as SECRET  # the user PIN of p11prov-pin
 
 OPENSSL_ECHOES = ("Couldn't open file or uri ", "calling stat(")
@@ -145,7 +145,7 @@ def test_pin_hidden_on_success(openssl_prov, soft_env, debug):
         "storeutl", "-certs", "-text",
         f"pkcs11:token=p11prov-pin;object=pin-p256?pin-value={SECRET}",
         env={**soft_env, "PKCS11PROV_DEBUG": debug})
-    assert total_found(assert_ok(proc).stdout) == 1, describe(proc)
+    assert count_store_objects(assert_ok(proc).stdout) == 1, describe(proc)
     assert SECRET not in proc.stdout + proc.stderr, describe(proc)
     assert_pin_hidden(proc, debug)
 
@@ -185,5 +185,5 @@ def test_config_pin_hidden(provider_module, softhsm, tmp_path, from_file):
         env={**softhsm.env, "PKCS11PROV_DEBUG": "3"},
         cnf={"pkcs11-module-path": SOFTHSM_MODULE,
              "pkcs11-module-token-pin": pin})
-    assert total_found(assert_ok(proc).stdout) == 1, describe(proc)
+    assert count_store_objects(assert_ok(proc).stdout) == 1, describe(proc)
     assert SECRET not in proc.stdout + proc.stderr, describe(proc)

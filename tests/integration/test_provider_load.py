@@ -8,7 +8,7 @@ import pytest
 
 from helpers import (MOCK_MODULE, PROVIDER_MODULE, SOFTHSM_MODULE,
                      assert_ok, describe, parse_providers,
-                     run_openssl, total_found, write_openssl_cnf)
+                     count_store_objects, run_openssl, write_openssl_cnf)
 
 VERSION = "0.1.0"
 
@@ -87,7 +87,7 @@ def lookup(openssl_prov, soft_env, env=None):
     proc = assert_ok(openssl_prov(
         "storeutl", "-certs", "-noout", "pkcs11:token=p11prov-other",
         env={**soft_env, **(env or {})}))
-    assert total_found(proc.stdout) == 1, describe(proc)
+    assert count_store_objects(proc.stdout) == 1, describe(proc)
     return proc
 
 
@@ -118,7 +118,7 @@ def test_propquery_selects_the_provider(openssl_prov, soft_env):
     proc = assert_ok(openssl_prov(
         "storeutl", "-propquery", "provider=pkcs11", "-certs", "-noout",
         "pkcs11:token=p11prov-other", env=soft_env))
-    assert total_found(proc.stdout) == 1, describe(proc)
+    assert count_store_objects(proc.stdout) == 1, describe(proc)
     proc = openssl_prov("storeutl", "-propquery", "provider=nonexistent",
                         "-certs", "-noout", "pkcs11:token=p11prov-other",
                         env=soft_env)
@@ -163,7 +163,7 @@ def test_sample_configuration_is_valid(provider_module, softhsm, tmp_path):
         ["storeutl", "-keys", "-noout",
          "pkcs11:token=p11prov-soft;object=ec-p256;type=private"],
         {"OPENSSL_CONF": full, **softhsm.env}))
-    assert total_found(proc.stdout) == 1, describe(proc)
+    assert count_store_objects(proc.stdout) == 1, describe(proc)
 
 
 @pytest.mark.parametrize("library", ["provider", "mock"])
