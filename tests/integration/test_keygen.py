@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 import pytest
 
 from helpers import (TPM2_MODULE, OpensslRunner, assert_no_crash, assert_ok,
-                     describe, run)
+                     describe, pkcs11_tool_objects, run)
 from keyops import (assert_clear_error, data_file, run_c, slow_unwind_env,
                     software)
 
@@ -120,25 +120,12 @@ class Target:
                 describe(proc)
 
     def objects(self):
-        """pkcs11-tool -O as dicts: class ("Private Key", "Public Key",
-        ...), type, label, id, usage and access (sets)."""
+        """pkcs11-tool -O as dicts (helpers.pkcs11_tool_objects): class
+        ("Private Key", "Public Key", ...), type, label, id (hex), usage
+        and access (sets)."""
         proc = self.tool("-O")
         assert proc.returncode == 0, describe(proc)
-        found = []
-        for line in proc.stdout.splitlines():
-            m = re.match(r"^(\w+(?: Key)?) Object; (?:type = )?(\S+)", line)
-            if m:
-                found.append({"class": m.group(1), "type": m.group(2),
-                              "label": None, "id": None, "usage": set(),
-                              "access": set()})
-                continue
-            m = re.match(r"^\s+(label|ID|Usage|Access):\s*(.*)$", line)
-            if m and found:
-                name, value = m.group(1).lower(), m.group(2).strip()
-                if name in ("usage", "access"):
-                    value = {v.strip() for v in value.split(",") if v.strip()}
-                found[-1][name] = value
-        return found
+        return pkcs11_tool_objects(proc.stdout)
 
     def export_public(self, label, out):
         """The public key object as PEM, by p11tool (GnuTLS)."""
