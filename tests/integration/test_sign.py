@@ -16,8 +16,9 @@ import re
 
 import pytest
 
-from helpers import assert_ok, describe, mock_calls
-from keyops import (RSA_KEYS, SIGNERS, data_file, kind, software, token_key)
+from helpers import assert_ok, describe, mock_calls, pem_blocks
+from keyops import (RSA_KEYS, SIGNERS, data_file, kind, software, token_key,
+                    verify_csr)
 
 DIGEST_SIGNERS = [k for k in SIGNERS if kind(k) != "ed"]
 ED_KEYS = [k for k in SIGNERS if kind(k) == "ed"]
@@ -140,10 +141,9 @@ def test_req_new(openssl_prov, request, tmp_path, label):
     signed(openssl_prov("req", "-new", "-key", key.uri(), "-subj",
                         f"/CN={label}-csr", *sigopts(label), "-out", csr,
                         env=key.env), csr)
-    proc = software(tmp_path, "req", "-in", csr, "-verify", "-noout",
-                    "-pubkey", what="verifying the CSR's signature")
-    assert proc.stdout == key.key.pub_pem.read_text(), (
-        "the CSR does not hold the token's public key\n" + describe(proc))
+    pub = verify_csr(tmp_path, csr)
+    assert pub == pem_blocks(key.key.pub_pem.read_text(), "PUBLIC KEY"), (
+        f"the CSR does not hold the token's public key:\n{pub}")
 
 
 @pytest.mark.parametrize("label", CA_KEYS)
