@@ -14,8 +14,10 @@ The signature algorithm is forced with `-sigalgs` on both sides (the token
 key's algorithm and the software peer's ECDSA P-256), so the algorithm the
 token signed with is known, and it is asserted from what the peer printed:
 s_client's "Peer signature type/Peer signing digest" about the server,
-s_server's "Signature type/Hash used" about the client. The provider's
-debug trace (PKCS11PROV_DEBUG=3) shows the C_SignInit on the token.
+s_server's "Signature type/Hash used" about the client, compared as a
+scheme family and hash (OpenSSL 3.0 prints `RSA-PSS` and `SHA256`, 3.5
+and later the IANA name `rsa_pss_rsae_sha256`). The provider's debug
+trace (PKCS11PROV_DEBUG=3) shows the C_SignInit on the token.
 
 RSA: TLS 1.2 with PKCS#1 v1.5 (rsa_pkcs1_sha256) and with PSS, TLS 1.3
 with PSS (rsa_pss_rsae_sha256) - also on tpm2-pkcs11, whose PSS is not
@@ -35,7 +37,8 @@ import time
 import pytest
 
 from helpers import (PROVIDER_DIR, PROVIDER_NAME, SOFTHSM_MODULE, assert_no_crash,
-                     describe, run, write_openssl_cnf, write_plain_cnf)
+                     describe, run, sigalg_scheme, write_openssl_cnf,
+                     write_plain_cnf)
 from keyops import popen, software, token_key
 from tokens import RSA_CERT_USAGE, SO_PIN, USER_PIN, setup_run
 
@@ -53,15 +56,6 @@ RUN_TIMEOUT = 45
 
 PEER_SIGALG = "ecdsa_secp256r1_sha256"   # the software peer's key
 
-# sigalg name: (what OpenSSL prints as signature type, digest or None)
-SIGALGS = {
-    "rsa_pkcs1_sha256": ("RSA", "SHA256"),
-    "rsa_pss_rsae_sha256": ("RSA-PSS", "SHA256"),
-    "ecdsa_secp256r1_sha256": ("ECDSA", "SHA256"),
-    "ecdsa_secp384r1_sha384": ("ECDSA", "SHA384"),
-    "ed25519": ("ed25519", None),
-}
-
 # (key label, TLS version, sigalg)
 CASES = [
     ("rsa2048", "1.3", "rsa_pss_rsae_sha256"),
@@ -78,12 +72,13 @@ CASES = [
     ("tpm-p256", "1.3", "ecdsa_secp256r1_sha256"),
     ("tpm-p256", "1.2", "ecdsa_secp256r1_sha256"),
 ]
-# The mechanisms a signature may use on the token, per sigalg family.
+# The mechanisms a signature may use on the token, per scheme family
+# (helpers.sigalg_scheme).
 MECHANISMS = {
-    "RSA": ("CKM_SHA256_RSA_PKCS", "CKM_RSA_PKCS"),
-    "RSA-PSS": ("CKM_SHA256_RSA_PKCS_PSS", "CKM_RSA_PKCS_PSS",
+    "rsa_pkcs1": ("CKM_SHA256_RSA_PKCS", "CKM_RSA_PKCS"),
+    "rsa_pss": ("CKM_SHA256_RSA_PKCS_PSS", "CKM_RSA_PKCS_PSS",
                 "CKM_RSA_X_509"),
-    "ECDSA": ("CKM_ECDSA",),
+    "ecdsa": ("CKM_ECDSA",),
     "ed25519": ("CKM_EDDSA",),
 }
 
@@ -180,16 +175,18 @@ def sigalg_list(sigalg):
 
 
 def assert_sig(text, type_line, digest_line, sigalg, where):
-    sig_type, digest = SIGALGS[sigalg]
+    """The peer printed the scheme of sigalg (an IANA name): same family
+    and hash, whether it printed the IANA name (OpenSSL 3.5 and later:
+    `Peer signature type: rsa_pss_rsae_sha256`) or OpenSSL 3.0's type and
+    digest (`Peer signature type: RSA-PSS`, `Peer signing digest:
+    SHA256`)."""
     m = re.search(rf"^{type_line}: (\S+)$", text, re.M)
-    assert m and m.group(1) == sig_type, \
-        f"{where}: expected signature type {sig_type}, found " \
-        f"{m.group(1) if m else 'none'}"
-    if digest:
-        m = re.search(rf"^{digest_line}: (\S+)$", text, re.M)
-        assert m and m.group(1) == digest, \
-            f"{where}: expected digest {digest}, found " \
-            f"{m.group(1) if m else 'none'}"
+    assert m, f"{where}: no `{type_line}:` line"
+    d = re.search(rf"^{digest_line}: (\S+)$", text, re.M)
+    seen = sigalg_scheme(m.group(1), d.group(1) if d else None)
+    assert seen == sigalg_scheme(sigalg), (
+        f"{where}: expected the scheme {sigalg_scheme(sigalg)} ({sigalg}), "
+        f"found {seen} ({m.group(0)}{', ' + d.group(0) if d else ''})")
 
 
 def assert_signed_on_token(err, sigalg, key, where):
@@ -199,7 +196,7 @@ def assert_signed_on_token(err, sigalg, key, where):
     trace = "\n".join(line for line in err.splitlines() if "Sign" in line)
     assert inits, f"{where}: no C_SignInit in the provider's trace:\n{trace}"
     mechs = {m for m, uri in inits if f"object={key.label}" in uri}
-    allowed = MECHANISMS[SIGALGS[sigalg][0]]
+    allowed = MECHANISMS[sigalg_scheme(sigalg)[0]]
     assert mechs and mechs <= set(allowed), \
         f"{where}: token signed with {mechs}, expected one of {allowed}"
 
