@@ -8,6 +8,7 @@ Errors name what was attempted, the URI (without PIN) and the CKR_* name.
 Removals happen in a COPY of the SoftHSM tokens: the session's tokens are
 never touched."""
 import os
+import re
 import select
 import shutil
 
@@ -15,7 +16,8 @@ import pytest
 
 from helpers import SOFTHSM_MODULE, describe, mock_calls, write_openssl_cnf
 from keyops import (assert_clear_error, assert_hidden, c_program, data_file,
-                    popen, spy_calls, spy_env, spy_summary)
+                    popen, provider_text, spy_calls, spy_env, spy_summary,
+                    traced)
 from tokens import DISTINCT_PIN as SECRET
 
 WRONG = "Wr0ngPin9876"
@@ -52,14 +54,35 @@ def assert_nothing_written(tmp_path, proc):
 @pytest.mark.parametrize("uri", [
     f"{PIN_KEY[:-len('pin-p256')]}no-such-key;type=private?pin-value={SECRET}",
     f"pkcs11:token=p11prov-pin;id=%99?pin-value={SECRET}",
-    f"pkcs11:token=no-such-token;object=pin-p256?pin-value={SECRET}",
 ])
-def test_uri_matches_nothing(openssl_prov, soft_env, tmp_path, uri, command):
-    proc = openssl_prov(*commands(uri, tmp_path)[command], env=soft_env)
+def test_uri_matches_no_object(openssl_prov, soft_env, tmp_path, uri,
+                               command):
+    """The token matches, no object does: the provider searched that token
+    (its trace, PKCS11PROV_DEBUG=1, names the token) and found nothing, no
+    token call failed, and the command fails. An empty search is not an
+    error of the store (storeutl lists nothing and succeeds), so the
+    provider raises none: the message is openssl's own, whose wording
+    changed (3.0 "Could not read", 3.5 "Could not find") and is not
+    checked."""
+    proc = openssl_prov(*commands(uri, tmp_path)[command],
+                        env={**soft_env, "PKCS11PROV_DEBUG": "1"})
     assert_clear_error(proc)
-    text = (proc.stdout + proc.stderr).lower()
-    assert any(s in text for s in ("could not read", "no token matches",
-                                   "no object", "not found")), describe(proc)
+    assert re.search(r'pkcs11prov\[\d+\]: token "p11prov-pin" in slot \d+ '
+                     r'of \S+ matches', proc.stderr), describe(proc)
+    assert not traced(proc, "found"), describe(proc)
+    assert "CKR_" not in provider_text(proc), describe(proc)
+    assert_hidden(proc, SECRET)
+    assert_nothing_written(tmp_path, proc)
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_uri_matches_no_token(openssl_prov, soft_env, tmp_path, command):
+    """No token matches: the provider's own error says so, naming the
+    URI (without the PIN)."""
+    uri = f"pkcs11:token=no-such-token;object=pin-p256?pin-value={SECRET}"
+    proc = openssl_prov(*commands(uri, tmp_path)[command], env=soft_env)
+    assert_clear_error(proc, "no token matches",
+                       "pkcs11:token=no-such-token;object=pin-p256")
     assert_hidden(proc, SECRET)
     assert_nothing_written(tmp_path, proc)
 
