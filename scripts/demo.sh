@@ -64,12 +64,22 @@ show openssl storeutl -keys "pkcs11:token=demo-device"
 show openssl pkey -in "$work/device-key.pem" -text -noout
 
 step "5. a certificate request signed by the token key, certified by a local CA"
+# Extensions spelled out: OpenSSL 3.5 refuses a CA without them, and 4.0's
+# x509 -req would otherwise read them from openssl.cnf's default section.
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
-  -keyout "$work/ca.key" -out "$work/ca.pem" -subj "/CN=Demo CA" -days 30 2>/dev/null
+  -keyout "$work/ca.key" -out "$work/ca.pem" -subj "/CN=Demo CA" -days 30 \
+  -addext basicConstraints=critical,CA:TRUE \
+  -addext keyUsage=critical,keyCertSign,cRLSign 2>/dev/null
+leaf_ext() {   # extendedKeyUsage [subjectAltName]
+  printf 'basicConstraints = critical,CA:FALSE\nkeyUsage = critical,digitalSignature\nextendedKeyUsage = %s\n' "$1"
+  [[ -z ${2:-} ]] || printf 'subjectAltName = %s\n' "$2"
+}
+leaf_ext clientAuth > "$work/device.ext"
+leaf_ext serverAuth DNS:localhost,IP:127.0.0.1 > "$work/server.ext"
 show openssl req -new -key "$key" -subj /CN=demo-device -out "$work/device.csr"
 show openssl req -verify -noout -in "$work/device.csr"
 show openssl x509 -req -in "$work/device.csr" -CA "$work/ca.pem" \
-  -CAkey "$work/ca.key" -days 30 -out "$work/device.pem"
+  -CAkey "$work/ca.key" -days 30 -extfile "$work/device.ext" -out "$work/device.pem"
 openssl x509 -in "$work/device.pem" -outform DER -out "$work/device.der"
 pkcs11-tool --module "$module" --token-label demo-device --login --pin "$pin" \
   --write-object "$work/device.der" --type cert --id 01 --label device-key 2>&1 | sed -n 1p
@@ -84,9 +94,10 @@ show env -u OPENSSL_CONF openssl dgst -sha256 -verify "$work/device-pub.pem" \
   -signature "$work/firmware.sig" "$work/firmware.bin"
 
 step "7. mutual TLS: a local server requires the device's certificate"
-openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
-  -keyout "$work/server.key" -out "$work/server.pem" -subj /CN=localhost \
-  -CA "$work/ca.pem" -CAkey "$work/ca.key" -days 30 2>/dev/null
+openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+  -keyout "$work/server.key" -out "$work/server.csr" -subj /CN=localhost 2>/dev/null
+openssl x509 -req -in "$work/server.csr" -CA "$work/ca.pem" -CAkey "$work/ca.key" \
+  -days 30 -extfile "$work/server.ext" -out "$work/server.pem" 2>/dev/null
 port=$(/usr/bin/python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 env -u OPENSSL_CONF openssl s_server -accept "127.0.0.1:$port" -naccept 1 -rev \
   -cert "$work/server.pem" -key "$work/server.key" -CAfile "$work/ca.pem" \
