@@ -189,9 +189,14 @@ def test_x509_req_token_ca(openssl_prov, request, software_ca, tmp_path,
     software(tmp_path, "req", "-new", "-newkey", "ec", "-pkeyopt",
              "ec_paramgen_curve:P-256", "-nodes", "-keyout",
              tmp_path / "leaf.key", "-subj", "/CN=leaf", "-out", csr)
+    # -extfile: OpenSSL 4.0's x509 -req otherwise takes extensions from
+    # openssl.cnf's default section (test_openssl_versions.py).
+    ext = tmp_path / "leaf.ext"
+    ext.write_text("basicConstraints = critical,CA:FALSE\n")
     signed(openssl_prov("x509", "-req", "-in", csr, "-CA", ca, "-CAkey",
                         key.uri(), "-set_serial", "7", "-days", "2",
-                        *sigopts(label), "-out", leaf, env=key.env), leaf)
+                        "-extfile", ext, *sigopts(label), "-out", leaf,
+                        env=key.env), leaf)
     proc = software(tmp_path, "verify", "-CAfile", software_ca.cert,
                     "-untrusted", ca, leaf,
                     what="verifying the certificate the token CA issued")

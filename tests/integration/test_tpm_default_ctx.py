@@ -96,8 +96,12 @@ def test_tpm_ca_signs_software_request(active, tpm_clean, tmp_path):
            "keyUsage=critical,keyCertSign", "-out", ca, env=env)
     active("req", "-new", "-newkey", "rsa:2048", "-nodes", "-keyout",
            leaf_key, "-subj", "/CN=leaf", "-out", csr, env=env)
+    # -extfile: OpenSSL 4.0's x509 -req otherwise takes extensions from
+    # openssl.cnf's default section (test_openssl_versions.py).
+    ext = tmp_path / "leaf.ext"
+    ext.write_text("basicConstraints = critical,CA:FALSE\n")
     active("x509", "-req", "-in", csr, "-CA", ca, "-CAkey", uri, "-days", "2",
-           "-set_serial", "3", "-out", leaf, env=env)
+           "-set_serial", "3", "-extfile", ext, "-out", leaf, env=env)
     proc = software(tmp_path, "verify", "-check_ss_sig", "-CAfile", ca, leaf)
     assert proc.stdout.strip().endswith(": OK"), describe(proc)
 
