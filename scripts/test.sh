@@ -27,7 +27,7 @@ if [[ ${1:-} == --in-tier ]]; then
   scripts/install-deps.sh
   if (($#)); then
     scripts/build.sh normal
-    PKCS11PROV_BUILD_DIR="$PWD/build" /usr/bin/python3 -m pytest -q -p no:cacheprovider "$@"
+    PKCS11PROV_BUILD_DIR="$PWD/build" /usr/bin/python3 -m pytest -q -rs -p no:cacheprovider "$@"
     exit
   fi
   for flavour in normal clang; do
@@ -40,7 +40,7 @@ if [[ ${1:-} == --in-tier ]]; then
   done
   step "integration tests: normal build"
   PKCS11PROV_BUILD_DIR="$PWD/build" \
-    /usr/bin/python3 -m pytest -q -p no:cacheprovider tests/integration
+    /usr/bin/python3 -m pytest -q -rs -p no:cacheprovider tests/integration
   exit 0
 fi
 
@@ -82,7 +82,7 @@ host_tier() {
 
   step "integration tests: normal build"
   PKCS11PROV_BUILD_DIR="$PWD/build" \
-    /usr/bin/python3 -m pytest -q -p no:cacheprovider tests/integration
+    /usr/bin/python3 -m pytest -q -rs -p no:cacheprovider tests/integration
 
   step "integration tests: ASan+UBSan build"
   # openssl and the modules are not instrumented: the sanitizer runtimes are
@@ -92,7 +92,7 @@ host_tier() {
   ASAN_OPTIONS="detect_leaks=1:abort_on_error=0:exitcode=86" \
   LSAN_OPTIONS="suppressions=$PWD/tests/lsan.supp:print_suppressions=0" \
   UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1" \
-    /usr/bin/python3 -m pytest -q -p no:cacheprovider tests/integration
+    /usr/bin/python3 -m pytest -q -rs -p no:cacheprovider tests/integration
 
   step "thread and fork tests: ThreadSanitizer build"
   # Only what runs threads or forks (~40 s): test_load.py (concurrent
@@ -111,7 +111,7 @@ host_tier() {
   PKCS11PROV_BUILD_DIR="$PWD/build-tsan" \
   PKCS11PROV_TEST_PRELOAD="$(gcc -print-file-name=libtsan.so)" \
   TSAN_OPTIONS="suppressions=$PWD/tests/tsan.supp:second_deadlock_stack=1" \
-    /usr/bin/python3 -m pytest -q -p no:cacheprovider \
+    /usr/bin/python3 -m pytest -q -rs -p no:cacheprovider \
       tests/integration/test_load.py tests/integration/test_c_programs.py \
       tests/integration/test_tls_c.py tests/integration/test_reuse.py \
       -k "test_load or threads_share or fork or concurrent_handshakes or threads_wait"
