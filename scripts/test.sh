@@ -18,6 +18,10 @@ cd "$(dirname "$0")/.."
 FUZZ_SECONDS=${FUZZ_SECONDS:-60}
 
 step() { printf '\n== %s\n' "$*"; }
+# The integration tests with the build in $1; pytest arguments follow.
+integration() {
+  PKCS11PROV_BUILD_DIR="$PWD/$1" /usr/bin/python3 -m pytest -q -rs -p no:cacheprovider "${@:2}"
+}
 
 # Inside a chroot tier: gcc and clang builds, ctest, integration tests;
 # with pytest arguments after --in-tier, the gcc build and those only.
@@ -27,7 +31,7 @@ if [[ ${1:-} == --in-tier ]]; then
   scripts/install-deps.sh
   if (($#)); then
     scripts/build.sh normal
-    PKCS11PROV_BUILD_DIR="$PWD/build" /usr/bin/python3 -m pytest -q -rs -p no:cacheprovider "$@"
+    integration build "$@"
     exit
   fi
   for flavour in normal clang; do
@@ -39,8 +43,7 @@ if [[ ${1:-} == --in-tier ]]; then
     ctest --test-dir "$dir" --output-on-failure -j2
   done
   step "integration tests: normal build"
-  PKCS11PROV_BUILD_DIR="$PWD/build" \
-    /usr/bin/python3 -m pytest -q -rs -p no:cacheprovider tests/integration
+  integration build tests/integration
   exit 0
 fi
 
@@ -81,18 +84,16 @@ host_tier() {
   tests/fuzz/run-fuzz.sh build-fuzz "$FUZZ_SECONDS"
 
   step "integration tests: normal build"
-  PKCS11PROV_BUILD_DIR="$PWD/build" \
-    /usr/bin/python3 -m pytest -q -rs -p no:cacheprovider tests/integration
+  integration build tests/integration
 
   step "integration tests: ASan+UBSan build"
   # openssl and the modules are not instrumented: the sanitizer runtimes are
   # preloaded into every process the tests start (not into pytest itself).
-  PKCS11PROV_BUILD_DIR="$PWD/build-asan" \
   PKCS11PROV_TEST_PRELOAD="$(gcc -print-file-name=libasan.so) $(gcc -print-file-name=libubsan.so)" \
   ASAN_OPTIONS="detect_leaks=1:abort_on_error=0:exitcode=86" \
   LSAN_OPTIONS="suppressions=$PWD/tests/lsan.supp:print_suppressions=0" \
   UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1" \
-    /usr/bin/python3 -m pytest -q -rs -p no:cacheprovider tests/integration
+    integration build-asan tests/integration
 
   step "thread and fork tests: ThreadSanitizer build"
   # Only what runs threads or forks (~40 s): test_load.py (concurrent
@@ -108,10 +109,9 @@ host_tier() {
   # die_after_fork stays at its default (1): the children the fork tests
   # start create no threads; a child that did would be unsupported by TSan
   # and should fail loudly rather than hang.
-  PKCS11PROV_BUILD_DIR="$PWD/build-tsan" \
   PKCS11PROV_TEST_PRELOAD="$(gcc -print-file-name=libtsan.so)" \
   TSAN_OPTIONS="suppressions=$PWD/tests/tsan.supp:second_deadlock_stack=1" \
-    /usr/bin/python3 -m pytest -q -rs -p no:cacheprovider \
+    integration build-tsan \
       tests/integration/test_load.py tests/integration/test_c_programs.py \
       tests/integration/test_tls_c.py tests/integration/test_reuse.py \
       -k "test_load or threads_share or fork or concurrent_handshakes or threads_wait"
