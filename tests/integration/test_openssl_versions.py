@@ -1,17 +1,8 @@
 """Behaviours that differ between OpenSSL versions and are OpenSSL's own,
 shown without any token key, so that the tests which meet them can say
 which version does what (and are not mistaken for our bugs)."""
-import re
-
-from helpers import assert_ok, run, write_openssl_cnf
+from helpers import assert_ok, openssl_version, run, write_openssl_cnf
 from keyops import software
-
-
-def openssl_version():
-    proc = assert_ok(run(["openssl", "version"]))
-    m = re.match(r"OpenSSL (\d+)\.(\d+)", proc.stdout)
-    assert m, proc.stdout
-    return int(m.group(1)), int(m.group(2))
 
 
 def test_x509_req_reads_extensions_from_config_default_section(tmp_path):
