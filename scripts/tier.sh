@@ -3,8 +3,9 @@
 # debootstrap from Debian's own archive:
 #   scripts/tier.sh debian13   Debian 13 (trixie): OpenSSL 3.5, curl 8.14
 #   scripts/tier.sh openssl4   Debian sid with OpenSSL 4.0 from experimental,
-#                              and libp11's engine package (which installs
-#                              its own ossl-modules/pkcs11prov.so)
+#                              libp11's engine package (which installs its
+#                              own ossl-modules/pkcs11prov.so) and
+#                              latchset's pkcs11-provider (pkcs11.so)
 #   scripts/tier.sh NAME PYTEST-ARGS...
 #                              only the gcc build and those integration
 #                              tests (e.g. tests/integration/test_tls.py -x)
@@ -144,10 +145,12 @@ copy_source
 step "packages"
 in_chroot /src/scripts/install-deps.sh
 if [[ $tier == openssl4 ]]; then
-  # OpenSSL 4.0 from experimental over sid's 3.x, and libp11's engine
-  # package: what users have installed beside us.
+  # OpenSSL 4.0 from experimental over sid's 3.x, and the two packages
+  # whose providers share our file names (libp11's pkcs11prov.so,
+  # latchset's pkcs11.so): what users have installed beside us.
   in_chroot apt-get install -y -qq -t experimental openssl libssl-dev libssl4 > /dev/null
-  in_chroot apt-get install -y -qq --no-install-recommends libengine-pkcs11-openssl > /dev/null
+  in_chroot apt-get install -y -qq --no-install-recommends libengine-pkcs11-openssl \
+    pkcs11-provider > /dev/null
 fi
 in_chroot sh -c '. /etc/os-release; echo "$PRETTY_NAME"; openssl version; curl --version | head -n1; gcc --version | head -n1; clang --version | head -n1'
 
