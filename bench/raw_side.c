@@ -16,7 +16,7 @@ static const unsigned char sha256_prefix[] = {
     0x30, 0x31, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01,
     0x65, 0x03, 0x04, 0x02, 0x01, 0x05, 0x00, 0x04, 0x20,
 };
-/* The manufacturerID of tpm2-pkcs11 (as in provider/module.c). */
+/* The manufacturerID of tpm2-pkcs11 (as in provider/core/module.c). */
 static const char tpm2_manufacturer[] = "tpm2-software.github.io";
 
 static CK_FUNCTION_LIST *p11;

@@ -7,9 +7,11 @@
 #include <openssl/provider.h>
 
 #include "buildinfo.h"
-#include "module.h"
-#include "provider.h"
-#include "store.h"
+#include "core/context.h"
+#include "core/debug.h"
+#include "core/module.h"
+#include "implementations.h"
+#include "ops/store.h"
 
 
 static OSSL_FUNC_provider_gettable_params_fn p11prov_gettable_params;
@@ -18,14 +20,6 @@ static OSSL_FUNC_provider_query_operation_fn p11prov_query_operation;
 static OSSL_FUNC_provider_get_reason_strings_fn p11prov_get_reason_strings;
 static OSSL_FUNC_provider_teardown_fn p11prov_teardown;
 
-extern const OSSL_DISPATCH p11prov_rsa_keymgmt_functions[];
-extern const OSSL_DISPATCH p11prov_rsa_pss_keymgmt_functions[];
-extern const OSSL_DISPATCH p11prov_ec_keymgmt_functions[];
-extern const OSSL_DISPATCH p11prov_ed25519_keymgmt_functions[];
-extern const OSSL_DISPATCH p11prov_ed448_keymgmt_functions[];
-extern const OSSL_DISPATCH p11prov_rsa_signature_functions[];
-extern const OSSL_DISPATCH p11prov_ecdsa_signature_functions[];
-extern const OSSL_DISPATCH p11prov_eddsa_signature_functions[];
 
 /* Names as the default provider's, so token keys are "RSA", "EC", ... to
  * every application and to libssl. */
@@ -61,7 +55,6 @@ static const OSSL_ALGORITHM signature_algorithms[] = {
     { NULL, NULL, NULL, NULL },
 };
 
-extern const OSSL_DISPATCH p11prov_ecdh_keyexch_functions[];
 
 static const OSSL_ALGORITHM keyexch_algorithms[] = {
     { "ECDH", P11PROV_PROPERTY, p11prov_ecdh_keyexch_functions,
@@ -111,7 +104,6 @@ static int p11prov_get_params(void *provctx, OSSL_PARAM params[])
     return 1;
 }
 
-extern const OSSL_DISPATCH p11prov_rsa_asym_cipher_functions[];
 
 static const OSSL_ALGORITHM asym_cipher_algorithms[] = {
     { NAMES_RSA, P11PROV_PROPERTY, p11prov_rsa_asym_cipher_functions,
@@ -119,10 +111,6 @@ static const OSSL_ALGORITHM asym_cipher_algorithms[] = {
     { NULL, NULL, NULL, NULL },
 };
 
-/* encoder.c: token private keys as URI key files, keys as text;
- * decoder.c: URI key files back to token keys. */
-extern const OSSL_ALGORITHM p11prov_encoder_algorithms[];
-extern const OSSL_ALGORITHM p11prov_decoder_algorithms[];
 
 static const OSSL_ALGORITHM *p11prov_query_operation(void *provctx,
                                                      int operation_id,
@@ -217,7 +205,7 @@ static void p11prov_teardown(void *provctx)
     p11prov_store_cache_free(ctx);
     p11prov_modules_release(ctx);
     p11prov_config_free(&ctx->config);
-    p11prov_digest_cache_free(&ctx->digests);
+    p11prov_fetch_cache_free(&ctx->digests);
     pthread_mutex_destroy(&ctx->digests.lock);
     OSSL_LIB_CTX_free(ctx->libctx);
     pthread_mutex_destroy(&ctx->modules_lock);

@@ -1,5 +1,5 @@
 /*
- * libFuzzer target for URI key files (provider/uri_file.c), the parse the
+ * libFuzzer target for URI key files (provider/ops/uri_file.c), the parse the
  * provider's decoders run on every DER and PEM they meet. The input is
  * taken both as DER and as PEM text (PEM_read_bio, then the DER parse when
  * the label is "PKCS#11 PROVIDER URI"). Any input either
@@ -10,7 +10,7 @@
  *     same way again (the encoder's output is canonical).
  * Violations end in __builtin_trap() so libFuzzer records a crash.
  */
-#include "uri_file.h"
+#include "ops/uri_file.h"
 
 #include <stdint.h>
 #include <stdlib.h>

@@ -5,7 +5,7 @@
  * and AlgorithmIdentifiers against the default provider's
  * OSSL_SIGNATURE_PARAM_ALGORITHM_ID and what X.509 signing embeds.
  */
-#include "sig_encode.h"
+#include "ops/sig_encode.h"
 #include "test_util.h"
 
 #include <stdio.h>

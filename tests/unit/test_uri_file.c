@@ -1,5 +1,5 @@
 /*
- * URI key files (provider/uri_file.c, compiled in directly): the encoder's
+ * URI key files (provider/ops/uri_file.c, compiled in directly): the encoder's
  * bytes against an independent DER encoding of latchset/pkcs11-provider's
  * ASN.1 definition (SEQUENCE { VisibleString, UTF8String }, made here with
  * libcrypto's generic ASN1_SEQUENCE_ANY), and the decoder's verdict on
@@ -13,7 +13,7 @@
 #include <openssl/crypto.h>
 
 #include "test_util.h"
-#include "uri_file.h"
+#include "ops/uri_file.h"
 
 #define DESC P11PROV_URI_FILE_DESC
 

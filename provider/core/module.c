@@ -1,0 +1,409 @@
+/* Loading Cryptoki modules: dlopen, interface discovery, C_Initialize
+ * once per process, and C_Finalize only when we are the last user, before
+ * the module's own static objects are destroyed at exit. */
+#include "core/module.h"
+
+#include <dlfcn.h>
+#include <sched.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <openssl/crypto.h>
+#include <openssl/err.h>
+
+#include "core/pkcs11_v3.h"
+#include "core/tokens.h"
+
+/* Every module loaded in this process, whichever context loaded it. */
+static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
+static P11PROV_MODULE *registry;
+static unsigned int fork_generation;
+static pid_t registry_pid;
+static bool process_exiting;
+static pthread_once_t fork_handler_once = PTHREAD_ONCE_INIT;
+
+/* Around fork(): every lock is taken so that none is copied into the
+ * child held by a thread that does not exist there, and no Cryptoki call
+ * is in progress. Order: the token locks (which may be held around a
+ * module call), then fork_lock; call_lock is free once no call is in
+ * progress. */
+static void fork_prepare(void)
+{
+    pthread_mutex_lock(&registry_lock);
+    for (P11PROV_MODULE *m = registry; m != NULL; m = m->next) {
+        p11prov_tokens_lock_all(m);
+        pthread_mutex_lock(&m->fork_lock);
+        __atomic_store_n(&m->fork_pending, 1, __ATOMIC_SEQ_CST);
+        while (__atomic_load_n(&m->calls_in_flight, __ATOMIC_SEQ_CST) > 0)
+            sched_yield(); /* calls are short; new ones wait for us */
+    }
+}
+
+static void fork_release(void)
+{
+    for (P11PROV_MODULE *m = registry; m != NULL; m = m->next) {
+        __atomic_store_n(&m->fork_pending, 0, __ATOMIC_SEQ_CST);
+        pthread_mutex_unlock(&m->fork_lock);
+        p11prov_tokens_unlock_all(m);
+    }
+    pthread_mutex_unlock(&registry_lock);
+}
+
+static void fork_child(void)
+{
+    fork_generation++;
+    fork_release();
+    /* Logins span several calls and may wait for the user: not held off
+     * at fork, so one may have been under way in another thread. That
+     * thread is gone here; so is the login (the module is initialised
+     * again). */
+    for (P11PROV_MODULE *m = registry; m != NULL; m = m->next)
+        p11prov_tokens_reset_login_locks(m);
+}
+
+static void register_fork_handlers(void)
+{
+    pthread_atfork(fork_prepare, fork_release, fork_child);
+}
+
+/* Runs at exit() before the modules' static destructors: they were
+ * registered when a module was loaded, before this handler's latest
+ * registration (atexit runs handlers in reverse order). OpenSSL's own cleanup, and with it our
+ * teardown, runs later still, when SoftHSM would crash in C_Finalize. */
+static void finalize_modules_at_exit(void)
+{
+    pthread_mutex_lock(&registry_lock);
+    __atomic_store_n(&process_exiting, true, __ATOMIC_RELEASE);
+    for (P11PROV_MODULE *m = registry; m != NULL; m = m->next) {
+        if (!m->we_initialized || m->finalized || registry_pid != getpid()
+            || m->fork_generation != fork_generation)
+            continue; /* not ours to finalise, or the parent's state */
+        p11prov_tokens_forget(m);
+        m->fns->C_Finalize(NULL);
+        m->finalized = true;
+        P11PROV_DEBUG(1, "module %s finalized at exit", m->path);
+    }
+    pthread_mutex_unlock(&registry_lock);
+}
+
+/* When OpenSSL unloads pkcs11prov.so (at its cleanup, after every provider
+ * context was torn down and the modules finalised), our bookkeeping goes
+ * too. The module libraries stay loaded: unloading one that another part
+ * of the process may use, or whose destructors run at exit, is not ours
+ * to do. */
+__attribute__((destructor)) static void free_registry(void)
+{
+    pthread_mutex_lock(&registry_lock);
+    while (registry != NULL) {
+        P11PROV_MODULE *m = registry;
+        registry = m->next;
+        p11prov_tokens_free(m);
+        pthread_mutex_destroy(&m->call_lock);
+        pthread_mutex_destroy(&m->fork_lock);
+        pthread_mutex_destroy(&m->tokens_lock);
+        OPENSSL_free(m->path);
+        OPENSSL_free(m->init_args);
+        OPENSSL_free(m);
+    }
+    pthread_mutex_unlock(&registry_lock);
+}
+
+/* Every entry of a 2.40 function list must be set (PKCS#11 has functions
+ * a module does not support return CKR_FUNCTION_NOT_SUPPORTED): a NULL
+ * entry is a broken module, refused at load instead of crashing later. */
+static bool function_list_complete(const CK_FUNCTION_LIST *f)
+{
+    const unsigned char *first = (const unsigned char *)&f->C_Initialize;
+    const unsigned char *end = (const unsigned char *)(f + 1);
+
+    for (const unsigned char *p = first; p + sizeof(void (*)(void)) <= end;
+         p += sizeof(void (*)(void))) {
+        void (*fn)(void);
+        memcpy(&fn, p, sizeof(fn));
+        if (fn == NULL)
+            return false;
+    }
+    return true;
+}
+
+static CK_FUNCTION_LIST *find_function_list(P11PROV_CTX *ctx, void *library,
+                                           const char *path)
+{
+    CK_FUNCTION_LIST *fns = NULL;
+    P11PROV_C_GetInterface get_interface;
+    CK_C_GetFunctionList get_function_list;
+    CK_RV rv;
+
+    /* PKCS#11 3.0 modules: ask for the standard interface first. */
+    *(void **)&get_interface = dlsym(library, "C_GetInterface");
+    if (get_interface != NULL) {
+        P11PROV_CK_INTERFACE *interface = NULL;
+        rv = get_interface((CK_UTF8CHAR *)"PKCS 11", NULL, &interface, 0);
+        if (rv == CKR_OK && interface != NULL
+            && interface->pFunctionList != NULL)
+            fns = interface->pFunctionList;
+    }
+    if (fns == NULL) {
+        *(void **)&get_function_list = dlsym(library, "C_GetFunctionList");
+        if (get_function_list == NULL) {
+            P11PROV_RAISE(ctx, P11PROV_R_MODULE_LOAD,
+                          "%s exports neither C_GetInterface nor "
+                          "C_GetFunctionList: not a PKCS#11 module", path);
+            return NULL;
+        }
+        rv = get_function_list(&fns);
+        if (rv != CKR_OK) {
+            P11PROV_RAISE_CKR(ctx, rv, "C_GetFunctionList", path);
+            return NULL;
+        }
+    }
+    if (fns == NULL || fns->version.major < 2 || !function_list_complete(fns)) {
+        P11PROV_RAISE(ctx, P11PROV_R_MODULE_BAD_ANSWER,
+                      "%s returned an incomplete PKCS#11 function list", path);
+        return NULL;
+    }
+    return fns;
+}
+
+/* tpm2-pkcs11 1.9 fails (wrong sessions, crashes) when two threads call
+ * it at once despite CKF_OS_LOCKING_OK; such modules get one caller at a
+ * time. */
+static bool module_needs_serializing(const CK_INFO *info)
+{
+    static const char tpm2_manufacturer[] = "tpm2-software.github.io";
+    return memcmp(info->manufacturerID, tpm2_manufacturer,
+                  sizeof(tpm2_manufacturer) - 1) == 0;
+}
+
+/* C_Initialize with OS locking and the configured init args. */
+static CK_RV call_initialize(P11PROV_MODULE *m)
+{
+    CK_C_INITIALIZE_ARGS args;
+    CK_RV rv;
+
+    memset(&args, 0, sizeof(args));
+    args.flags = CKF_OS_LOCKING_OK;
+    args.pReserved = m->init_args;
+    /* Modules that use libcrypto (SoftHSM looks for the rdrand engine)
+     * leave their own errors behind; they are not the application's. */
+    ERR_set_mark();
+    rv = m->fns->C_Initialize(&args);
+    ERR_pop_to_mark();
+    return rv;
+}
+
+/* C_Initialize + C_GetInfo; registry_lock held. */
+static int initialize_module(P11PROV_CTX *ctx, P11PROV_MODULE *m)
+{
+    CK_RV rv = call_initialize(m);
+
+    if (rv != CKR_OK && rv != CKR_CRYPTOKI_ALREADY_INITIALIZED) {
+        P11PROV_RAISE_CKR(ctx, rv, "C_Initialize of PKCS#11 module", m->path);
+        return 0;
+    }
+    /* Someone else in the process initialised it: never finalise it. */
+    m->we_initialized = rv == CKR_OK;
+    m->finalized = false;
+    __atomic_add_fetch(&m->init_count, 1, __ATOMIC_RELEASE);
+    m->fork_generation = fork_generation;
+    registry_pid = getpid();
+    rv = m->fns->C_GetInfo(&m->info);
+    if (rv != CKR_OK) {
+        P11PROV_RAISE_CKR(ctx, rv, "C_GetInfo of PKCS#11 module", m->path);
+        if (m->we_initialized)
+            m->fns->C_Finalize(NULL);
+        m->finalized = true;
+        return 0;
+    }
+    m->serialize = module_needs_serializing(&m->info);
+    m->fork_unsafe = m->serialize;
+    if (!m->exit_handler_registered) {
+        /* Registered again after each module's dlopen and first
+         * C_Initialize, so that the latest registration runs before every
+         * loaded module's static destructors; see finalize_modules_at_exit.
+         * Later runs find nothing left to do. */
+        atexit(finalize_modules_at_exit);
+        m->exit_handler_registered = true;
+    }
+    P11PROV_DEBUG(1, "module %s initialized (%s, cryptoki %u.%u%s)", m->path,
+                  m->we_initialized ? "by us" : "already",
+                  m->info.cryptokiVersion.major, m->info.cryptokiVersion.minor,
+                  m->serialize ? ", calls serialized" : "");
+    return 1;
+}
+
+static P11PROV_MODULE *load_module(P11PROV_CTX *ctx, const char *path,
+                                   const char *init_args)
+{
+    void *library = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+    if (library == NULL) {
+        P11PROV_RAISE(ctx, P11PROV_R_MODULE_LOAD,
+                      "cannot load PKCS#11 module %s: %s", path, dlerror());
+        return NULL;
+    }
+    CK_FUNCTION_LIST *fns = find_function_list(ctx, library, path);
+    P11PROV_MODULE *m = fns ? OPENSSL_zalloc(sizeof(*m)) : NULL;
+    if (m == NULL || (m->path = OPENSSL_strdup(path)) == NULL
+        || (init_args && (m->init_args = OPENSSL_strdup(init_args)) == NULL)) {
+        if (fns != NULL)
+            P11PROV_RAISE(ctx, P11PROV_R_MEMORY, "loading module %s", path);
+        if (m != NULL) {
+            OPENSSL_free(m->path);
+            OPENSSL_free(m);
+        }
+        dlclose(library);
+        return NULL;
+    }
+    m->library = library;
+    m->fns = fns;
+    m->finalized = true; /* until initialize_module succeeds */
+    pthread_mutex_init(&m->call_lock, NULL);
+    pthread_mutex_init(&m->fork_lock, NULL);
+    pthread_mutex_init(&m->tokens_lock, NULL);
+    return m;
+}
+
+/* Finds or loads the module and takes a user reference on it. */
+static P11PROV_MODULE *module_acquire(P11PROV_CTX *ctx, const char *path,
+                                      const char *init_args)
+{
+    P11PROV_MODULE *m;
+
+    pthread_once(&fork_handler_once, register_fork_handlers);
+    pthread_mutex_lock(&registry_lock);
+    for (m = registry; m != NULL; m = m->next)
+        if (strcmp(m->path, path) == 0)
+            break;
+    if (m == NULL) {
+        m = load_module(ctx, path, init_args);
+        if (m != NULL) {
+            m->next = registry;
+            registry = m;
+        }
+    }
+    if (m != NULL && m->finalized && !initialize_module(ctx, m))
+        m = NULL;
+    if (m != NULL)
+        m->users++;
+    pthread_mutex_unlock(&registry_lock);
+    return m;
+}
+
+static void module_release(P11PROV_MODULE *m)
+{
+    pthread_mutex_lock(&registry_lock);
+    if (--m->users == 0 && m->we_initialized && !m->finalized
+        && !process_exiting && registry_pid == getpid()
+        && m->fork_generation == fork_generation) {
+        p11prov_tokens_forget(m);
+        m->fns->C_Finalize(NULL);
+        m->finalized = true;
+        P11PROV_DEBUG(1, "module %s finalized: last user gone", m->path);
+    }
+    pthread_mutex_unlock(&registry_lock);
+}
+
+bool p11prov_process_exiting(void)
+{
+    return __atomic_load_n(&process_exiting, __ATOMIC_ACQUIRE);
+}
+
+CK_RV p11prov_module_check_fork(P11PROV_CTX *ctx, P11PROV_MODULE *m)
+{
+    CK_RV rv = CKR_OK;
+
+    if (__atomic_load_n(&m->fork_generation, __ATOMIC_ACQUIRE)
+        == __atomic_load_n(&fork_generation, __ATOMIC_ACQUIRE))
+        return CKR_OK;
+    pthread_mutex_lock(&registry_lock);
+    if (m->fork_generation != fork_generation) {
+        /* The parent's sessions and login are not ours to use or close. */
+        p11prov_tokens_forget(m);
+        rv = call_initialize(m);
+        if (rv == CKR_CRYPTOKI_ALREADY_INITIALIZED && m->fork_unsafe) {
+            /* Using it, or finalising it at exit, would talk over the
+             * parent's connection. Refused for good in this process. */
+            if (ctx != NULL)
+                P11PROV_RAISE(ctx, P11PROV_R_MODULE_INIT,
+                              "%s cannot be used in a process forked after "
+                              "it was initialized (it does not support fork: "
+                              "its TPM connection is the parent's)", m->path);
+            pthread_mutex_unlock(&registry_lock);
+            return rv;
+        }
+        if (rv == CKR_OK || rv == CKR_CRYPTOKI_ALREADY_INITIALIZED) {
+            m->we_initialized = rv == CKR_OK;
+            m->fork_generation = fork_generation;
+            if (rv == CKR_OK) /* a fresh start: no session, no login */
+                __atomic_add_fetch(&m->init_count, 1, __ATOMIC_RELEASE);
+            registry_pid = getpid();
+            P11PROV_DEBUG(1, "module %s re-initialized after fork", m->path);
+            rv = CKR_OK;
+        }
+    }
+    pthread_mutex_unlock(&registry_lock);
+    return rv;
+}
+
+/* The path for the module the URI asks for, or the configured one. */
+static char *module_path_for_uri(P11PROV_CTX *ctx, const p11uri *uri)
+{
+    if (uri != NULL && uri->values[P11URI_MODULE_PATH].present)
+        return OPENSSL_strdup((char *)uri->values[P11URI_MODULE_PATH].data);
+    if (uri != NULL && uri->values[P11URI_MODULE_NAME].present) {
+        const char *name = (char *)uri->values[P11URI_MODULE_NAME].data;
+        char *resolved = p11prov_resolve_module_name(name);
+        if (resolved == NULL)
+            P11PROV_RAISE(ctx, P11PROV_R_MODULE_LOAD,
+                          "no PKCS#11 module named \"%s\" (looked for a "
+                          "p11-kit registration and a library of that name)",
+                          name);
+        return resolved;
+    }
+    return OPENSSL_strdup(ctx->config.module_path);
+}
+
+P11PROV_MODULE *p11prov_module_for_uri(P11PROV_CTX *ctx, const p11uri *uri)
+{
+    char *path = module_path_for_uri(ctx, uri);
+    P11PROV_MODULE *m = NULL;
+
+    if (path == NULL)
+        return NULL;
+    pthread_mutex_lock(&ctx->modules_lock);
+    for (size_t i = 0; i < ctx->module_count; i++)
+        if (strcmp(ctx->modules[i]->path, path) == 0)
+            m = ctx->modules[i];
+    if (m == NULL) {
+        if (ctx->module_count == P11PROV_MAX_MODULES) {
+            P11PROV_RAISE(ctx, P11PROV_R_MODULE_LOAD,
+                          "cannot load %s: already using %d modules", path,
+                          P11PROV_MAX_MODULES);
+        } else {
+            /* Init args are configured for the configured module only. */
+            bool configured = strcmp(path, ctx->config.module_path) == 0;
+            m = module_acquire(ctx, path,
+                               configured ? ctx->config.init_args : NULL);
+            if (m != NULL)
+                ctx->modules[ctx->module_count++] = m;
+        }
+    }
+    pthread_mutex_unlock(&ctx->modules_lock);
+    OPENSSL_free(path);
+    if (m != NULL && p11prov_module_check_fork(ctx, m) != CKR_OK) {
+        P11PROV_RAISE(ctx, P11PROV_R_MODULE_INIT,
+                      "cannot re-initialize %s after fork", m->path);
+        return NULL;
+    }
+    return m;
+}
+
+void p11prov_modules_release(P11PROV_CTX *ctx)
+{
+    pthread_mutex_lock(&ctx->modules_lock);
+    for (size_t i = 0; i < ctx->module_count; i++)
+        module_release(ctx->modules[i]);
+    ctx->module_count = 0;
+    pthread_mutex_unlock(&ctx->modules_lock);
+}

@@ -1,0 +1,136 @@
+/* Object search and attribute reads, defensive against modules that
+ * answer with absurd sizes. */
+#include "core/object.h"
+
+#include <openssl/crypto.h>
+
+/* Larger than any certificate or key attribute a token holds. */
+#define MAX_ATTRIBUTE_LEN (1024UL * 1024UL)
+#define FIND_BATCH 64
+#define MAX_OBJECTS 65536
+
+CK_RV p11prov_find_objects(P11PROV_TOKEN *token, CK_SESSION_HANDLE session,
+                           CK_ATTRIBUTE *tmpl, CK_ULONG tmpl_count,
+                           CK_OBJECT_HANDLE **handles, CK_ULONG *count)
+{
+    P11PROV_MODULE *m = token->module;
+    CK_OBJECT_HANDLE *found = NULL;
+    CK_ULONG used = 0, capacity = 0;
+    CK_RV rv, final_rv;
+
+    *handles = NULL;
+    *count = 0;
+    P11PROV_CALL(rv, m, C_FindObjectsInit, session, tmpl, tmpl_count);
+    if (rv != CKR_OK)
+        return rv;
+    for (;;) {
+        CK_ULONG got = 0;
+        if (capacity - used < FIND_BATCH) {
+            if (capacity >= MAX_OBJECTS) {
+                rv = CKR_GENERAL_ERROR;
+                break;
+            }
+            CK_OBJECT_HANDLE *grown = OPENSSL_realloc(
+                found, (capacity + FIND_BATCH) * sizeof(*found));
+            if (grown == NULL) {
+                rv = CKR_HOST_MEMORY;
+                break;
+            }
+            found = grown;
+            capacity += FIND_BATCH;
+        }
+        P11PROV_CALL(rv, m, C_FindObjects, session, found + used, FIND_BATCH,
+                     &got);
+        if (rv != CKR_OK || got == 0)
+            break;
+        if (got > FIND_BATCH) {
+            rv = CKR_GENERAL_ERROR; /* more than we had room for */
+            break;
+        }
+        used += got;
+    }
+    P11PROV_CALL(final_rv, m, C_FindObjectsFinal, session);
+    if (rv == CKR_OK)
+        rv = final_rv;
+    if (rv != CKR_OK) {
+        OPENSSL_free(found);
+        return rv;
+    }
+    if (used == 0) {
+        OPENSSL_free(found);
+        found = NULL;
+    }
+    *handles = found;
+    *count = used;
+    return CKR_OK;
+}
+
+CK_RV p11prov_get_attribute(P11PROV_TOKEN *token, CK_SESSION_HANDLE session,
+                            CK_OBJECT_HANDLE object, CK_ATTRIBUTE_TYPE type,
+                            unsigned char **value, CK_ULONG *len)
+{
+    P11PROV_MODULE *m = token->module;
+    CK_ATTRIBUTE attr = { type, NULL, 0 };
+    CK_RV rv;
+
+    *value = NULL;
+    *len = 0;
+    P11PROV_CALL(rv, m, C_GetAttributeValue, session, object, &attr, 1);
+    if (rv != CKR_OK)
+        return rv;
+    if (attr.ulValueLen == CK_UNAVAILABLE_INFORMATION)
+        return CKR_ATTRIBUTE_SENSITIVE;
+    if (attr.ulValueLen > MAX_ATTRIBUTE_LEN)
+        return CKR_GENERAL_ERROR;
+    CK_ULONG size = attr.ulValueLen;
+    attr.pValue = OPENSSL_malloc(size + 1);
+    if (attr.pValue == NULL)
+        return CKR_HOST_MEMORY;
+    P11PROV_CALL(rv, m, C_GetAttributeValue, session, object, &attr, 1);
+    if (rv == CKR_OK && attr.ulValueLen > size)
+        rv = CKR_GENERAL_ERROR; /* it grew between the calls */
+    if (rv != CKR_OK) {
+        OPENSSL_free(attr.pValue);
+        return rv;
+    }
+    ((unsigned char *)attr.pValue)[attr.ulValueLen] = '\0';
+    *value = attr.pValue;
+    *len = attr.ulValueLen;
+    return CKR_OK;
+}
+
+CK_RV p11prov_get_ulong(P11PROV_TOKEN *token, CK_SESSION_HANDLE session,
+                        CK_OBJECT_HANDLE object, CK_ATTRIBUTE_TYPE type,
+                        CK_ULONG *value)
+{
+    CK_ATTRIBUTE attr = { type, value, sizeof(*value) };
+    CK_RV rv;
+
+    P11PROV_CALL(rv, token->module, C_GetAttributeValue, session, object,
+                 &attr, 1);
+    if (rv == CKR_OK && attr.ulValueLen != sizeof(*value))
+        rv = CKR_ATTRIBUTE_VALUE_INVALID;
+    return rv;
+}
+
+bool p11prov_get_bool(P11PROV_TOKEN *token, CK_SESSION_HANDLE session,
+                      CK_OBJECT_HANDLE object, CK_ATTRIBUTE_TYPE type,
+                      bool absent)
+{
+    CK_BBOOL value = CK_FALSE;
+    CK_ATTRIBUTE attr = { type, &value, sizeof(value) };
+    CK_RV rv;
+
+    P11PROV_CALL(rv, token->module, C_GetAttributeValue, session, object,
+                 &attr, 1);
+    if (rv != CKR_OK || attr.ulValueLen != sizeof(value))
+        return absent;
+    return value == CK_TRUE;
+}
+
+bool p11prov_session_broken(CK_RV rv)
+{
+    return rv == CKR_SESSION_HANDLE_INVALID || rv == CKR_SESSION_CLOSED
+           || rv == CKR_DEVICE_REMOVED || rv == CKR_TOKEN_NOT_PRESENT
+           || rv == CKR_CRYPTOKI_NOT_INITIALIZED;
+}

@@ -1,0 +1,510 @@
+/* Slot and token enumeration with URI matching, and session pooling. */
+#include "core/tokens.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <string.h>
+#include <time.h>
+
+#include <openssl/crypto.h>
+
+struct p11prov_mechanisms {
+    CK_ULONG count;                       /* 0: listed none, or could not */
+    struct p11prov_mechanisms *retired;   /* the list this one replaced */
+    CK_MECHANISM_TYPE types[];
+};
+
+/* Unpublishes the mechanism list (another token is in the slot, or the
+ * record goes); kept until the record is freed. token->lock held, or the
+ * record no longer shared. */
+static void retire_mechanisms(P11PROV_TOKEN *t)
+{
+    struct p11prov_mechanisms *list =
+        __atomic_exchange_n(&t->mechanisms, NULL, __ATOMIC_ACQ_REL);
+
+    if (list != NULL) {
+        list->retired = t->retired_mechanisms;
+        t->retired_mechanisms = list;
+    }
+}
+
+/* No real module has more; a larger count is a bad answer, not a reason
+ * to allocate without bound. */
+#define MAX_SLOTS 1024
+
+static void drop_idle_sessions(P11PROV_TOKEN *t);
+
+static CK_RV list_slots(P11PROV_MODULE *m, CK_SLOT_ID **slots, CK_ULONG *count)
+{
+    CK_RV rv;
+
+    *slots = NULL;
+    for (int attempt = 0; attempt < 4; attempt++) {
+        CK_ULONG n = 0;
+        P11PROV_CALL(rv, m, C_GetSlotList, CK_TRUE, NULL, &n);
+        if (rv != CKR_OK)
+            return rv;
+        if (n > MAX_SLOTS)
+            return CKR_GENERAL_ERROR;
+        OPENSSL_free(*slots);
+        *slots = OPENSSL_malloc(sizeof(CK_SLOT_ID) * (n ? n : 1));
+        if (*slots == NULL)
+            return CKR_HOST_MEMORY;
+        P11PROV_CALL(rv, m, C_GetSlotList, CK_TRUE, *slots, &n);
+        if (rv == CKR_OK && n <= MAX_SLOTS) {
+            *count = n;
+            return CKR_OK;
+        }
+        if (rv != CKR_BUFFER_TOO_SMALL)
+            break; /* slots appeared between the calls: ask again */
+    }
+    OPENSSL_free(*slots);
+    *slots = NULL;
+    return rv == CKR_OK ? CKR_GENERAL_ERROR : rv;
+}
+
+/* Length of a space-padded Cryptoki text field without its padding. */
+static int padded_length(const unsigned char *field, size_t size)
+{
+    while (size > 0 && (field[size - 1] == ' ' || field[size - 1] == '\0'))
+        size--;
+    return (int)size;
+}
+
+/* The module's record for the token in slot_id, created or refreshed. */
+static P11PROV_TOKEN *token_record(P11PROV_MODULE *m, CK_SLOT_ID slot_id,
+                                   const CK_SLOT_INFO *slot_info,
+                                   const CK_TOKEN_INFO *token_info)
+{
+    P11PROV_TOKEN *t;
+
+    pthread_mutex_lock(&m->tokens_lock);
+    for (t = m->tokens; t != NULL; t = t->next)
+        if (t->slot_id == slot_id)
+            break;
+    if (t == NULL && (t = OPENSSL_zalloc(sizeof(*t))) != NULL) {
+        t->module = m;
+        t->slot_id = slot_id;
+        pthread_condattr_t attr;
+        pthread_mutex_init(&t->lock, NULL);
+        pthread_mutex_init(&t->login_lock, NULL);
+        pthread_mutex_init(&t->wait_lock, NULL);
+        pthread_condattr_init(&attr);
+        pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+        pthread_cond_init(&t->session_freed, &attr);
+        pthread_condattr_destroy(&attr);
+        t->next = m->tokens;
+        m->tokens = t;
+    }
+    if (t != NULL) {
+        pthread_mutex_lock(&t->lock);
+        /* New, or another token in the slot: the old one's sessions,
+         * login and mechanisms are gone. Otherwise only the flags are
+         * refreshed: other threads read the record without a lock. */
+        if (!t->info_read
+            || memcmp(t->token_info.serialNumber, token_info->serialNumber,
+                      sizeof(token_info->serialNumber)) != 0
+            || memcmp(t->token_info.label, token_info->label,
+                      sizeof(token_info->label)) != 0) {
+            drop_idle_sessions(t);
+            __atomic_store_n(&t->logged_in_at, 0, __ATOMIC_RELEASE);
+            retire_mechanisms(t);
+            t->slot_info = *slot_info;
+            t->token_info = *token_info;
+            t->info_read = true;
+            __atomic_add_fetch(&t->epoch, 1, __ATOMIC_RELEASE);
+        } else {
+            p11prov_token_set_flags(t, token_info->flags);
+        }
+        pthread_mutex_unlock(&t->lock);
+    }
+    pthread_mutex_unlock(&m->tokens_lock);
+    return t;
+}
+
+int p11prov_tokens_find(P11PROV_CTX *ctx, P11PROV_MODULE *m,
+                        const p11uri *uri, P11PROV_TOKEN ***tokens,
+                        size_t *count)
+{
+    CK_SLOT_ID *slots = NULL;
+    CK_ULONG slot_count = 0;
+    CK_RV rv;
+
+    *tokens = NULL;
+    *count = 0;
+    if (!p11uri_match_module_info(uri, &m->info)) {
+        P11PROV_DEBUG(2, "module %s does not match the URI", m->path);
+        return 1;
+    }
+    rv = list_slots(m, &slots, &slot_count);
+    if (rv != CKR_OK) {
+        P11PROV_RAISE_CKR(ctx, rv, "C_GetSlotList of module", m->path);
+        return 0;
+    }
+    *tokens = OPENSSL_zalloc(sizeof(**tokens) * (slot_count ? slot_count : 1));
+    if (*tokens == NULL) {
+        OPENSSL_free(slots);
+        P11PROV_RAISE(ctx, P11PROV_R_MEMORY, "listing tokens");
+        return 0;
+    }
+    for (CK_ULONG i = 0; i < slot_count; i++) {
+        CK_SLOT_INFO slot_info;
+        CK_TOKEN_INFO token_info;
+
+        P11PROV_CALL(rv, m, C_GetSlotInfo, slots[i], &slot_info);
+        if (rv == CKR_OK)
+            P11PROV_CALL(rv, m, C_GetTokenInfo, slots[i], &token_info);
+        if (rv != CKR_OK) {
+            /* A token removed while we enumerate is not an error. */
+            P11PROV_DEBUG(2, "slot %lu skipped: 0x%lx", slots[i], rv);
+            continue;
+        }
+        /* An uninitialised token (SoftHSM always offers one) holds
+         * nothing and refuses sessions. */
+        if (!(token_info.flags & CKF_TOKEN_INITIALIZED)) {
+            P11PROV_DEBUG(2, "slot %lu skipped: token not initialized",
+                          slots[i]);
+            continue;
+        }
+        if (!p11uri_match_slot_info(uri, slots[i], &slot_info)
+            || !p11uri_match_token_info(uri, &token_info))
+            continue;
+        P11PROV_TOKEN *t = token_record(m, slots[i], &slot_info, &token_info);
+        if (t == NULL) {
+            OPENSSL_free(slots);
+            OPENSSL_free(*tokens);
+            *tokens = NULL;
+            P11PROV_RAISE(ctx, P11PROV_R_MEMORY, "recording a token");
+            return 0;
+        }
+        (*tokens)[(*count)++] = t;
+        P11PROV_DEBUG(1, "token \"%.*s\" in slot %lu of %s matches",
+                      padded_length(token_info.label, sizeof(token_info.label)),
+                      (const char *)token_info.label, slots[i], m->path);
+    }
+    OPENSSL_free(slots);
+    return 1;
+}
+
+const char *p11prov_token_label(const P11PROV_TOKEN *token, char buf[33])
+{
+    int len = padded_length(token->token_info.label,
+                            sizeof(token->token_info.label));
+    memcpy(buf, token->token_info.label, (size_t)len);
+    buf[len] = '\0';
+    return buf;
+}
+
+char *p11prov_token_uri(const P11PROV_TOKEN *token)
+{
+    p11uri *uri = p11uri_new();
+    char *text = NULL;
+
+    if (uri != NULL && p11uri_set_token_info(uri, &token->token_info) == P11URI_OK)
+        text = p11uri_format(uri, P11URI_FORMAT_OMIT_PIN);
+    p11uri_free(uri);
+    return text;
+}
+
+char *p11prov_object_uri(const P11PROV_TOKEN *token, const unsigned char *label,
+                         CK_ULONG label_len, const unsigned char *id,
+                         CK_ULONG id_len, const char *type)
+{
+    p11uri *uri = p11uri_new();
+    char *text = NULL;
+
+    if (uri != NULL
+        && p11uri_set_token_info(uri, &token->token_info) == P11URI_OK
+        && (label == NULL
+            || p11uri_set(uri, P11URI_OBJECT, label, label_len) == P11URI_OK)
+        && (id == NULL || p11uri_set(uri, P11URI_ID, id, id_len) == P11URI_OK)
+        && p11uri_set(uri, P11URI_TYPE, type, strlen(type)) == P11URI_OK)
+        text = p11uri_format(uri, P11URI_FORMAT_OMIT_PIN);
+    p11uri_free(uri);
+    return text;
+}
+
+/* The slot a thread starts from: fixed per thread, so a thread tends to get
+ * its own session back and threads tend to stay on different slots. Derived
+ * from the thread's identity, not kept in thread-local storage: GCC 12's
+ * LeakSanitizer misreads the dynamic TLS of a dlopen'ed library and crashes
+ * (google/sanitizers#1409). */
+static unsigned int first_slot(void)
+{
+    uint64_t id = (uint64_t)(uintptr_t)pthread_self();
+
+    /* thread descriptors sit page-aligned at the top of their stacks */
+    id = (id >> 12) * UINT64_C(0x9E3779B97F4A7C15);
+    return (unsigned int)(id >> 32) % P11PROV_IDLE_SESSIONS;
+}
+
+static bool take_idle_session(P11PROV_TOKEN *token, CK_SESSION_HANDLE *session)
+{
+    unsigned int first = first_slot();
+
+    for (unsigned int i = 0; i < P11PROV_IDLE_SESSIONS; i++) {
+        unsigned int slot = (first + i) % P11PROV_IDLE_SESSIONS;
+        CK_SESSION_HANDLE *p = &token->idle[slot].handle;
+        if (__atomic_load_n(p, __ATOMIC_RELAXED) == CK_INVALID_HANDLE)
+            continue; /* read first: no write to an empty slot's line */
+        CK_SESSION_HANDLE h =
+            __atomic_exchange_n(p, CK_INVALID_HANDLE, __ATOMIC_ACQ_REL);
+        if (h != CK_INVALID_HANDLE) {
+            *session = h;
+            return true;
+        }
+    }
+    return false;
+}
+
+static bool put_idle_session(P11PROV_TOKEN *token, CK_SESSION_HANDLE session)
+{
+    unsigned int first = first_slot();
+
+    for (unsigned int i = 0; i < P11PROV_IDLE_SESSIONS; i++) {
+        unsigned int slot = (first + i) % P11PROV_IDLE_SESSIONS;
+        CK_SESSION_HANDLE empty = CK_INVALID_HANDLE;
+        if (__atomic_compare_exchange_n(&token->idle[slot].handle, &empty,
+                                        session, false, __ATOMIC_ACQ_REL,
+                                        __ATOMIC_RELAXED))
+            return true;
+    }
+    return false;
+}
+
+/* Counts a session of ours closed, never below zero: sessions dropped by
+ * p11prov_tokens_forget may still come back from their borrowers. */
+void p11prov_session_unreserve(P11PROV_TOKEN *token)
+{
+    unsigned int open = __atomic_load_n(&token->sessions_open, __ATOMIC_RELAXED);
+    while (open > 0
+           && !__atomic_compare_exchange_n(&token->sessions_open, &open,
+                                           open - 1, true, __ATOMIC_ACQ_REL,
+                                           __ATOMIC_RELAXED))
+        ;
+}
+
+/* Empties the idle slots without closing the sessions (their module state
+ * is gone or not ours). */
+static void drop_idle_sessions(P11PROV_TOKEN *t)
+{
+    for (unsigned int i = 0; i < P11PROV_IDLE_SESSIONS; i++)
+        if (__atomic_exchange_n(&t->idle[i].handle, CK_INVALID_HANDLE,
+                                __ATOMIC_ACQ_REL) != CK_INVALID_HANDLE)
+            p11prov_session_unreserve(t);
+}
+
+/* Counts a session about to be opened, unless we already hold as many as
+ * the token says it has: then false. Reserving before C_OpenSession keeps
+ * concurrent borrowers from asking for more than that. */
+bool p11prov_session_reserve(P11PROV_TOKEN *token)
+{
+    CK_ULONG max = token->token_info.ulMaxSessionCount;
+    bool limited = max != CK_EFFECTIVELY_INFINITE
+                   && max != CK_UNAVAILABLE_INFORMATION;
+    unsigned int open = __atomic_load_n(&token->sessions_open, __ATOMIC_ACQUIRE);
+
+    do {
+        if (limited && open >= max)
+            return false;
+    } while (!__atomic_compare_exchange_n(&token->sessions_open, &open,
+                                          open + 1, true, __ATOMIC_ACQ_REL,
+                                          __ATOMIC_ACQUIRE));
+    return true;
+}
+
+/* Waits until a session is returned after the count `seen`, or until the
+ * deadline; false on timeout. */
+static bool wait_for_session(P11PROV_TOKEN *token, unsigned int seen,
+                             const struct timespec *deadline)
+{
+    int err = 0;
+
+    pthread_mutex_lock(&token->wait_lock);
+    __atomic_add_fetch(&token->session_waiters, 1, __ATOMIC_SEQ_CST);
+    while (__atomic_load_n(&token->sessions_released, __ATOMIC_SEQ_CST) == seen
+           && err != ETIMEDOUT)
+        err = pthread_cond_timedwait(&token->session_freed, &token->wait_lock,
+                                     deadline);
+    __atomic_sub_fetch(&token->session_waiters, 1, __ATOMIC_SEQ_CST);
+    pthread_mutex_unlock(&token->wait_lock);
+    return __atomic_load_n(&token->sessions_released, __ATOMIC_SEQ_CST) != seen;
+}
+
+/* flags for C_OpenSession: read-write sessions are always new (the idle
+ * ones are read-only). */
+static CK_RV borrow(P11PROV_CTX *ctx, P11PROV_TOKEN *token, CK_FLAGS flags,
+                    CK_SESSION_HANDLE *session)
+{
+    /* Every use of a token starts here: after fork() the child must
+     * re-initialise the module before its first call. */
+    CK_RV rv = p11prov_module_check_fork(ctx, token->module);
+    struct timespec deadline = { 0, 0 };
+
+    if (rv != CKR_OK)
+        return rv;
+    for (;;) {
+        unsigned int seen =
+            __atomic_load_n(&token->sessions_released, __ATOMIC_SEQ_CST);
+        if (!(flags & CKF_RW_SESSION) && take_idle_session(token, session))
+            return CKR_OK;
+        if (p11prov_session_reserve(token)) {
+            P11PROV_CALL(rv, token->module, C_OpenSession, token->slot_id,
+                         CKF_SERIAL_SESSION | flags, NULL, NULL, session);
+            if (rv == CKR_OK)
+                return CKR_OK;
+            p11prov_session_unreserve(token); /* the reservation */
+            /* Waiting helps only when sessions of ours will come back. */
+            if (rv != CKR_SESSION_COUNT
+                || __atomic_load_n(&token->sessions_open, __ATOMIC_ACQUIRE) == 0)
+                return rv;
+        }
+        if (deadline.tv_sec == 0) {
+            clock_gettime(CLOCK_MONOTONIC, &deadline);
+            deadline.tv_sec += P11PROV_SESSION_WAIT_SECONDS;
+            P11PROV_DEBUG(2, "no session free on slot %lu: waiting",
+                          token->slot_id);
+        }
+        if (!wait_for_session(token, seen, &deadline))
+            return CKR_SESSION_COUNT;
+    }
+}
+
+CK_RV p11prov_session_borrow(P11PROV_CTX *ctx, P11PROV_TOKEN *token,
+                             CK_SESSION_HANDLE *session)
+{
+    return borrow(ctx, token, 0, session);
+}
+
+CK_RV p11prov_session_borrow_rw(P11PROV_CTX *ctx, P11PROV_TOKEN *token,
+                                CK_SESSION_HANDLE *session)
+{
+    return borrow(ctx, token, CKF_RW_SESSION, session);
+}
+
+void p11prov_session_return(P11PROV_TOKEN *token, CK_SESSION_HANDLE session,
+                            bool reusable)
+{
+    if (!reusable || session == CK_INVALID_HANDLE
+        || !put_idle_session(token, session)) {
+        CK_RV rv;
+        P11PROV_CALL(rv, token->module, C_CloseSession, session);
+        (void)rv; /* an invalid handle is already closed */
+        p11prov_session_unreserve(token);
+    }
+    __atomic_add_fetch(&token->sessions_released, 1, __ATOMIC_SEQ_CST);
+    if (__atomic_load_n(&token->session_waiters, __ATOMIC_SEQ_CST) > 0) {
+        pthread_mutex_lock(&token->wait_lock);
+        pthread_cond_broadcast(&token->session_freed);
+        pthread_mutex_unlock(&token->wait_lock);
+    }
+}
+
+void p11prov_tokens_forget(P11PROV_MODULE *m)
+{
+    pthread_mutex_lock(&m->tokens_lock);
+    for (P11PROV_TOKEN *t = m->tokens; t != NULL; t = t->next) {
+        drop_idle_sessions(t);
+        /* Copies, their keeper session and cached searches belong to
+         * the module's previous life (finalised, or the parent's). */
+        __atomic_add_fetch(&t->epoch, 1, __ATOMIC_RELEASE);
+        /* Busy ones are as gone (finalised, or the parent's). */
+        __atomic_store_n(&t->sessions_open, 0, __ATOMIC_RELEASE);
+    }
+    pthread_mutex_unlock(&m->tokens_lock);
+}
+
+void p11prov_tokens_lock_all(P11PROV_MODULE *m)
+{
+    pthread_mutex_lock(&m->tokens_lock);
+    for (P11PROV_TOKEN *t = m->tokens; t != NULL; t = t->next) {
+        pthread_mutex_lock(&t->lock);
+        pthread_mutex_lock(&t->wait_lock);
+    }
+}
+
+void p11prov_tokens_unlock_all(P11PROV_MODULE *m)
+{
+    for (P11PROV_TOKEN *t = m->tokens; t != NULL; t = t->next) {
+        pthread_mutex_unlock(&t->wait_lock);
+        pthread_mutex_unlock(&t->lock);
+    }
+    pthread_mutex_unlock(&m->tokens_lock);
+}
+
+void p11prov_tokens_reset_login_locks(P11PROV_MODULE *m)
+{
+    for (P11PROV_TOKEN *t = m->tokens; t != NULL; t = t->next)
+        pthread_mutex_init(&t->login_lock, NULL);
+}
+
+void p11prov_tokens_free(P11PROV_MODULE *m)
+{
+    while (m->tokens != NULL) {
+        P11PROV_TOKEN *t = m->tokens;
+        m->tokens = t->next;
+        pthread_mutex_destroy(&t->lock);
+        pthread_mutex_destroy(&t->login_lock);
+        pthread_mutex_destroy(&t->wait_lock);
+        pthread_cond_destroy(&t->session_freed);
+        if (t->pin != NULL)
+            OPENSSL_clear_free(t->pin, t->pin_len);
+        retire_mechanisms(t);
+        while (t->retired_mechanisms != NULL) {
+            struct p11prov_mechanisms *list = t->retired_mechanisms;
+            t->retired_mechanisms = list->retired;
+            OPENSSL_free(list);
+        }
+        OPENSSL_free(t);
+    }
+}
+
+/* The token's mechanism list, read now under token->lock unless another
+ * thread did. Never NULL unless memory ran out. */
+static struct p11prov_mechanisms *read_mechanisms(P11PROV_TOKEN *token)
+{
+    P11PROV_MODULE *m = token->module;
+    struct p11prov_mechanisms *list;
+    CK_ULONG count = 0;
+    CK_RV rv = CKR_FUNCTION_NOT_SUPPORTED;
+
+    pthread_mutex_lock(&token->lock);
+    list = __atomic_load_n(&token->mechanisms, __ATOMIC_ACQUIRE);
+    if (list != NULL)
+        goto done;
+    if (m->fns->C_GetMechanismList != NULL)
+        P11PROV_CALL(rv, m, C_GetMechanismList, token->slot_id, NULL, &count);
+    if (rv != CKR_OK || count >= 4096)
+        count = 0; /* a bad answer: as if it listed nothing */
+    list = OPENSSL_zalloc(sizeof(*list) + count * sizeof(list->types[0]));
+    if (list == NULL)
+        goto done;
+    if (count > 0) {
+        CK_ULONG got = count;
+        P11PROV_CALL(rv, m, C_GetMechanismList, token->slot_id, list->types,
+                     &got);
+        list->count = rv == CKR_OK && got <= count ? got : 0;
+    }
+    /* Published even when empty: a token that cannot list its mechanisms
+     * is not asked again. */
+    __atomic_store_n(&token->mechanisms, list, __ATOMIC_RELEASE);
+done:
+    pthread_mutex_unlock(&token->lock);
+    return list;
+}
+
+bool p11prov_token_offers(P11PROV_TOKEN *token, CK_MECHANISM_TYPE mechanism)
+{
+    struct p11prov_mechanisms *list =
+        __atomic_load_n(&token->mechanisms, __ATOMIC_ACQUIRE);
+
+    if (list == NULL && (list = read_mechanisms(token)) == NULL)
+        return true; /* out of memory: let the token answer */
+    if (list->count == 0)
+        return true;
+    for (CK_ULONG i = 0; i < list->count; i++)
+        if (list->types[i] == mechanism)
+            return true;
+    return false;
+}

@@ -1,0 +1,124 @@
+/* Key objects: what keymgmt, signature and the store pass around. A token
+ * key references its object (token, class, id, label, and the handle,
+ * found again when the module was re-initialised) and holds a software
+ * twin of its public part for all public-key work. A software key (made
+ * by keymgmt import or generation, when OpenSSL picks this provider for a
+ * key that is not on a token) is entirely the twin. */
+#ifndef PKCS11PROV_KEY_H
+#define PKCS11PROV_KEY_H
+
+#include <openssl/core.h>
+#include <openssl/evp.h>
+
+#include "core/tokens.h"
+
+typedef enum p11prov_key_kind {
+    P11PROV_KEY_RSA,
+    P11PROV_KEY_RSA_PSS,
+    P11PROV_KEY_EC,
+    P11PROV_KEY_ED25519,
+    P11PROV_KEY_ED448,
+} P11PROV_KEY_KIND;
+
+typedef struct p11prov_key {
+    unsigned int magic;          /* P11PROV_KEY_MAGIC: references are checked */
+    int refs;
+    P11PROV_CTX *provctx;
+    P11PROV_KEY_KIND kind;
+    EVP_PKEY *soft;              /* public twin, or the whole software key */
+    bool soft_has_private;       /* a software key with its private part */
+    /* On a token (token NULL for software keys): */
+    P11PROV_TOKEN *token;
+    CK_OBJECT_CLASS object_class;
+    CK_KEY_TYPE key_type;
+    CK_OBJECT_HANDLE handle;
+    unsigned int handle_generation;  /* module init count the handle is from */
+    unsigned char *id, *label;
+    CK_ULONG id_len, label_len;
+    char *uri;                   /* the object's URI, never with a PIN */
+    bool can_sign, can_decrypt, can_derive, always_authenticate;
+    CK_MECHANISM_TYPE *allowed;  /* CKA_ALLOWED_MECHANISMS; NULL: any */
+    CK_ULONG allowed_count;
+    int bits;                    /* modulus or group order bits */
+    /* The session-object copy (key_copy.c), valid for the module
+     * initialisation and token epoch it is stamped with. */
+    CK_OBJECT_HANDLE copy;
+    int copy_state;
+    unsigned int copy_generation, copy_epoch;
+} P11PROV_KEY;
+
+#define P11PROV_KEY_MAGIC 0x70313170u
+
+/* The kind's OpenSSL key type name ("RSA", "EC", "ED25519", ...). */
+const char *p11prov_key_kind_name(P11PROV_KEY_KIND kind);
+
+/* Reads a key object found on a token: type, usage, allowed mechanisms,
+ * and the public part (from the object, else the public key object or the
+ * certificate with the same CKA_ID). Returns NULL without raising an
+ * error for key types this provider does not handle (*unsupported set),
+ * and NULL with an error raised on failure. */
+P11PROV_KEY *p11prov_key_from_token(P11PROV_CTX *ctx, P11PROV_TOKEN *token,
+                                    CK_SESSION_HANDLE session,
+                                    CK_OBJECT_HANDLE object,
+                                    CK_OBJECT_CLASS object_class,
+                                    bool *unsupported);
+
+/* An empty software key of the kind (keymgmt new/import/gen). */
+P11PROV_KEY *p11prov_key_new_software(P11PROV_CTX *ctx, P11PROV_KEY_KIND kind);
+
+P11PROV_KEY *p11prov_key_ref(P11PROV_KEY *key);
+void p11prov_key_unref(P11PROV_KEY *key);
+
+/* The key's current object handle: the one recorded, or, after the module
+ * was re-initialised or when stale is set (the module said
+ * CKR_OBJECT_HANDLE_INVALID / CKR_KEY_HANDLE_INVALID), the object found
+ * again by class, id and label. */
+CK_RV p11prov_key_handle(P11PROV_KEY *key, CK_SESSION_HANDLE session,
+                         bool stale, CK_OBJECT_HANDLE *handle);
+
+/* key_copy.c: the session-object copy for the module's initialisation
+ * `generation`, if one was made (lock-free). */
+bool p11prov_key_copy_handle(const P11PROV_KEY *key, unsigned int generation,
+                             CK_OBJECT_HANDLE *handle);
+
+/* Makes the copy of the private key object `original` when configured and
+ * the token allows it; returns the handle to use (the copy, or original). */
+CK_OBJECT_HANDLE p11prov_key_copy_make(P11PROV_KEY *key,
+                                       CK_SESSION_HANDLE session,
+                                       CK_OBJECT_HANDLE original,
+                                       unsigned int generation);
+
+/* The copy failed with an invalid handle: make another on next use. */
+void p11prov_key_copy_forget(P11PROV_KEY *key);
+
+/* Destroys the copy (the key is being freed). */
+void p11prov_key_copy_destroy(P11PROV_KEY *key);
+
+/* Whether CKA_ALLOWED_MECHANISMS (when present) permits mechanism. */
+bool p11prov_key_allows(const P11PROV_KEY *key, CK_MECHANISM_TYPE mechanism);
+
+/* Whether the key is a private key on a token. */
+static inline bool p11prov_key_on_token(const P11PROV_KEY *key)
+{
+    return key->token != NULL;
+}
+
+/* store.c: the one private key a URI names (the application's passphrase
+ * callback may be asked for the PIN). Raises an error unless exactly one
+ * private key matches. */
+P11PROV_KEY *p11prov_load_private_key(P11PROV_CTX *ctx, const char *uri,
+                                      OSSL_PASSPHRASE_CALLBACK *pw_cb,
+                                      void *pw_cbarg);
+
+/* key_public.c: the software twin of a token key's public part. */
+EVP_PKEY *p11prov_public_from_token(P11PROV_CTX *ctx, P11PROV_TOKEN *token,
+                                    CK_SESSION_HANDLE session,
+                                    P11PROV_KEY *key, CK_OBJECT_HANDLE object);
+
+/* Classifies a CKK_EC / CKK_EC_EDWARDS key by its CKA_EC_PARAMS (curve OID,
+ * or the printable names SoftHSM uses for Edwards curves). Returns 1 and
+ * sets kind and (for EC) the group name, 0 when unsupported. */
+int p11prov_ec_params_kind(const unsigned char *params, CK_ULONG len,
+                           P11PROV_KEY_KIND *kind, const char **group_name);
+
+#endif

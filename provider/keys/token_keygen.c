@@ -1,0 +1,248 @@
+/* Key pair generation on the token: C_GenerateKeyPair on a read-write
+ * session, with templates that keep the private key inside. */
+#include "keys/token_keygen.h"
+
+#include <string.h>
+
+#include <openssl/ec.h>
+#include <openssl/objects.h>
+#include <openssl/rand.h>
+
+#include "core/login.h"
+#include "core/object.h"
+
+#define GENERATED_ID_LEN 16
+#define MAX_TEMPLATE 16
+
+typedef struct template {
+    CK_ATTRIBUTE attrs[MAX_TEMPLATE];
+    CK_ULONG count;
+} TEMPLATE;
+
+static void add(TEMPLATE *t, CK_ATTRIBUTE_TYPE type, void *value, CK_ULONG len)
+{
+    if (t->count < MAX_TEMPLATE)
+        t->attrs[t->count++] = (CK_ATTRIBUTE){ type, value, len };
+}
+
+/* Usages the algorithm does not have are turned off after generation,
+ * rather than left to the token's defaults (SoftHSM makes every key
+ * decrypt and unwrap). Not in the generation template: tpm2-pkcs11 fails
+ * (and leaks TPM objects) when a template's usages differ from its own; it
+ * also refuses the change here, which is then only traced. */
+static void narrow_usages(P11PROV_TOKEN *token, CK_SESSION_HANDLE session,
+                          CK_OBJECT_HANDLE object, bool rsa, bool ec,
+                          bool private_key)
+{
+    CK_BBOOL no = CK_FALSE;
+    CK_ATTRIBUTE_TYPE off[3];
+    size_t n = 0;
+    CK_RV rv;
+
+    if (private_key) {
+        if (!rsa)
+            off[n++] = CKA_DECRYPT;
+        if (!ec)
+            off[n++] = CKA_DERIVE;
+        off[n++] = CKA_UNWRAP;
+    } else {
+        if (!rsa)
+            off[n++] = CKA_ENCRYPT;
+        off[n++] = CKA_WRAP;
+    }
+    for (size_t i = 0; i < n; i++) {
+        CK_ATTRIBUTE attr = { off[i], &no, sizeof(no) };
+        P11PROV_CALL(rv, token->module, C_SetAttributeValue, session, object,
+                     &attr, 1);
+        if (rv != CKR_OK)
+            P11PROV_DEBUG(1, "the token keeps usage 0x%lx on the new key "
+                             "(C_SetAttributeValue: 0x%lx)", off[i], rv);
+    }
+}
+
+/* Whether an object with this attribute value already exists. */
+static CK_RV exists(P11PROV_TOKEN *token, CK_SESSION_HANDLE session,
+                    CK_ATTRIBUTE_TYPE type, const p11uri_value *value,
+                    bool *found)
+{
+    CK_ATTRIBUTE tmpl = { type, value->data, value->len };
+    CK_OBJECT_HANDLE *handles;
+    CK_ULONG count;
+    CK_RV rv = p11prov_find_objects(token, session, &tmpl, 1, &handles, &count);
+
+    OPENSSL_free(handles);
+    *found = rv == CKR_OK && count > 0;
+    return rv;
+}
+
+/* DER OID of the curve (EC) or of Ed25519/Ed448, for CKA_EC_PARAMS. */
+static int ec_params(const P11PROV_KEYGEN_SPEC *spec, unsigned char **der)
+{
+    int nid;
+
+    if (spec->kind == P11PROV_KEY_ED25519)
+        nid = NID_ED25519;
+    else if (spec->kind == P11PROV_KEY_ED448)
+        nid = NID_ED448;
+    else if ((nid = OBJ_sn2nid(spec->group)) == NID_undef)
+        nid = EC_curve_nist2nid(spec->group);
+    ASN1_OBJECT *oid = nid == NID_undef ? NULL : OBJ_nid2obj(nid);
+    *der = NULL;
+    return oid ? i2d_ASN1_OBJECT(oid, der) : -1;
+}
+
+static int generate(P11PROV_CTX *ctx, P11PROV_TOKEN *token,
+                    CK_SESSION_HANDLE session, const p11uri *uri,
+                    const P11PROV_KEYGEN_SPEC *spec, const char *uri_text,
+                    CK_OBJECT_HANDLE *private_key)
+{
+    static CK_BBOOL yes = CK_TRUE, no = CK_FALSE;
+    static unsigned char f4[] = { 0x01, 0x00, 0x01 };
+    unsigned char id[GENERATED_ID_LEN], exponent[512];
+    const p11uri_value *label = &uri->values[P11URI_OBJECT];
+    const p11uri_value *given_id = &uri->values[P11URI_ID];
+    CK_MECHANISM mechanism = { CKM_RSA_PKCS_KEY_PAIR_GEN, NULL, 0 };
+    CK_ULONG bits = spec->rsa_bits ? spec->rsa_bits : 2048;
+    TEMPLATE pub = { .count = 0 }, priv = { .count = 0 };
+    unsigned char *params = NULL;
+    CK_OBJECT_HANDLE public_key;
+    CK_RV rv;
+    int ok = 0;
+
+    for (int i = 0; i < 2; i++) {
+        add(i ? &priv : &pub, CKA_TOKEN, &yes, sizeof(yes));
+        if (label->present)
+            add(i ? &priv : &pub, CKA_LABEL, label->data, label->len);
+        if (given_id->present)
+            add(i ? &priv : &pub, CKA_ID, given_id->data, given_id->len);
+        else
+            add(i ? &priv : &pub, CKA_ID, id, sizeof(id));
+    }
+    if (!given_id->present && RAND_bytes_ex(ctx->libctx, id, sizeof(id), 0) <= 0)
+        return 0;
+    add(&priv, CKA_PRIVATE, &yes, sizeof(yes));
+    add(&priv, CKA_SENSITIVE, &yes, sizeof(yes));
+    add(&priv, CKA_EXTRACTABLE, &no, sizeof(no));
+    add(&priv, CKA_SIGN, &yes, sizeof(yes));
+    add(&pub, CKA_VERIFY, &yes, sizeof(yes));
+    bool rsa = spec->kind == P11PROV_KEY_RSA || spec->kind == P11PROV_KEY_RSA_PSS;
+    bool ec = spec->kind == P11PROV_KEY_EC;
+    if (rsa) {
+        add(&priv, CKA_DECRYPT, &yes, sizeof(yes));
+        add(&pub, CKA_ENCRYPT, &yes, sizeof(yes));
+    }
+    if (ec)
+        add(&priv, CKA_DERIVE, &yes, sizeof(yes));
+    if (rsa) {
+        int exp_len = spec->rsa_exponent
+                          ? BN_bn2bin(spec->rsa_exponent, exponent) : 0;
+        add(&pub, CKA_MODULUS_BITS, &bits, sizeof(bits));
+        if (exp_len > 0)
+            add(&pub, CKA_PUBLIC_EXPONENT, exponent, (CK_ULONG)exp_len);
+        else
+            add(&pub, CKA_PUBLIC_EXPONENT, f4, sizeof(f4));
+    } else {
+        int len = ec_params(spec, &params);
+        if (len <= 0) {
+            P11PROV_RAISE(ctx, P11PROV_R_BAD_ARGUMENT,
+                          "no curve for the new %s key (use e.g. -pkeyopt "
+                          "ec_paramgen_curve:P-256)",
+                          p11prov_key_kind_name(spec->kind));
+            return 0;
+        }
+        add(&pub, CKA_EC_PARAMS, params, (CK_ULONG)len);
+        mechanism.mechanism = ec ? CKM_EC_KEY_PAIR_GEN
+                                 : CKM_EC_EDWARDS_KEY_PAIR_GEN;
+    }
+    P11PROV_CALL(rv, token->module, C_GenerateKeyPair, session, &mechanism,
+                 pub.attrs, pub.count, priv.attrs, priv.count, &public_key,
+                 private_key);
+    if (rv == CKR_OK) {
+        narrow_usages(token, session, *private_key, rsa, ec, true);
+        narrow_usages(token, session, public_key, rsa, ec, false);
+    }
+    if (rv != CKR_OK)
+        P11PROV_RAISE_CKR(ctx, rv, "C_GenerateKeyPair", uri_text);
+    else
+        ok = 1;
+    OPENSSL_free(params);
+    return ok;
+}
+
+static P11PROV_TOKEN *the_token(P11PROV_CTX *ctx, const p11uri *uri,
+                                const char *uri_text)
+{
+    P11PROV_MODULE *module = p11prov_module_for_uri(ctx, uri);
+    P11PROV_TOKEN **tokens = NULL, *token = NULL;
+    size_t count = 0;
+
+    if (module == NULL || !p11prov_tokens_find(ctx, module, uri, &tokens, &count))
+        return NULL;
+    if (count == 1)
+        token = tokens[0];
+    else
+        P11PROV_RAISE(ctx, P11PROV_R_NO_TOKEN,
+                      "%s matches %zu tokens; a new key needs exactly one",
+                      uri_text, count);
+    OPENSSL_free(tokens);
+    return token;
+}
+
+P11PROV_KEY *p11prov_token_generate(P11PROV_CTX *ctx, const char *uri_text,
+                                    const P11PROV_KEYGEN_SPEC *spec)
+{
+    p11uri *uri = NULL;
+    p11uri_error error;
+    char *safe_uri = NULL;
+    P11PROV_TOKEN *token = NULL;
+    P11PROV_KEY *key = NULL;
+    CK_SESSION_HANDLE session = CK_INVALID_HANDLE;
+    CK_OBJECT_HANDLE private_key;
+    CK_RV rv;
+    bool label_taken = false, id_taken = false;
+
+    if (p11uri_parse(uri_text, &uri, &error) != P11URI_OK) {
+        P11PROV_RAISE(ctx, P11PROV_R_BAD_URI, "%s", error.message);
+        return NULL;
+    }
+    safe_uri = p11uri_format(uri, P11URI_FORMAT_OMIT_PIN);
+    P11PROV_PIN_SOURCES pins = { uri, NULL, NULL };
+    if (safe_uri == NULL || (token = the_token(ctx, uri, safe_uri)) == NULL
+        || !p11prov_token_login(ctx, token, &pins))
+        goto done;
+    rv = p11prov_session_borrow_rw(ctx, token, &session);
+    if (rv != CKR_OK) {
+        session = CK_INVALID_HANDLE;
+        P11PROV_RAISE_CKR(ctx, rv, "C_OpenSession (read-write)", safe_uri);
+        goto done;
+    }
+    /* No silent duplicates: a label or id in use is an error. */
+    if ((uri->values[P11URI_OBJECT].present
+         && (rv = exists(token, session, CKA_LABEL,
+                         &uri->values[P11URI_OBJECT], &label_taken)) != CKR_OK)
+        || (uri->values[P11URI_ID].present
+            && (rv = exists(token, session, CKA_ID, &uri->values[P11URI_ID],
+                            &id_taken)) != CKR_OK)) {
+        P11PROV_RAISE_CKR(ctx, rv, "looking for existing objects", safe_uri);
+        goto done;
+    }
+    if (label_taken || id_taken) {
+        P11PROV_RAISE(ctx, P11PROV_R_BAD_ARGUMENT,
+                      "%s: the token already has an object with this %s",
+                      safe_uri, label_taken ? "label" : "id");
+        goto done;
+    }
+    if (generate(ctx, token, session, uri, spec, safe_uri, &private_key)) {
+        bool unsupported;
+        key = p11prov_key_from_token(ctx, token, session, private_key,
+                                     CKO_PRIVATE_KEY, &unsupported);
+        if (key != NULL)
+            P11PROV_DEBUG(1, "generated %s", key->uri);
+    }
+done:
+    if (token != NULL && session != CK_INVALID_HANDLE)
+        p11prov_session_return(token, session, false);
+    OPENSSL_free(safe_uri);
+    p11uri_free(uri);
+    return key;
+}

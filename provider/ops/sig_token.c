@@ -1,0 +1,219 @@
+/* Signing on the token: one C_SignInit + C_Sign per signature, on a pooled
+ * session, with the raw mechanisms every token has (CKM_ECDSA,
+ * CKM_RSA_PKCS, CKM_RSA_PKCS_PSS, CKM_RSA_X_509, CKM_EDDSA); the hash is
+ * computed in software beforehand. */
+#include <stdio.h>
+#include <string.h>
+
+#include <openssl/err.h>
+#include <openssl/rsa.h>
+
+#include "ops/sig_encode.h"
+#include "ops/signature.h"
+#include "core/runner.h"
+
+/* Big enough for a raw P-521 ECDSA signature and a 16384-bit RSA one. */
+#define MAX_RAW_SIGNATURE 2048
+
+/* Signs with recovery (token_op.c); errors name the mechanism and key. */
+static int sign_with_mechanism(SIG_CTX *ctx, CK_MECHANISM *mechanism,
+                               const unsigned char *data, size_t data_len,
+                               unsigned char *out, size_t *out_len,
+                               size_t out_size, CK_RV *result)
+{
+    CK_RV rv, ignored;
+    P11PROV_OP_STATUS status;
+
+    if (result == NULL)
+        result = &ignored;
+    status = p11prov_token_operation(ctx->provctx, ctx->key,
+                                     P11PROV_TOKEN_SIGN, mechanism, data,
+                                     data_len, out, out_len, out_size, &rv);
+    *result = rv;
+    if (status == P11PROV_OP_DONE)
+        return 1;
+    if (status != P11PROV_OP_RAISED) {
+        char what[64];
+        snprintf(what, sizeof(what), "C_Sign with %s",
+                 p11prov_mechanism_name(mechanism->mechanism));
+        P11PROV_RAISE_CKR(ctx->provctx, rv, what, ctx->key->uri);
+    }
+    return 0;
+}
+
+static int refuse_mechanism(SIG_CTX *ctx, const char *what)
+{
+    return p11prov_refuse_mechanism(ctx->provctx, ctx->key, what);
+}
+
+static int ecdsa_sign(SIG_CTX *ctx, const unsigned char *tbs, size_t tbs_len,
+                      unsigned char *sig, size_t *sig_len, size_t sig_size)
+{
+    CK_MECHANISM mechanism = { CKM_ECDSA, NULL, 0 };
+    unsigned char raw[MAX_RAW_SIGNATURE];
+    size_t raw_len;
+
+    if (!p11prov_key_allows(ctx->key, CKM_ECDSA))
+        return refuse_mechanism(ctx, "ECDSA signature (CKM_ECDSA)");
+    if (!sign_with_mechanism(ctx, &mechanism, tbs, tbs_len, raw, &raw_len,
+                             sizeof(raw), NULL))
+        return 0;
+    *sig_len = p11prov_ecdsa_raw_to_der(raw, raw_len, sig, sig_size);
+    if (*sig_len == 0) {
+        P11PROV_RAISE(ctx->provctx, P11PROV_R_MODULE_BAD_ANSWER,
+                      "C_Sign with CKM_ECDSA for %s returned %zu bytes, not "
+                      "an r||s pair", ctx->key->uri, raw_len);
+        return 0;
+    }
+    return 1;
+}
+
+static int rsa_pss_sign(SIG_CTX *ctx, const unsigned char *hash,
+                        size_t hash_len, unsigned char *sig, size_t *sig_len,
+                        size_t sig_size)
+{
+    P11PROV_KEY *key = ctx->key;
+    const EVP_MD *mgf1_md = ctx->mgf1_md ? ctx->mgf1_md : ctx->md;
+    CK_RSA_PKCS_PSS_PARAMS params;
+    CK_RSA_PKCS_MGF_TYPE mgf;
+    int salt_len = p11prov_sig_salt_length(ctx);
+
+    if (ctx->md == NULL || (size_t)EVP_MD_get_size(ctx->md) != hash_len
+        || salt_len < 0) {
+        P11PROV_RAISE(ctx->provctx, P11PROV_R_BAD_ARGUMENT,
+                      "RSA-PSS with %s needs a digest of its size and a salt "
+                      "that fits the key", key->uri);
+        return 0;
+    }
+    params.hashAlg = p11prov_hash_mechanism(ctx->md, NULL);
+    params.sLen = (CK_ULONG)salt_len;
+    bool raw_usable = p11prov_mechanism_usable(key, CKM_RSA_X_509);
+    if (p11prov_hash_mechanism(mgf1_md, &mgf) != CK_UNAVAILABLE_INFORMATION
+        && params.hashAlg != CK_UNAVAILABLE_INFORMATION
+        && p11prov_mechanism_usable(key, CKM_RSA_PKCS_PSS)) {
+        params.mgf = mgf;
+        CK_MECHANISM mechanism = { CKM_RSA_PKCS_PSS, &params, sizeof(params) };
+        CK_RV rv;
+        ERR_set_mark();
+        if (sign_with_mechanism(ctx, &mechanism, hash, hash_len, sig, sig_len,
+                                sig_size, &rv)) {
+            ERR_clear_last_mark();
+            return 1;
+        }
+        /* Tokens that do PSS only with the digest as MGF1 hash and salt
+         * length (TPMs; SoftHSM for some combinations) refuse the rest:
+         * those are encoded here when raw RSA is available. */
+        if (!p11prov_mechanism_refused(rv) || !raw_usable) {
+            ERR_clear_last_mark();
+            return 0;
+        }
+        ERR_pop_to_mark();
+        P11PROV_DEBUG(2, "token refused these PSS parameters for %s: "
+                         "encoding here", key->uri);
+    }
+    /* No PSS on the token (OpenPGP cards, some TPMs): encode here and use
+     * the raw RSA operation. */
+    if (!raw_usable)
+        return refuse_mechanism(ctx, "RSA-PSS signature (CKM_RSA_PKCS_PSS, "
+                                     "or CKM_RSA_X_509 to encode it here)");
+    unsigned char encoded[MAX_RAW_SIGNATURE];
+    size_t encoded_len = p11prov_pss_encode(
+        ctx->provctx->libctx, ctx->md, mgf1_md, hash, hash_len, salt_len,
+        key->bits, encoded, sizeof(encoded));
+    if (encoded_len == 0) {
+        P11PROV_RAISE(ctx->provctx, P11PROV_R_INTERNAL,
+                      "PSS encoding for %s failed", key->uri);
+        return 0;
+    }
+    CK_MECHANISM mechanism = { CKM_RSA_X_509, NULL, 0 };
+    int ok = sign_with_mechanism(ctx, &mechanism, encoded, encoded_len, sig,
+                                 sig_len, sig_size, NULL);
+    OPENSSL_cleanse(encoded, sizeof(encoded));
+    return ok;
+}
+
+static int rsa_sign(SIG_CTX *ctx, const unsigned char *tbs, size_t tbs_len,
+                    unsigned char *sig, size_t *sig_len, size_t sig_size)
+{
+    unsigned char digest_info[128];
+
+    switch (ctx->pad_mode) {
+    case RSA_PKCS1_PSS_PADDING:
+        return rsa_pss_sign(ctx, tbs, tbs_len, sig, sig_len, sig_size);
+    case RSA_NO_PADDING: {
+        CK_MECHANISM mechanism = { CKM_RSA_X_509, NULL, 0 };
+        if (!p11prov_key_allows(ctx->key, CKM_RSA_X_509))
+            return refuse_mechanism(ctx, "raw RSA (CKM_RSA_X_509)");
+        return sign_with_mechanism(ctx, &mechanism, tbs, tbs_len, sig,
+                                   sig_len, sig_size, NULL);
+    }
+    case RSA_PKCS1_PADDING: {
+        CK_MECHANISM mechanism = { CKM_RSA_PKCS, NULL, 0 };
+        if (!p11prov_key_allows(ctx->key, CKM_RSA_PKCS))
+            return refuse_mechanism(ctx, "RSA PKCS#1 v1.5 signature "
+                                         "(CKM_RSA_PKCS)");
+        if (ctx->md != NULL) {
+            tbs_len = p11prov_digest_info(ctx->md, tbs, tbs_len, digest_info,
+                                          sizeof(digest_info));
+            tbs = digest_info;
+            if (tbs_len == 0) {
+                P11PROV_RAISE(ctx->provctx, P11PROV_R_BAD_ARGUMENT,
+                              "input for %s is not a %s digest",
+                              ctx->key->uri, EVP_MD_get0_name(ctx->md));
+                return 0;
+            }
+        }
+        return sign_with_mechanism(ctx, &mechanism, tbs, tbs_len, sig,
+                                   sig_len, sig_size, NULL);
+    }
+    default:
+        P11PROV_RAISE(ctx->provctx, P11PROV_R_UNSUPPORTED,
+                      "RSA padding mode %d is not supported for signing",
+                      ctx->pad_mode);
+        return 0;
+    }
+}
+
+static int check_can_sign(SIG_CTX *ctx)
+{
+    if (ctx->key->object_class == CKO_PRIVATE_KEY && ctx->key->can_sign)
+        return 1;
+    P11PROV_RAISE(ctx->provctx, P11PROV_R_UNSUPPORTED,
+                  "%s cannot sign (%s)", ctx->key->uri,
+                  ctx->key->object_class == CKO_PRIVATE_KEY
+                      ? "CKA_SIGN is false"
+                      : "not a private key");
+    return 0;
+}
+
+int p11prov_token_sign(SIG_CTX *ctx, const unsigned char *tbs, size_t tbs_len,
+                       unsigned char *sig, size_t *sig_len, size_t sig_size)
+{
+    if (!check_can_sign(ctx))
+        return 0;
+    switch (ctx->key->kind) {
+    case P11PROV_KEY_EC:
+        return ecdsa_sign(ctx, tbs, tbs_len, sig, sig_len, sig_size);
+    case P11PROV_KEY_RSA:
+    case P11PROV_KEY_RSA_PSS:
+        return rsa_sign(ctx, tbs, tbs_len, sig, sig_len, sig_size);
+    default:
+        P11PROV_RAISE(ctx->provctx, P11PROV_R_BAD_ARGUMENT,
+                      "%s signs whole messages only", ctx->key->uri);
+        return 0;
+    }
+}
+
+int p11prov_token_sign_message(SIG_CTX *ctx, const unsigned char *msg,
+                               size_t msg_len, unsigned char *sig,
+                               size_t *sig_len, size_t sig_size)
+{
+    CK_MECHANISM mechanism = { CKM_EDDSA, NULL, 0 };
+
+    if (!check_can_sign(ctx))
+        return 0;
+    if (!p11prov_key_allows(ctx->key, CKM_EDDSA))
+        return refuse_mechanism(ctx, "EdDSA signature (CKM_EDDSA)");
+    return sign_with_mechanism(ctx, &mechanism, msg, msg_len, sig, sig_len,
+                               sig_size, NULL);
+}

@@ -1,0 +1,474 @@
+/* The "pkcs11" OSSL_STORE loader: a URI selects tokens, then objects on
+ * them, found with C_FindObjects templates built from the URI. Results
+ * are collected on the first load, in a stable order (token by slot, then
+ * object id, then label), and handed out one per load call. */
+#include <string.h>
+
+#include <openssl/core_names.h>
+#include <openssl/core_object.h>
+#include <openssl/crypto.h>
+#include <openssl/store.h>
+
+#include "keys/key.h"
+#include "core/login.h"
+#include "core/object.h"
+#include "core/context.h"
+#include "core/debug.h"
+#include "ops/store.h"
+
+typedef struct store_ctx {
+    P11PROV_CTX *provctx;
+    p11uri *uri;
+    char *uri_text;              /* for messages: the PIN left out */
+    int expect;                  /* OSSL_STORE_INFO_* or 0 for any */
+    bool collected, failed;
+    /* A failed collection is reported by one load returning 0 while eof
+     * is still false (so OSSL_STORE_error() is set); after that, eof. */
+    bool failure_reported;
+    STORE_ITEM *items;
+    size_t item_count, next_item;
+} STORE_CTX;
+
+static OSSL_FUNC_store_open_fn store_open;
+static OSSL_FUNC_store_settable_ctx_params_fn store_settable_ctx_params;
+static OSSL_FUNC_store_set_ctx_params_fn store_set_ctx_params;
+static OSSL_FUNC_store_load_fn store_load;
+static OSSL_FUNC_store_eof_fn store_eof;
+static OSSL_FUNC_store_close_fn store_close;
+
+static void *store_open(void *provctx, const char *uri_text)
+{
+    P11PROV_CTX *ctx = provctx;
+    p11uri_error error;
+    STORE_CTX *store;
+
+    store = OPENSSL_zalloc(sizeof(*store));
+    if (store == NULL) {
+        P11PROV_RAISE(ctx, P11PROV_R_MEMORY, "opening a pkcs11 store");
+        return NULL;
+    }
+    store->provctx = ctx;
+    if (p11uri_parse(uri_text, &store->uri, &error) != P11URI_OK) {
+        /* The message names the attribute and position, never the PIN. */
+        P11PROV_RAISE(ctx, P11PROV_R_BAD_URI, "%s", error.message);
+        OPENSSL_free(store);
+        return NULL;
+    }
+    store->uri_text = p11uri_format(store->uri, P11URI_FORMAT_OMIT_PIN);
+    if (store->uri_text == NULL) {
+        P11PROV_RAISE(ctx, P11PROV_R_MEMORY, "opening a pkcs11 store");
+        store_close(store);
+        return NULL;
+    }
+    P11PROV_DEBUG(1, "store opened for %s", store->uri_text);
+    return store;
+}
+
+static const OSSL_PARAM *store_settable_ctx_params(void *provctx)
+{
+    static const OSSL_PARAM settable[] = {
+        OSSL_PARAM_int(OSSL_STORE_PARAM_EXPECT, NULL),
+        OSSL_PARAM_END,
+    };
+    (void)provctx;
+    return settable;
+}
+
+static int store_set_ctx_params(void *loaderctx, const OSSL_PARAM params[])
+{
+    STORE_CTX *store = loaderctx;
+    const OSSL_PARAM *p;
+
+    p = OSSL_PARAM_locate_const(params, OSSL_STORE_PARAM_EXPECT);
+    if (p != NULL && !OSSL_PARAM_get_int(p, &store->expect)) {
+        P11PROV_RAISE(store->provctx, P11PROV_R_BAD_ARGUMENT,
+                      "store parameter %s is not an integer",
+                      OSSL_STORE_PARAM_EXPECT);
+        return 0;
+    }
+    return 1;
+}
+
+/* Does the caller want objects of this class? Both the URI's type and
+ * OSSL_STORE_expect() narrow the search. */
+static bool wanted(const STORE_CTX *store, CK_OBJECT_CLASS class, int info)
+{
+    if (store->uri->values[P11URI_TYPE].present
+        && store->uri->object_class != class)
+        return false;
+    return store->expect == 0 || store->expect == info;
+}
+
+static int compare_items(const void *a, const void *b)
+{
+    const STORE_ITEM *x = a, *y = b;
+    int c;
+
+    if (x->token_index != y->token_index)
+        return x->token_index < y->token_index ? -1 : 1;
+    if (x->id_len != y->id_len)
+        return x->id_len < y->id_len ? -1 : 1;
+    if (x->id_len > 0 && (c = memcmp(x->id, y->id, x->id_len)) != 0)
+        return c;
+    if (x->label_len != y->label_len)
+        return x->label_len < y->label_len ? -1 : 1;
+    if (x->label_len > 0 && (c = memcmp(x->label, y->label, x->label_len)) != 0)
+        return c;
+    return x->class_rank - y->class_rank;
+}
+
+static int add_item(STORE_CTX *store, STORE_ITEM *item)
+{
+    STORE_ITEM *grown = OPENSSL_realloc(
+        store->items, (store->item_count + 1) * sizeof(*grown));
+    if (grown == NULL) {
+        p11prov_store_item_free(item);
+        P11PROV_RAISE(store->provctx, P11PROV_R_MEMORY, "collecting objects");
+        return 0;
+    }
+    store->items = grown;
+    store->items[store->item_count++] = *item;
+    return 1;
+}
+
+/* Reads one certificate object; CKR_OK with item->der NULL means "not an
+ * X.509 certificate, skip it". */
+static CK_RV read_certificate(P11PROV_TOKEN *token, CK_SESSION_HANDLE session,
+                              CK_OBJECT_HANDLE object, STORE_ITEM *item)
+{
+    CK_ULONG cert_type;
+    CK_RV rv;
+
+    rv = p11prov_get_ulong(token, session, object, CKA_CERTIFICATE_TYPE,
+                           &cert_type);
+    if (rv != CKR_OK || cert_type != CKC_X_509)
+        return rv;
+    rv = p11prov_get_attribute(token, session, object, CKA_VALUE, &item->der,
+                               &item->der_len);
+    if (rv != CKR_OK)
+        return rv;
+    /* Label and id are optional: an object without them is still found. */
+    rv = p11prov_get_attribute(token, session, object, CKA_ID, &item->id,
+                               &item->id_len);
+    if (rv != CKR_OK && rv != CKR_ATTRIBUTE_TYPE_INVALID)
+        return rv;
+    rv = p11prov_get_attribute(token, session, object, CKA_LABEL,
+                               &item->label, &item->label_len);
+    if (rv != CKR_OK && rv != CKR_ATTRIBUTE_TYPE_INVALID)
+        return rv;
+    item->object_type = OSSL_OBJECT_CERT;
+    item->uri = p11prov_object_uri(token, item->label, item->label_len,
+                                   item->id, item->id_len, "cert");
+    return item->uri != NULL ? CKR_OK : CKR_HOST_MEMORY;
+}
+
+/* A key object as a store item (the item holds a reference). CKR_OK with
+ * item->key NULL means "a key type this provider does not handle". */
+static CK_RV read_key(STORE_CTX *store, P11PROV_TOKEN *token,
+                      CK_SESSION_HANDLE session, CK_OBJECT_HANDLE object,
+                      CK_OBJECT_CLASS object_class, STORE_ITEM *item)
+{
+    bool unsupported;
+    P11PROV_KEY *key = p11prov_key_from_token(store->provctx, token, session,
+                                              object, object_class,
+                                              &unsupported);
+
+    if (key == NULL)
+        return unsupported ? CKR_OK : CKR_GENERAL_ERROR;
+    item->key = key;
+    item->object_type = OSSL_OBJECT_PKEY;
+    if ((key->id != NULL
+         && (item->id = OPENSSL_memdup(key->id, key->id_len)) == NULL)
+        || (key->label != NULL
+            && (item->label = OPENSSL_memdup(key->label, key->label_len))
+                   == NULL)
+        || (item->uri = OPENSSL_strdup(key->uri)) == NULL)
+        return CKR_HOST_MEMORY;
+    item->id_len = key->id_len;
+    item->label_len = key->label_len;
+    return CKR_OK;
+}
+
+static const struct object_class_info {
+    CK_OBJECT_CLASS object_class;
+    int store_info;              /* OSSL_STORE_INFO_* it satisfies */
+} classes[] = {
+    { CKO_PRIVATE_KEY, OSSL_STORE_INFO_PKEY },
+    { CKO_PUBLIC_KEY, OSSL_STORE_INFO_PUBKEY },
+    { CKO_CERTIFICATE, OSSL_STORE_INFO_CERT },
+};
+
+/* Every object of one class on one token that the URI selects. */
+static CK_RV collect_class(STORE_CTX *store, P11PROV_TOKEN *token,
+                           CK_SESSION_HANDLE session, size_t index,
+                           int rank, size_t *found)
+{
+    CK_OBJECT_CLASS object_class = classes[rank].object_class;
+    CK_BBOOL on_token = CK_TRUE;
+    CK_ATTRIBUTE tmpl[5];
+    CK_ULONG count = 0;
+    CK_OBJECT_HANDLE *handles = NULL;
+    CK_RV rv;
+
+    size_t n = p11uri_object_template(store->uri, tmpl);
+    /* Token objects only: a URI names what the token holds, not session
+     * objects, which include our own copies of keys (key_copy.c). */
+    tmpl[n++] = (CK_ATTRIBUTE){ CKA_TOKEN, &on_token, sizeof(on_token) };
+    if (!store->uri->values[P11URI_TYPE].present)
+        tmpl[n++] = (CK_ATTRIBUTE){ CKA_CLASS, &object_class,
+                                    sizeof(object_class) };
+    rv = p11prov_find_objects(token, session, tmpl, n, &handles, &count);
+    for (CK_ULONG i = 0; rv == CKR_OK && i < count; i++) {
+        STORE_ITEM item = { .token_index = index, .class_rank = rank };
+        if (object_class == CKO_CERTIFICATE)
+            rv = read_certificate(token, session, handles[i], &item);
+        else
+            rv = read_key(store, token, session, handles[i], object_class,
+                          &item);
+        if (rv == CKR_OK && (item.der != NULL || item.key != NULL)) {
+            P11PROV_DEBUG(1, "found %s", item.uri);
+            if (!add_item(store, &item))
+                rv = CKR_HOST_MEMORY;
+            (*found)++;
+        } else {
+            p11prov_store_item_free(&item);
+        }
+    }
+    OPENSSL_free(handles);
+    return rv;
+}
+
+/* One class on one token, with a fresh session if a pooled one turns out
+ * to be stale (the module was reset, the token re-inserted). */
+static CK_RV collect_with_session(STORE_CTX *store, P11PROV_TOKEN *token,
+                                  size_t index, int rank, size_t *found)
+{
+    CK_SESSION_HANDLE session;
+    CK_RV rv = CKR_OK;
+    STORE_ITEM *cached;
+    size_t before = store->item_count;
+
+    if (p11prov_store_cache_get(store->provctx, token, store->uri_text, rank,
+                                index, &cached, found)) {
+        size_t i = 0;
+        while (i < *found && rv == CKR_OK)
+            if (!add_item(store, &cached[i++]))
+                rv = CKR_HOST_MEMORY; /* add_item freed it and raised */
+        while (i < *found)
+            p11prov_store_item_free(&cached[i++]); /* never added */
+        OPENSSL_free(cached);
+        P11PROV_DEBUG(2, "%zu objects of %s from the cache", *found,
+                      store->uri_text);
+        return rv;
+    }
+    for (int attempt = 0; attempt < 2; attempt++) {
+        before = store->item_count;
+        *found = 0;
+        rv = p11prov_session_borrow(store->provctx, token, &session);
+        if (rv != CKR_OK)
+            break;
+        rv = collect_class(store, token, session, index, rank, found);
+        p11prov_session_return(token, session, !p11prov_session_broken(rv));
+        if (rv == CKR_OK || !p11prov_session_broken(rv))
+            break;
+        while (store->item_count > before)
+            p11prov_store_item_free(&store->items[--store->item_count]);
+    }
+    if (rv == CKR_OK)
+        p11prov_store_cache_put(store->provctx, token, store->uri_text, rank,
+                                store->items + before,
+                                store->item_count - before);
+    return rv;
+}
+
+/* Private keys: looked for without logging in first (a token may show
+ * them); if none shows and the token wants a login, log in and look again.
+ * A key found before login gets its login when first used, if a PIN can
+ * be had then without asking; otherwise the application is asked now. */
+static CK_RV collect_private_keys(STORE_CTX *store, P11PROV_TOKEN *token,
+                                  size_t index,
+                                  const P11PROV_PIN_SOURCES *pins,
+                                  bool *login_failed)
+{
+    size_t found;
+    CK_RV rv = collect_with_session(store, token, index, 0, &found);
+
+    *login_failed = false;
+    if (rv == CKR_OK && found == 0 && p11prov_token_needs_login(token)) {
+        if (!p11prov_token_login(store->provctx, token, pins)) {
+            *login_failed = true;
+            return CKR_OK;
+        }
+        rv = collect_with_session(store, token, index, 0, &found);
+    }
+    if (rv == CKR_OK && found > 0 && p11prov_token_needs_login(token)) {
+        int ready = p11prov_token_prepare_login(store->provctx, token, pins);
+        *login_failed = ready < 0
+                        || (ready == 0
+                            && !p11prov_token_login(store->provctx, token,
+                                                    pins));
+    }
+    return rv;
+}
+
+static int collect_from_token(STORE_CTX *store, P11PROV_TOKEN *token,
+                              size_t index, const P11PROV_PIN_SOURCES *pins)
+{
+    CK_RV rv = CKR_OK;
+    size_t found;
+
+    for (int rank = 0; rank < (int)(sizeof(classes) / sizeof(classes[0]));
+         rank++) {
+        if (!wanted(store, classes[rank].object_class,
+                    classes[rank].store_info))
+            continue;
+        if (classes[rank].object_class == CKO_PRIVATE_KEY) {
+            bool login_failed;
+            rv = collect_private_keys(store, token, index, pins,
+                                      &login_failed);
+            if (login_failed)
+                return 0; /* the error is raised */
+        } else {
+            rv = collect_with_session(store, token, index, rank, &found);
+        }
+        if (rv != CKR_OK)
+            break;
+    }
+    if (rv != CKR_OK) {
+        char *token_uri = p11prov_token_uri(token);
+        P11PROV_RAISE_CKR(store->provctx, rv, "searching objects on token",
+                          token_uri);
+        OPENSSL_free(token_uri);
+        return 0;
+    }
+    return 1;
+}
+
+static int collect(STORE_CTX *store, const P11PROV_PIN_SOURCES *pins)
+{
+    P11PROV_MODULE *module;
+    P11PROV_TOKEN **tokens = NULL;
+    size_t token_count = 0;
+    int ok = 0;
+
+    module = p11prov_module_for_uri(store->provctx, store->uri);
+    if (module == NULL
+        || !p11prov_tokens_find(store->provctx, module, store->uri, &tokens,
+                                &token_count))
+        return 0;
+    if (token_count == 0) {
+        P11PROV_RAISE(store->provctx, P11PROV_R_NO_TOKEN,
+                      "no token matches %s in module %s", store->uri_text,
+                      module->path);
+        goto done;
+    }
+    for (size_t i = 0; i < token_count; i++)
+        if (!collect_from_token(store, tokens[i], i, pins))
+            goto done;
+    if (store->item_count > 1)
+        qsort(store->items, store->item_count, sizeof(*store->items),
+              compare_items);
+    ok = 1;
+done:
+    OPENSSL_free(tokens);
+    return ok;
+}
+
+static int store_load(void *loaderctx, OSSL_CALLBACK *object_cb,
+                      void *object_cbarg, OSSL_PASSPHRASE_CALLBACK *pw_cb,
+                      void *pw_cbarg)
+{
+    STORE_CTX *store = loaderctx;
+
+    if (!store->collected) {
+        P11PROV_PIN_SOURCES pins = { store->uri, pw_cb, pw_cbarg };
+        store->collected = true;
+        store->failed = !collect(store, &pins);
+        if (store->failed)
+            return 0;
+    }
+    if (store->failed) {
+        store->failure_reported = true;
+        return 0;
+    }
+    if (store->next_item >= store->item_count)
+        return 0;
+    STORE_ITEM *item = &store->items[store->next_item++];
+    OSSL_PARAM params[5], *p = params;
+    *p++ = OSSL_PARAM_construct_int(OSSL_OBJECT_PARAM_TYPE,
+                                    &item->object_type);
+    if (item->key != NULL) {
+        /* OpenSSL gives the reference back to our keymgmt's load. */
+        *p++ = OSSL_PARAM_construct_utf8_string(
+            OSSL_OBJECT_PARAM_DATA_TYPE,
+            (char *)p11prov_key_kind_name(item->key->kind), 0);
+        *p++ = OSSL_PARAM_construct_octet_string(
+            OSSL_OBJECT_PARAM_REFERENCE, &item->key, sizeof(item->key));
+    } else {
+        *p++ = OSSL_PARAM_construct_octet_string(OSSL_OBJECT_PARAM_DATA,
+                                                 item->der, item->der_len);
+    }
+    *p++ = OSSL_PARAM_construct_utf8_string(OSSL_OBJECT_PARAM_DESC, item->uri,
+                                            0);
+    *p = OSSL_PARAM_construct_end();
+    P11PROV_DEBUG(2, "returning %s", item->uri);
+    return object_cb(params, object_cbarg);
+}
+
+static int store_eof(void *loaderctx)
+{
+    STORE_CTX *store = loaderctx;
+    if (store->failed)
+        return store->failure_reported;
+    return store->collected && store->next_item >= store->item_count;
+}
+
+static int store_close(void *loaderctx)
+{
+    STORE_CTX *store = loaderctx;
+
+    if (store == NULL)
+        return 1;
+    for (size_t i = 0; i < store->item_count; i++)
+        p11prov_store_item_free(&store->items[i]);
+    OPENSSL_free(store->items);
+    OPENSSL_free(store->uri_text);
+    p11uri_free(store->uri);
+    OPENSSL_free(store);
+    return 1;
+}
+
+P11PROV_KEY *p11prov_load_private_key(P11PROV_CTX *ctx, const char *uri_text,
+                                      OSSL_PASSPHRASE_CALLBACK *pw_cb,
+                                      void *pw_cbarg)
+{
+    STORE_CTX *store = store_open(ctx, uri_text);
+    P11PROV_KEY *key = NULL;
+
+    if (store == NULL)
+        return NULL;
+    store->expect = OSSL_STORE_INFO_PKEY;
+    P11PROV_PIN_SOURCES pins = { store->uri, pw_cb, pw_cbarg };
+    store->collected = true;
+    if (collect(store, &pins)) {
+        if (store->item_count == 1)
+            key = p11prov_key_ref(store->items[0].key);
+        else
+            P11PROV_RAISE(ctx, P11PROV_R_NO_OBJECT,
+                          "%s matches %zu private keys, not exactly one",
+                          store->uri_text, store->item_count);
+    }
+    store_close(store);
+    return key;
+}
+
+const OSSL_DISPATCH p11prov_store_functions[] = {
+    { OSSL_FUNC_STORE_OPEN, (void (*)(void))store_open },
+    { OSSL_FUNC_STORE_SETTABLE_CTX_PARAMS,
+      (void (*)(void))store_settable_ctx_params },
+    { OSSL_FUNC_STORE_SET_CTX_PARAMS, (void (*)(void))store_set_ctx_params },
+    { OSSL_FUNC_STORE_LOAD, (void (*)(void))store_load },
+    { OSSL_FUNC_STORE_EOF, (void (*)(void))store_eof },
+    { OSSL_FUNC_STORE_CLOSE, (void (*)(void))store_close },
+    { 0, NULL },
+};
