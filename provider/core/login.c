@@ -11,6 +11,7 @@
 #include <openssl/params.h>
 
 #include "core/object.h"
+#include "core/sessions.h"
 
 #define MAX_PIN_LEN 256
 

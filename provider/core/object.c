@@ -127,10 +127,3 @@ bool p11prov_get_bool(P11PROV_TOKEN *token, CK_SESSION_HANDLE session,
         return absent;
     return value == CK_TRUE;
 }
-
-bool p11prov_session_broken(CK_RV rv)
-{
-    return rv == CKR_SESSION_HANDLE_INVALID || rv == CKR_SESSION_CLOSED
-           || rv == CKR_DEVICE_REMOVED || rv == CKR_TOKEN_NOT_PRESENT
-           || rv == CKR_CRYPTOKI_NOT_INITIALIZED;
-}

@@ -27,7 +27,4 @@ bool p11prov_get_bool(P11PROV_TOKEN *token, CK_SESSION_HANDLE session,
                       CK_OBJECT_HANDLE object, CK_ATTRIBUTE_TYPE type,
                       bool absent);
 
-/* Whether rv means the session itself is gone and must not be reused. */
-bool p11prov_session_broken(CK_RV rv);
-
 #endif

@@ -10,6 +10,7 @@
 #include "keys/key.h"
 
 #include "core/object.h"
+#include "core/sessions.h"
 
 enum { COPY_UNTRIED, COPY_MADE, COPY_REFUSED };
 

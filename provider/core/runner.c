@@ -5,26 +5,8 @@
 
 #include "core/login.h"
 #include "core/object.h"
-
-const char *p11prov_mechanism_name(CK_MECHANISM_TYPE mechanism)
-{
-    switch (mechanism) {
-    case CKM_ECDSA:
-        return "CKM_ECDSA";
-    case CKM_RSA_PKCS:
-        return "CKM_RSA_PKCS";
-    case CKM_RSA_PKCS_PSS:
-        return "CKM_RSA_PKCS_PSS";
-    case CKM_RSA_X_509:
-        return "CKM_RSA_X_509";
-    case CKM_RSA_PKCS_OAEP:
-        return "CKM_RSA_PKCS_OAEP";
-    case CKM_EDDSA:
-        return "CKM_EDDSA";
-    default:
-        return "mechanism";
-    }
-}
+#include "core/sessions.h"
+#include "core/mechanisms.h"
 
 CK_MECHANISM_TYPE p11prov_hash_mechanism(const EVP_MD *md,
                                          CK_RSA_PKCS_MGF_TYPE *mgf)

@@ -53,15 +53,4 @@ CK_MECHANISM_TYPE p11prov_hash_mechanism(const EVP_MD *md,
 int p11prov_refuse_mechanism(P11PROV_CTX *ctx, const P11PROV_KEY *key,
                              const char *what);
 
-/* "CKM_RSA_PKCS", ... for messages and traces. */
-const char *p11prov_mechanism_name(CK_MECHANISM_TYPE mechanism);
-
-/* Whether rv says a token refused a mechanism or its parameters (so the
- * work may be done another way). */
-static inline bool p11prov_mechanism_refused(CK_RV rv)
-{
-    return rv == CKR_MECHANISM_PARAM_INVALID || rv == CKR_ARGUMENTS_BAD
-           || rv == CKR_MECHANISM_INVALID;
-}
-
 #endif

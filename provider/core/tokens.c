@@ -1,4 +1,6 @@
-/* Slot and token enumeration with URI matching, and session pooling. */
+/* A module's token records: slot and token enumeration with URI
+ * matching, and what happens to the records when the module is
+ * finalised, the process forks, or pkcs11prov.so is unloaded. */
 #include "core/tokens.h"
 
 #include <errno.h>
@@ -9,31 +11,14 @@
 
 #include <openssl/crypto.h>
 
-struct p11prov_mechanisms {
-    CK_ULONG count;                       /* 0: listed none, or could not */
-    struct p11prov_mechanisms *retired;   /* the list this one replaced */
-    CK_MECHANISM_TYPE types[];
-};
+#include "core/debug.h"
+#include "core/mechanisms.h"
 
-/* Unpublishes the mechanism list (another token is in the slot, or the
- * record goes); kept until the record is freed. token->lock held, or the
- * record no longer shared. */
-static void retire_mechanisms(P11PROV_TOKEN *t)
-{
-    struct p11prov_mechanisms *list =
-        __atomic_exchange_n(&t->mechanisms, NULL, __ATOMIC_ACQ_REL);
 
-    if (list != NULL) {
-        list->retired = t->retired_mechanisms;
-        t->retired_mechanisms = list;
-    }
-}
 
 /* No real module has more; a larger count is a bad answer, not a reason
  * to allocate without bound. */
 #define MAX_SLOTS 1024
-
-static void drop_idle_sessions(P11PROV_TOKEN *t);
 
 static CK_RV list_slots(P11PROV_MODULE *m, CK_SLOT_ID **slots, CK_ULONG *count)
 {
@@ -70,6 +55,16 @@ static int padded_length(const unsigned char *field, size_t size)
     while (size > 0 && (field[size - 1] == ' ' || field[size - 1] == '\0'))
         size--;
     return (int)size;
+}
+
+/* Empties the idle slots without closing the sessions (their module state
+ * is gone or not ours). */
+static void drop_idle_sessions(P11PROV_TOKEN *t)
+{
+    for (unsigned int i = 0; i < P11PROV_IDLE_SESSIONS; i++)
+        if (__atomic_exchange_n(&t->idle[i].handle, CK_INVALID_HANDLE,
+                                __ATOMIC_ACQ_REL) != CK_INVALID_HANDLE)
+            p11prov_session_unreserve(t);
 }
 
 /* The module's record for the token in slot_id, created or refreshed. */
@@ -109,7 +104,7 @@ static P11PROV_TOKEN *token_record(P11PROV_MODULE *m, CK_SLOT_ID slot_id,
                       sizeof(token_info->label)) != 0) {
             drop_idle_sessions(t);
             __atomic_store_n(&t->logged_in_at, 0, __ATOMIC_RELEASE);
-            retire_mechanisms(t);
+            p11prov_mechanisms_retire(t);
             t->slot_info = *slot_info;
             t->token_info = *token_info;
             t->info_read = true;
@@ -225,181 +220,15 @@ char *p11prov_object_uri(const P11PROV_TOKEN *token, const unsigned char *label,
     return text;
 }
 
-/* The slot a thread starts from: fixed per thread, so a thread tends to get
- * its own session back and threads tend to stay on different slots. Derived
- * from the thread's identity, not kept in thread-local storage: GCC 12's
- * LeakSanitizer misreads the dynamic TLS of a dlopen'ed library and crashes
- * (google/sanitizers#1409). */
-static unsigned int first_slot(void)
-{
-    uint64_t id = (uint64_t)(uintptr_t)pthread_self();
 
-    /* thread descriptors sit page-aligned at the top of their stacks */
-    id = (id >> 12) * UINT64_C(0x9E3779B97F4A7C15);
-    return (unsigned int)(id >> 32) % P11PROV_IDLE_SESSIONS;
-}
 
-static bool take_idle_session(P11PROV_TOKEN *token, CK_SESSION_HANDLE *session)
-{
-    unsigned int first = first_slot();
 
-    for (unsigned int i = 0; i < P11PROV_IDLE_SESSIONS; i++) {
-        unsigned int slot = (first + i) % P11PROV_IDLE_SESSIONS;
-        CK_SESSION_HANDLE *p = &token->idle[slot].handle;
-        if (__atomic_load_n(p, __ATOMIC_RELAXED) == CK_INVALID_HANDLE)
-            continue; /* read first: no write to an empty slot's line */
-        CK_SESSION_HANDLE h =
-            __atomic_exchange_n(p, CK_INVALID_HANDLE, __ATOMIC_ACQ_REL);
-        if (h != CK_INVALID_HANDLE) {
-            *session = h;
-            return true;
-        }
-    }
-    return false;
-}
 
-static bool put_idle_session(P11PROV_TOKEN *token, CK_SESSION_HANDLE session)
-{
-    unsigned int first = first_slot();
 
-    for (unsigned int i = 0; i < P11PROV_IDLE_SESSIONS; i++) {
-        unsigned int slot = (first + i) % P11PROV_IDLE_SESSIONS;
-        CK_SESSION_HANDLE empty = CK_INVALID_HANDLE;
-        if (__atomic_compare_exchange_n(&token->idle[slot].handle, &empty,
-                                        session, false, __ATOMIC_ACQ_REL,
-                                        __ATOMIC_RELAXED))
-            return true;
-    }
-    return false;
-}
 
-/* Counts a session of ours closed, never below zero: sessions dropped by
- * p11prov_tokens_forget may still come back from their borrowers. */
-void p11prov_session_unreserve(P11PROV_TOKEN *token)
-{
-    unsigned int open = __atomic_load_n(&token->sessions_open, __ATOMIC_RELAXED);
-    while (open > 0
-           && !__atomic_compare_exchange_n(&token->sessions_open, &open,
-                                           open - 1, true, __ATOMIC_ACQ_REL,
-                                           __ATOMIC_RELAXED))
-        ;
-}
 
-/* Empties the idle slots without closing the sessions (their module state
- * is gone or not ours). */
-static void drop_idle_sessions(P11PROV_TOKEN *t)
-{
-    for (unsigned int i = 0; i < P11PROV_IDLE_SESSIONS; i++)
-        if (__atomic_exchange_n(&t->idle[i].handle, CK_INVALID_HANDLE,
-                                __ATOMIC_ACQ_REL) != CK_INVALID_HANDLE)
-            p11prov_session_unreserve(t);
-}
 
-/* Counts a session about to be opened, unless we already hold as many as
- * the token says it has: then false. Reserving before C_OpenSession keeps
- * concurrent borrowers from asking for more than that. */
-bool p11prov_session_reserve(P11PROV_TOKEN *token)
-{
-    CK_ULONG max = token->token_info.ulMaxSessionCount;
-    bool limited = max != CK_EFFECTIVELY_INFINITE
-                   && max != CK_UNAVAILABLE_INFORMATION;
-    unsigned int open = __atomic_load_n(&token->sessions_open, __ATOMIC_ACQUIRE);
 
-    do {
-        if (limited && open >= max)
-            return false;
-    } while (!__atomic_compare_exchange_n(&token->sessions_open, &open,
-                                          open + 1, true, __ATOMIC_ACQ_REL,
-                                          __ATOMIC_ACQUIRE));
-    return true;
-}
-
-/* Waits until a session is returned after the count `seen`, or until the
- * deadline; false on timeout. */
-static bool wait_for_session(P11PROV_TOKEN *token, unsigned int seen,
-                             const struct timespec *deadline)
-{
-    int err = 0;
-
-    pthread_mutex_lock(&token->wait_lock);
-    __atomic_add_fetch(&token->session_waiters, 1, __ATOMIC_SEQ_CST);
-    while (__atomic_load_n(&token->sessions_released, __ATOMIC_SEQ_CST) == seen
-           && err != ETIMEDOUT)
-        err = pthread_cond_timedwait(&token->session_freed, &token->wait_lock,
-                                     deadline);
-    __atomic_sub_fetch(&token->session_waiters, 1, __ATOMIC_SEQ_CST);
-    pthread_mutex_unlock(&token->wait_lock);
-    return __atomic_load_n(&token->sessions_released, __ATOMIC_SEQ_CST) != seen;
-}
-
-/* flags for C_OpenSession: read-write sessions are always new (the idle
- * ones are read-only). */
-static CK_RV borrow(P11PROV_CTX *ctx, P11PROV_TOKEN *token, CK_FLAGS flags,
-                    CK_SESSION_HANDLE *session)
-{
-    /* Every use of a token starts here: after fork() the child must
-     * re-initialise the module before its first call. */
-    CK_RV rv = p11prov_module_check_fork(ctx, token->module);
-    struct timespec deadline = { 0, 0 };
-
-    if (rv != CKR_OK)
-        return rv;
-    for (;;) {
-        unsigned int seen =
-            __atomic_load_n(&token->sessions_released, __ATOMIC_SEQ_CST);
-        if (!(flags & CKF_RW_SESSION) && take_idle_session(token, session))
-            return CKR_OK;
-        if (p11prov_session_reserve(token)) {
-            P11PROV_CALL(rv, token->module, C_OpenSession, token->slot_id,
-                         CKF_SERIAL_SESSION | flags, NULL, NULL, session);
-            if (rv == CKR_OK)
-                return CKR_OK;
-            p11prov_session_unreserve(token); /* the reservation */
-            /* Waiting helps only when sessions of ours will come back. */
-            if (rv != CKR_SESSION_COUNT
-                || __atomic_load_n(&token->sessions_open, __ATOMIC_ACQUIRE) == 0)
-                return rv;
-        }
-        if (deadline.tv_sec == 0) {
-            clock_gettime(CLOCK_MONOTONIC, &deadline);
-            deadline.tv_sec += P11PROV_SESSION_WAIT_SECONDS;
-            P11PROV_DEBUG(2, "no session free on slot %lu: waiting",
-                          token->slot_id);
-        }
-        if (!wait_for_session(token, seen, &deadline))
-            return CKR_SESSION_COUNT;
-    }
-}
-
-CK_RV p11prov_session_borrow(P11PROV_CTX *ctx, P11PROV_TOKEN *token,
-                             CK_SESSION_HANDLE *session)
-{
-    return borrow(ctx, token, 0, session);
-}
-
-CK_RV p11prov_session_borrow_rw(P11PROV_CTX *ctx, P11PROV_TOKEN *token,
-                                CK_SESSION_HANDLE *session)
-{
-    return borrow(ctx, token, CKF_RW_SESSION, session);
-}
-
-void p11prov_session_return(P11PROV_TOKEN *token, CK_SESSION_HANDLE session,
-                            bool reusable)
-{
-    if (!reusable || session == CK_INVALID_HANDLE
-        || !put_idle_session(token, session)) {
-        CK_RV rv;
-        P11PROV_CALL(rv, token->module, C_CloseSession, session);
-        (void)rv; /* an invalid handle is already closed */
-        p11prov_session_unreserve(token);
-    }
-    __atomic_add_fetch(&token->sessions_released, 1, __ATOMIC_SEQ_CST);
-    if (__atomic_load_n(&token->session_waiters, __ATOMIC_SEQ_CST) > 0) {
-        pthread_mutex_lock(&token->wait_lock);
-        pthread_cond_broadcast(&token->session_freed);
-        pthread_mutex_unlock(&token->wait_lock);
-    }
-}
 
 void p11prov_tokens_forget(P11PROV_MODULE *m)
 {
@@ -450,61 +279,9 @@ void p11prov_tokens_free(P11PROV_MODULE *m)
         pthread_cond_destroy(&t->session_freed);
         if (t->pin != NULL)
             OPENSSL_clear_free(t->pin, t->pin_len);
-        retire_mechanisms(t);
-        while (t->retired_mechanisms != NULL) {
-            struct p11prov_mechanisms *list = t->retired_mechanisms;
-            t->retired_mechanisms = list->retired;
-            OPENSSL_free(list);
-        }
+        p11prov_mechanisms_free(t);
         OPENSSL_free(t);
     }
 }
 
-/* The token's mechanism list, read now under token->lock unless another
- * thread did. Never NULL unless memory ran out. */
-static struct p11prov_mechanisms *read_mechanisms(P11PROV_TOKEN *token)
-{
-    P11PROV_MODULE *m = token->module;
-    struct p11prov_mechanisms *list;
-    CK_ULONG count = 0;
-    CK_RV rv = CKR_FUNCTION_NOT_SUPPORTED;
 
-    pthread_mutex_lock(&token->lock);
-    list = __atomic_load_n(&token->mechanisms, __ATOMIC_ACQUIRE);
-    if (list != NULL)
-        goto done;
-    if (m->fns->C_GetMechanismList != NULL)
-        P11PROV_CALL(rv, m, C_GetMechanismList, token->slot_id, NULL, &count);
-    if (rv != CKR_OK || count >= 4096)
-        count = 0; /* a bad answer: as if it listed nothing */
-    list = OPENSSL_zalloc(sizeof(*list) + count * sizeof(list->types[0]));
-    if (list == NULL)
-        goto done;
-    if (count > 0) {
-        CK_ULONG got = count;
-        P11PROV_CALL(rv, m, C_GetMechanismList, token->slot_id, list->types,
-                     &got);
-        list->count = rv == CKR_OK && got <= count ? got : 0;
-    }
-    /* Published even when empty: a token that cannot list its mechanisms
-     * is not asked again. */
-    __atomic_store_n(&token->mechanisms, list, __ATOMIC_RELEASE);
-done:
-    pthread_mutex_unlock(&token->lock);
-    return list;
-}
-
-bool p11prov_token_offers(P11PROV_TOKEN *token, CK_MECHANISM_TYPE mechanism)
-{
-    struct p11prov_mechanisms *list =
-        __atomic_load_n(&token->mechanisms, __ATOMIC_ACQUIRE);
-
-    if (list == NULL && (list = read_mechanisms(token)) == NULL)
-        return true; /* out of memory: let the token answer */
-    if (list->count == 0)
-        return true;
-    for (CK_ULONG i = 0; i < list->count; i++)
-        if (list->types[i] == mechanism)
-            return true;
-    return false;
-}

@@ -1,7 +1,8 @@
-/* Slots and tokens of a module: enumeration with URI matching, and the
- * per-token session pool. A token record lives as long as the process
- * (keys point at it); its sessions are dropped when the module is
- * finalised or the process forks. */
+/* A module's token records: enumeration with URI matching, and the
+ * record's state (the session pool's slots, login, mechanisms) that
+ * sessions.c, login.c and mechanisms.c work on. A record lives as long as
+ * the process (keys point at it); its sessions are dropped when the
+ * module is finalised or the process forks. */
 #ifndef PKCS11PROV_TOKEN_H
 #define PKCS11PROV_TOKEN_H
 
@@ -81,6 +82,18 @@ static inline void p11prov_token_set_flags(P11PROV_TOKEN *token, CK_FLAGS flags)
     __atomic_store_n(&token->token_info.flags, flags, __ATOMIC_RELEASE);
 }
 
+/* Counts a session of ours closed, never below zero: sessions dropped by
+ * p11prov_tokens_forget may still come back from their borrowers. */
+static inline void p11prov_session_unreserve(P11PROV_TOKEN *token)
+{
+    unsigned int open = __atomic_load_n(&token->sessions_open, __ATOMIC_RELAXED);
+    while (open > 0
+           && !__atomic_compare_exchange_n(&token->sessions_open, &open,
+                                           open - 1, true, __ATOMIC_ACQ_REL,
+                                           __ATOMIC_RELAXED))
+        ;
+}
+
 /* The token's label without its space padding, as a C string. */
 const char *p11prov_token_label(const P11PROV_TOKEN *token, char buf[33]);
 
@@ -93,38 +106,6 @@ char *p11prov_token_uri(const P11PROV_TOKEN *token);
 char *p11prov_object_uri(const P11PROV_TOKEN *token, const unsigned char *label,
                          CK_ULONG label_len, const unsigned char *id,
                          CK_ULONG id_len, const char *type);
-
-/* Borrows a read-only session of the token: an idle one, else a new one.
- * When the token has no more sessions to give (CKR_SESSION_COUNT, or we
- * hold as many as its ulMaxSessionCount) and some of ours are busy, waits
- * until one is returned, for at most P11PROV_SESSION_WAIT_SECONDS. Give
- * it back with p11prov_session_return. */
-CK_RV p11prov_session_borrow(P11PROV_CTX *ctx, P11PROV_TOKEN *token,
-                             CK_SESSION_HANDLE *session);
-
-/* Opens a new read-write session, counted and waited for as the pool's
- * are: for key generation, and for modules whose operations create
- * objects (tpm2-pkcs11's C_DeriveKey answers CKR_SESSION_READ_ONLY in a
- * read-only session). Give it back with p11prov_session_return(..,
- * false): it is closed, never pooled. */
-CK_RV p11prov_session_borrow_rw(P11PROV_CTX *ctx, P11PROV_TOKEN *token,
-                                CK_SESSION_HANDLE *session);
-
-/* Counts a session of ours about to be opened outside the pool; false
- * when we already hold as many as the token has (ulMaxSessionCount).
- * p11prov_session_unreserve counts one closed (or never opened). */
-bool p11prov_session_reserve(P11PROV_TOKEN *token);
-void p11prov_session_unreserve(P11PROV_TOKEN *token);
-
-/* Returns a borrowed session; a session that failed with
- * CKR_SESSION_HANDLE_INVALID or similar is passed with reusable false and
- * is closed instead of pooled. */
-void p11prov_session_return(P11PROV_TOKEN *token, CK_SESSION_HANDLE session,
-                            bool reusable);
-
-/* Whether the token offers mechanism: it lists it in C_GetMechanismList,
- * or lists nothing (cannot say; then the standard mechanisms are tried). */
-bool p11prov_token_offers(P11PROV_TOKEN *token, CK_MECHANISM_TYPE mechanism);
 
 /* Drops the pooled sessions without closing them: before C_Finalize (which
  * closes them all) and in a forked child (the parent's sessions must not

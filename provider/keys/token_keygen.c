@@ -10,6 +10,7 @@
 
 #include "core/login.h"
 #include "core/object.h"
+#include "core/sessions.h"
 
 #define GENERATED_ID_LEN 16
 #define MAX_TEMPLATE 16

@@ -22,6 +22,7 @@
 #include "ops/asym_cipher.h"
 #include "ops/rsa_unpad.h"
 #include "core/runner.h"
+#include "core/mechanisms.h"
 
 /* A 16384-bit modulus. */
 #define MAX_RSA_BYTES 2048

@@ -15,6 +15,7 @@
 #include "core/login.h"
 #include "core/object.h"
 #include "core/runner.h"
+#include "core/sessions.h"
 
 /* An uncompressed P-521 point is 133 bytes; a P-521 secret 66. */
 #define MAX_POINT 160

@@ -11,6 +11,7 @@
 #include "ops/sig_encode.h"
 #include "ops/signature.h"
 #include "core/runner.h"
+#include "core/mechanisms.h"
 
 /* Big enough for a raw P-521 ECDSA signature and a 16384-bit RSA one. */
 #define MAX_RAW_SIGNATURE 2048

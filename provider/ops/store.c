@@ -15,6 +15,7 @@
 #include "core/context.h"
 #include "core/debug.h"
 #include "ops/store.h"
+#include "core/sessions.h"
 
 typedef struct store_ctx {
     P11PROV_CTX *provctx;

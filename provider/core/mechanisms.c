@@ -1,0 +1,106 @@
+/* A token's mechanisms: C_GetMechanismList read once per token in the
+ * slot and published whole, so signing threads test it without a lock. */
+#include "core/mechanisms.h"
+
+#include <openssl/crypto.h>
+
+#include "core/debug.h"
+
+struct p11prov_mechanisms {
+    CK_ULONG count;                       /* 0: listed none, or could not */
+    struct p11prov_mechanisms *retired;   /* the list this one replaced */
+    CK_MECHANISM_TYPE types[];
+};
+
+/* Unpublishes the mechanism list (another token is in the slot, or the
+ * record goes); kept until the record is freed. token->lock held, or the
+ * record no longer shared. */
+void p11prov_mechanisms_retire(P11PROV_TOKEN *t)
+{
+    struct p11prov_mechanisms *list =
+        __atomic_exchange_n(&t->mechanisms, NULL, __ATOMIC_ACQ_REL);
+
+    if (list != NULL) {
+        list->retired = t->retired_mechanisms;
+        t->retired_mechanisms = list;
+    }
+}
+
+void p11prov_mechanisms_free(P11PROV_TOKEN *t)
+{
+    p11prov_mechanisms_retire(t);
+    while (t->retired_mechanisms != NULL) {
+        struct p11prov_mechanisms *list = t->retired_mechanisms;
+        t->retired_mechanisms = list->retired;
+        OPENSSL_free(list);
+    }
+}
+
+/* The token's mechanism list, read now under token->lock unless another
+ * thread did. Never NULL unless memory ran out. */
+static struct p11prov_mechanisms *read_mechanisms(P11PROV_TOKEN *token)
+{
+    P11PROV_MODULE *m = token->module;
+    struct p11prov_mechanisms *list;
+    CK_ULONG count = 0;
+    CK_RV rv = CKR_FUNCTION_NOT_SUPPORTED;
+
+    pthread_mutex_lock(&token->lock);
+    list = __atomic_load_n(&token->mechanisms, __ATOMIC_ACQUIRE);
+    if (list != NULL)
+        goto done;
+    if (m->fns->C_GetMechanismList != NULL)
+        P11PROV_CALL(rv, m, C_GetMechanismList, token->slot_id, NULL, &count);
+    if (rv != CKR_OK || count >= 4096)
+        count = 0; /* a bad answer: as if it listed nothing */
+    list = OPENSSL_zalloc(sizeof(*list) + count * sizeof(list->types[0]));
+    if (list == NULL)
+        goto done;
+    if (count > 0) {
+        CK_ULONG got = count;
+        P11PROV_CALL(rv, m, C_GetMechanismList, token->slot_id, list->types,
+                     &got);
+        list->count = rv == CKR_OK && got <= count ? got : 0;
+    }
+    /* Published even when empty: a token that cannot list its mechanisms
+     * is not asked again. */
+    __atomic_store_n(&token->mechanisms, list, __ATOMIC_RELEASE);
+done:
+    pthread_mutex_unlock(&token->lock);
+    return list;
+}
+
+bool p11prov_token_offers(P11PROV_TOKEN *token, CK_MECHANISM_TYPE mechanism)
+{
+    struct p11prov_mechanisms *list =
+        __atomic_load_n(&token->mechanisms, __ATOMIC_ACQUIRE);
+
+    if (list == NULL && (list = read_mechanisms(token)) == NULL)
+        return true; /* out of memory: let the token answer */
+    if (list->count == 0)
+        return true;
+    for (CK_ULONG i = 0; i < list->count; i++)
+        if (list->types[i] == mechanism)
+            return true;
+    return false;
+}
+
+const char *p11prov_mechanism_name(CK_MECHANISM_TYPE mechanism)
+{
+    switch (mechanism) {
+    case CKM_ECDSA:
+        return "CKM_ECDSA";
+    case CKM_RSA_PKCS:
+        return "CKM_RSA_PKCS";
+    case CKM_RSA_PKCS_PSS:
+        return "CKM_RSA_PKCS_PSS";
+    case CKM_RSA_X_509:
+        return "CKM_RSA_X_509";
+    case CKM_RSA_PKCS_OAEP:
+        return "CKM_RSA_PKCS_OAEP";
+    case CKM_EDDSA:
+        return "CKM_EDDSA";
+    default:
+        return "mechanism";
+    }
+}
