@@ -45,6 +45,22 @@ EVP_MD *p11prov_digest_fetch(P11PROV_CTX *ctx, const char *name,
     return md;
 }
 
+int p11prov_digest_set(P11PROV_CTX *ctx, EVP_MD **slot, const char *name,
+                       const char *props)
+{
+    if (*slot != NULL && props == NULL && EVP_MD_is_a(*slot, name))
+        return 1;
+    EVP_MD *md = p11prov_digest_fetch(ctx, name, props);
+    if (md == NULL) {
+        P11PROV_RAISE(ctx, P11PROV_R_BAD_ARGUMENT, "unknown digest \"%s\"",
+                      name);
+        return 0;
+    }
+    EVP_MD_free(*slot);
+    *slot = md;
+    return 1;
+}
+
 void p11prov_fetch_cache_free(P11PROV_FETCH_CACHE *cache)
 {
     for (size_t i = 0; i < cache->count; i++)

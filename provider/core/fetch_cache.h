@@ -24,6 +24,12 @@ typedef struct p11prov_fetch_cache {
  * props is NULL. The caller frees the result (EVP_MD_free). */
 EVP_MD *p11prov_digest_fetch(P11PROV_CTX *ctx, const char *name,
                              const char *props);
+/* Sets *slot to the digest name (with props), keeping the one there when
+ * it is the same (no fetch). Raises an error naming the digest and
+ * returns 0 when there is none. */
+int p11prov_digest_set(P11PROV_CTX *ctx, EVP_MD **slot, const char *name,
+                       const char *props);
+
 void p11prov_fetch_cache_free(P11PROV_FETCH_CACHE *cache);
 
 #endif

@@ -8,29 +8,6 @@
 #include "core/sessions.h"
 #include "core/mechanisms.h"
 
-CK_MECHANISM_TYPE p11prov_hash_mechanism(const EVP_MD *md,
-                                         CK_RSA_PKCS_MGF_TYPE *mgf)
-{
-    static const struct {
-        const char *name;
-        CK_MECHANISM_TYPE hash;
-        CK_RSA_PKCS_MGF_TYPE mgf;
-    } table[] = {
-        { "SHA1", CKM_SHA_1, CKG_MGF1_SHA1 },
-        { "SHA224", CKM_SHA224, CKG_MGF1_SHA224 },
-        { "SHA256", CKM_SHA256, CKG_MGF1_SHA256 },
-        { "SHA384", CKM_SHA384, CKG_MGF1_SHA384 },
-        { "SHA512", CKM_SHA512, CKG_MGF1_SHA512 },
-    };
-    for (size_t i = 0; i < sizeof(table) / sizeof(table[0]); i++)
-        if (EVP_MD_is_a(md, table[i].name)) {
-            if (mgf != NULL)
-                *mgf = table[i].mgf;
-            return table[i].hash;
-        }
-    return CK_UNAVAILABLE_INFORMATION;
-}
-
 bool p11prov_mechanism_usable(P11PROV_KEY *key, CK_MECHANISM_TYPE mechanism)
 {
     /* Configured as implemented unlisted: such modules (tpm2-pkcs11) leave

@@ -41,13 +41,6 @@ P11PROV_OP_STATUS p11prov_token_operation(P11PROV_CTX *ctx, P11PROV_KEY *key,
  * it). */
 bool p11prov_mechanism_usable(P11PROV_KEY *key, CK_MECHANISM_TYPE mechanism);
 
-/* The CKM_SHA* mechanism of a digest (SHA-1, SHA-224..SHA-512) for the
- * parameters of CKM_RSA_PKCS_PSS and CKM_RSA_PKCS_OAEP, and its
- * CKG_MGF1_* in *mgf (mgf may be NULL); CK_UNAVAILABLE_INFORMATION when
- * PKCS#11 names none. */
-CK_MECHANISM_TYPE p11prov_hash_mechanism(const EVP_MD *md,
-                                         CK_RSA_PKCS_MGF_TYPE *mgf);
-
 /* The error for an operation whose mechanisms the key does not allow or
  * its token does not offer ("WHAT: not allowed for URI ..."); returns 0. */
 int p11prov_refuse_mechanism(P11PROV_CTX *ctx, const P11PROV_KEY *key,

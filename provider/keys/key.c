@@ -8,23 +8,6 @@
 
 #include "core/object.h"
 
-const char *p11prov_key_kind_name(P11PROV_KEY_KIND kind)
-{
-    switch (kind) {
-    case P11PROV_KEY_RSA:
-        return "RSA";
-    case P11PROV_KEY_RSA_PSS:
-        return "RSA-PSS";
-    case P11PROV_KEY_EC:
-        return "EC";
-    case P11PROV_KEY_ED25519:
-        return "ED25519";
-    case P11PROV_KEY_ED448:
-        return "ED448";
-    }
-    return "?";
-}
-
 static P11PROV_KEY *key_alloc(P11PROV_CTX *ctx, P11PROV_KEY_KIND kind)
 {
     P11PROV_KEY *key = OPENSSL_zalloc(sizeof(*key));

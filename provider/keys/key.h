@@ -49,7 +49,7 @@ typedef struct p11prov_key {
 
 #define P11PROV_KEY_MAGIC 0x70313170u
 
-/* The kind's OpenSSL key type name ("RSA", "EC", "ED25519", ...). */
+/* key_kind.c: the kind's OpenSSL key type name ("RSA", "EC", "ED25519", ...). */
 const char *p11prov_key_kind_name(P11PROV_KEY_KIND kind);
 
 /* Reads a key object found on a token: type, usage, allowed mechanisms,
@@ -103,19 +103,12 @@ static inline bool p11prov_key_on_token(const P11PROV_KEY *key)
     return key->token != NULL;
 }
 
-/* store.c: the one private key a URI names (the application's passphrase
- * callback may be asked for the PIN). Raises an error unless exactly one
- * private key matches. */
-P11PROV_KEY *p11prov_load_private_key(P11PROV_CTX *ctx, const char *uri,
-                                      OSSL_PASSPHRASE_CALLBACK *pw_cb,
-                                      void *pw_cbarg);
-
 /* key_public.c: the software twin of a token key's public part. */
 EVP_PKEY *p11prov_public_from_token(P11PROV_CTX *ctx, P11PROV_TOKEN *token,
                                     CK_SESSION_HANDLE session,
                                     P11PROV_KEY *key, CK_OBJECT_HANDLE object);
 
-/* Classifies a CKK_EC / CKK_EC_EDWARDS key by its CKA_EC_PARAMS (curve OID,
+/* key_kind.c: classifies a CKK_EC / CKK_EC_EDWARDS key by its CKA_EC_PARAMS (curve OID,
  * or the printable names SoftHSM uses for Edwards curves). Returns 1 and
  * sets kind and (for EC) the group name, 0 when unsupported. */
 int p11prov_ec_params_kind(const unsigned char *params, CK_ULONG len,

@@ -11,42 +11,6 @@
 #include "keys/key.h"
 #include "core/object.h"
 
-int p11prov_ec_params_kind(const unsigned char *params, CK_ULONG len,
-                           P11PROV_KEY_KIND *kind, const char **group_name)
-{
-    *group_name = NULL;
-    if (len >= 2 && params[0] == 0x13 && params[1] == len - 2) {
-        /* PrintableString: how SoftHSM names Edwards curves. */
-        const char *name = (const char *)params + 2;
-        size_t name_len = len - 2;
-        if (name_len == 12 && memcmp(name, "edwards25519", 12) == 0)
-            *kind = P11PROV_KEY_ED25519;
-        else if (name_len == 10 && memcmp(name, "edwards448", 10) == 0)
-            *kind = P11PROV_KEY_ED448;
-        else
-            return 0;
-        return 1;
-    }
-    const unsigned char *p = params;
-    ASN1_OBJECT *oid = d2i_ASN1_OBJECT(NULL, &p, (long)len);
-    if (oid == NULL || p != params + len) {
-        ASN1_OBJECT_free(oid);
-        return 0; /* explicit curve parameters are not supported */
-    }
-    int nid = OBJ_obj2nid(oid);
-    ASN1_OBJECT_free(oid);
-    if (nid == NID_ED25519) {
-        *kind = P11PROV_KEY_ED25519;
-    } else if (nid == NID_ED448) {
-        *kind = P11PROV_KEY_ED448;
-    } else if (nid != NID_undef && (*group_name = OBJ_nid2sn(nid)) != NULL) {
-        *kind = P11PROV_KEY_EC;
-    } else {
-        return 0;
-    }
-    return 1;
-}
-
 /* CKA_EC_POINT is a DER OCTET STRING holding the point, but some modules
  * return the bare point: unwrap only when the DER covers the value. */
 static void unwrap_point(const unsigned char **point, CK_ULONG *len)

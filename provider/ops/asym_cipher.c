@@ -11,6 +11,7 @@
 #include <openssl/params.h>
 #include <openssl/rsa.h>
 
+#include "ops/rsa_params.h"
 #include "ops/asym_cipher.h"
 #include "ops/rsa_unpad.h"
 
@@ -25,20 +26,6 @@ static OSSL_FUNC_asym_cipher_get_ctx_params_fn rsa_get_ctx_params;
 static OSSL_FUNC_asym_cipher_gettable_ctx_params_fn rsa_gettable_ctx_params;
 static OSSL_FUNC_asym_cipher_set_ctx_params_fn rsa_set_ctx_params;
 static OSSL_FUNC_asym_cipher_settable_ctx_params_fn rsa_settable_ctx_params;
-
-/* The names OpenSSL 3.0 accepts ("oeap" too, a misspelling it kept);
- * RSA_PKCS1_WITH_TLS_PADDING has none and comes as an integer. */
-static const struct {
-    int mode;
-    const char *name;
-} pad_modes[] = {
-    { RSA_PKCS1_PADDING, OSSL_PKEY_RSA_PAD_MODE_PKCSV15 },
-    { RSA_NO_PADDING, OSSL_PKEY_RSA_PAD_MODE_NONE },
-    { RSA_PKCS1_OAEP_PADDING, OSSL_PKEY_RSA_PAD_MODE_OAEP },
-    { RSA_PKCS1_OAEP_PADDING, "oeap" },
-    { RSA_X931_PADDING, OSSL_PKEY_RSA_PAD_MODE_X931 },
-    { RSA_PKCS1_WITH_TLS_PADDING, NULL },
-};
 
 static void *rsa_newctx(void *provctx)
 {
@@ -150,16 +137,6 @@ static int rsa_decrypt_init(void *ctx, void *keydata,
     return rsa_init(ctx, keydata, true, params);
 }
 
-const EVP_MD *p11prov_rsa_oaep_md(RSA_ENC_CTX *ctx)
-{
-    if (ctx->oaep_md == NULL
-        && (ctx->oaep_md = p11prov_digest_fetch(ctx->provctx, "SHA1",
-                                        ctx->oaep_props))
-               == NULL)
-        fail(ctx, P11PROV_R_INTERNAL, "cannot use OAEP: SHA-1 unavailable");
-    return ctx->oaep_md;
-}
-
 /* The same operation in software, with the context's settings, on the
  * key's software part: every encryption, and software keys' decryption. */
 static EVP_PKEY_CTX *software_ctx(RSA_ENC_CTX *ctx, bool decrypt)
@@ -170,7 +147,7 @@ static EVP_PKEY_CTX *software_ctx(RSA_ENC_CTX *ctx, bool decrypt)
     *p++ = OSSL_PARAM_construct_int(OSSL_ASYM_CIPHER_PARAM_PAD_MODE,
                                     &pad_mode);
     if (pad_mode == RSA_PKCS1_OAEP_PADDING) {
-        const EVP_MD *md = p11prov_rsa_oaep_md(ctx);
+        const EVP_MD *md = p11prov_rsa_oaep_md(ctx->provctx, &ctx->oaep_md, ctx->oaep_props);
         if (md == NULL)
             return NULL;
         *p++ = OSSL_PARAM_construct_utf8_string(
@@ -290,60 +267,6 @@ static int bad_value(RSA_ENC_CTX *ctx, const char *name)
     return 0;
 }
 
-static int get_pad_mode(const OSSL_PARAM *p, int *mode)
-{
-    size_t count = sizeof(pad_modes) / sizeof(pad_modes[0]);
-
-    if (p->data_type == OSSL_PARAM_UTF8_STRING) {
-        for (size_t i = 0; i < count; i++)
-            if (pad_modes[i].name != NULL && p->data != NULL
-                && strcmp(p->data, pad_modes[i].name) == 0) {
-                *mode = pad_modes[i].mode;
-                return 1;
-            }
-        return 0;
-    }
-    if (!OSSL_PARAM_get_int(p, mode))
-        return 0;
-    for (size_t i = 0; i < count; i++)
-        if (pad_modes[i].mode == *mode)
-            return 1;
-    return 0;
-}
-
-/* Fetches the digest a parameter names (with its properties parameter). */
-static int set_digest(RSA_ENC_CTX *ctx, const OSSL_PARAM params[],
-                      const char *name_key, const char *props_key,
-                      EVP_MD **slot, char **props_slot)
-{
-    const OSSL_PARAM *p = OSSL_PARAM_locate_const(params, name_key);
-    const char *name = NULL, *props = NULL;
-    char *props_copy = NULL;
-
-    if (p == NULL)
-        return 1;
-    if (!OSSL_PARAM_get_utf8_string_ptr(p, &name))
-        return bad_value(ctx, name_key);
-    const OSSL_PARAM *pp = OSSL_PARAM_locate_const(params, props_key);
-    if (pp != NULL && !OSSL_PARAM_get_utf8_string_ptr(pp, &props))
-        return bad_value(ctx, props_key);
-    EVP_MD *md = p11prov_digest_fetch(ctx->provctx, name, props);
-    if (md == NULL) {
-        P11PROV_RAISE(ctx->provctx, P11PROV_R_BAD_ARGUMENT,
-                      "unknown digest \"%s\" for %s", name, name_key);
-        return 0;
-    }
-    if (props != NULL && (props_copy = OPENSSL_strdup(props)) == NULL) {
-        EVP_MD_free(md);
-        return 0;
-    }
-    EVP_MD_free(*slot);
-    *slot = md;
-    OPENSSL_free(*props_slot);
-    *props_slot = props_copy;
-    return 1;
-}
-
 static int get_version(RSA_ENC_CTX *ctx, const OSSL_PARAM params[],
                        const char *key, unsigned int *version)
 {
@@ -361,21 +284,21 @@ static int rsa_set_ctx_params(void *vctx, const OSSL_PARAM params[])
 
     if (params == NULL)
         return 1;
-    if (!set_digest(ctx, params, OSSL_ASYM_CIPHER_PARAM_OAEP_DIGEST,
+    if (!p11prov_digest_param(ctx->provctx, params, OSSL_ASYM_CIPHER_PARAM_OAEP_DIGEST,
                     OSSL_ASYM_CIPHER_PARAM_OAEP_DIGEST_PROPS, &ctx->oaep_md,
                     &ctx->oaep_props))
         return 0;
     p = OSSL_PARAM_locate_const(params, OSSL_ASYM_CIPHER_PARAM_PAD_MODE);
     if (p != NULL) {
         int mode;
-        if (!get_pad_mode(p, &mode))
+        if (!p11prov_rsa_pad_mode_get(p, P11PROV_RSA_FOR_CIPHER, &mode))
             return bad_value(ctx, OSSL_ASYM_CIPHER_PARAM_PAD_MODE);
         /* As OpenSSL: choosing OAEP settles its digest (SHA-1 if unset). */
-        if (mode == RSA_PKCS1_OAEP_PADDING && p11prov_rsa_oaep_md(ctx) == NULL)
+        if (mode == RSA_PKCS1_OAEP_PADDING && p11prov_rsa_oaep_md(ctx->provctx, &ctx->oaep_md, ctx->oaep_props) == NULL)
             return 0;
         ctx->pad_mode = mode;
     }
-    if (!set_digest(ctx, params, OSSL_ASYM_CIPHER_PARAM_MGF1_DIGEST,
+    if (!p11prov_digest_param(ctx->provctx, params, OSSL_ASYM_CIPHER_PARAM_MGF1_DIGEST,
                     OSSL_ASYM_CIPHER_PARAM_MGF1_DIGEST_PROPS, &ctx->mgf1_md,
                     &ctx->mgf1_props))
         return 0;
@@ -410,16 +333,8 @@ static int rsa_get_ctx_params(void *vctx, OSSL_PARAM params[])
     OSSL_PARAM *p;
 
     p = OSSL_PARAM_locate(params, OSSL_ASYM_CIPHER_PARAM_PAD_MODE);
-    if (p != NULL) {
-        const char *name = NULL;
-        for (size_t i = 0; i < sizeof(pad_modes) / sizeof(pad_modes[0]); i++)
-            if (pad_modes[i].mode == ctx->pad_mode && name == NULL)
-                name = pad_modes[i].name;
-        if (p->data_type == OSSL_PARAM_UTF8_STRING
-                ? name == NULL || !OSSL_PARAM_set_utf8_string(p, name)
-                : !OSSL_PARAM_set_int(p, ctx->pad_mode))
-            return 0;
-    }
+    if (p != NULL && !p11prov_rsa_pad_mode_set(p, ctx->pad_mode))
+        return 0;
     if (!set_md_name(params, OSSL_ASYM_CIPHER_PARAM_OAEP_DIGEST, ctx->oaep_md)
         || !set_md_name(params, OSSL_ASYM_CIPHER_PARAM_MGF1_DIGEST,
                         ctx->mgf1_md ? ctx->mgf1_md : ctx->oaep_md))

@@ -30,8 +30,5 @@ int p11prov_rsa_token_decrypt(RSA_ENC_CTX *ctx, unsigned char *out,
                               size_t *out_len, size_t out_size,
                               const unsigned char *in, size_t in_len);
 
-/* The OAEP digest (SHA-1 unless set); NULL with an error raised when it
- * cannot be fetched. */
-const EVP_MD *p11prov_rsa_oaep_md(RSA_ENC_CTX *ctx);
 
 #endif

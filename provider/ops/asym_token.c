@@ -19,6 +19,7 @@
 #include <openssl/rand.h>
 #include <openssl/rsa.h>
 
+#include "ops/rsa_params.h"
 #include "ops/asym_cipher.h"
 #include "ops/rsa_unpad.h"
 #include "core/runner.h"
@@ -189,7 +190,7 @@ static int oaep_decrypt(RSA_ENC_CTX *ctx, const unsigned char *in,
                         size_t size, unsigned char *out, size_t *out_len,
                         size_t out_size)
 {
-    const EVP_MD *md = p11prov_rsa_oaep_md(ctx);
+    const EVP_MD *md = p11prov_rsa_oaep_md(ctx->provctx, &ctx->oaep_md, ctx->oaep_props);
     if (md == NULL)
         return 0;
     const EVP_MD *mgf1_md = ctx->mgf1_md ? ctx->mgf1_md : md;

@@ -38,6 +38,7 @@
 #include "keys/key.h"
 #include "core/context.h"
 #include "core/debug.h"
+#include "ops/store.h"
 #include "ops/uri_file.h"
 
 typedef struct dec_ctx {

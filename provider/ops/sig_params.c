@@ -7,64 +7,9 @@
 #include <openssl/params.h>
 #include <openssl/rsa.h>
 
+#include "ops/rsa_params.h"
 #include "ops/sig_encode.h"
 #include "ops/signature.h"
-
-static const struct {
-    int mode;
-    const char *name;
-} pad_modes[] = {
-    { RSA_PKCS1_PADDING, OSSL_PKEY_RSA_PAD_MODE_PKCSV15 },
-    { RSA_NO_PADDING, OSSL_PKEY_RSA_PAD_MODE_NONE },
-    { RSA_X931_PADDING, OSSL_PKEY_RSA_PAD_MODE_X931 },
-    { RSA_PKCS1_PSS_PADDING, OSSL_PKEY_RSA_PAD_MODE_PSS },
-};
-
-static const struct {
-    int saltlen;
-    const char *name;
-} saltlen_names[] = {
-    { RSA_PSS_SALTLEN_DIGEST, OSSL_PKEY_RSA_PSS_SALT_LEN_DIGEST },
-    { RSA_PSS_SALTLEN_MAX, OSSL_PKEY_RSA_PSS_SALT_LEN_MAX },
-    { RSA_PSS_SALTLEN_AUTO, OSSL_PKEY_RSA_PSS_SALT_LEN_AUTO },
-};
-
-static int get_pad_mode(const OSSL_PARAM *p, int *mode)
-{
-    if (p->data_type == OSSL_PARAM_UTF8_STRING) {
-        for (size_t i = 0; i < sizeof(pad_modes) / sizeof(pad_modes[0]); i++)
-            if (strcmp(p->data, pad_modes[i].name) == 0) {
-                *mode = pad_modes[i].mode;
-                return 1;
-            }
-        return 0;
-    }
-    if (!OSSL_PARAM_get_int(p, mode))
-        return 0;
-    for (size_t i = 0; i < sizeof(pad_modes) / sizeof(pad_modes[0]); i++)
-        if (pad_modes[i].mode == *mode)
-            return 1;
-    return 0;
-}
-
-static int get_saltlen(const OSSL_PARAM *p, int *saltlen)
-{
-    if (p->data_type != OSSL_PARAM_UTF8_STRING)
-        return OSSL_PARAM_get_int(p, saltlen) && *saltlen >= RSA_PSS_SALTLEN_MAX;
-    for (size_t i = 0; i < sizeof(saltlen_names) / sizeof(saltlen_names[0]);
-         i++)
-        if (strcmp(p->data, saltlen_names[i].name) == 0) {
-            *saltlen = saltlen_names[i].saltlen;
-            return 1;
-        }
-    char *end;
-    long value = strtol(p->data, &end, 10);
-    if (*(const char *)p->data == '\0' || *end != '\0' || value < 0
-        || value > 0xffff)
-        return 0;
-    *saltlen = (int)value;
-    return 1;
-}
 
 static int bad_value(SIG_CTX *ctx, const char *name)
 {
@@ -73,21 +18,9 @@ static int bad_value(SIG_CTX *ctx, const char *name)
     return 0;
 }
 
-static int set_digest_param(SIG_CTX *ctx, const OSSL_PARAM params[],
-                            const char *name_key, const char *props_key,
-                            EVP_MD **slot)
+int p11prov_sig_salt_length(const SIG_CTX *ctx)
 {
-    const OSSL_PARAM *p = OSSL_PARAM_locate_const(params, name_key);
-    const char *name = NULL, *props = NULL;
-
-    if (p == NULL)
-        return 1;
-    if (!OSSL_PARAM_get_utf8_string_ptr(p, &name))
-        return bad_value(ctx, name_key);
-    const OSSL_PARAM *pp = OSSL_PARAM_locate_const(params, props_key);
-    if (pp != NULL && !OSSL_PARAM_get_utf8_string_ptr(pp, &props))
-        return bad_value(ctx, props_key);
-    return p11prov_sig_set_md(ctx, slot, name, props);
+    return p11prov_pss_salt_length(ctx->saltlen, ctx->md, ctx->key->bits);
 }
 
 int p11prov_sig_set_ctx_params(void *vctx, const OSSL_PARAM params[])
@@ -103,17 +36,20 @@ int p11prov_sig_set_ctx_params(void *vctx, const OSSL_PARAM params[])
                       "the digest cannot change once data was signed");
         return 0;
     }
-    if (!set_digest_param(ctx, params, OSSL_SIGNATURE_PARAM_DIGEST,
-                          OSSL_SIGNATURE_PARAM_PROPERTIES, &ctx->md)
-        || !set_digest_param(ctx, params, OSSL_SIGNATURE_PARAM_MGF1_DIGEST,
-                             OSSL_SIGNATURE_PARAM_MGF1_PROPERTIES,
-                             &ctx->mgf1_md))
+    if (!p11prov_digest_param(ctx->provctx, params,
+                                  OSSL_SIGNATURE_PARAM_DIGEST,
+                                  OSSL_SIGNATURE_PARAM_PROPERTIES, &ctx->md,
+                                  NULL)
+        || !p11prov_digest_param(ctx->provctx, params,
+                                     OSSL_SIGNATURE_PARAM_MGF1_DIGEST,
+                                     OSSL_SIGNATURE_PARAM_MGF1_PROPERTIES,
+                                     &ctx->mgf1_md, NULL))
         return 0;
     p = OSSL_PARAM_locate_const(params, OSSL_SIGNATURE_PARAM_PAD_MODE);
-    if (p != NULL && !get_pad_mode(p, &ctx->pad_mode))
+    if (p != NULL && !p11prov_rsa_pad_mode_get(p, P11PROV_RSA_FOR_SIGNATURE, &ctx->pad_mode))
         return bad_value(ctx, OSSL_SIGNATURE_PARAM_PAD_MODE);
     p = OSSL_PARAM_locate_const(params, OSSL_SIGNATURE_PARAM_PSS_SALTLEN);
-    if (p != NULL && !get_saltlen(p, &ctx->saltlen))
+    if (p != NULL && !p11prov_rsa_saltlen_get(p, &ctx->saltlen))
         return bad_value(ctx, OSSL_SIGNATURE_PARAM_PSS_SALTLEN);
     return 1;
 }
@@ -148,13 +84,6 @@ static size_t algorithm_id(const SIG_CTX *ctx, unsigned char *out,
     return 0;
 }
 
-static int set_named_int(OSSL_PARAM *p, int value, const char *name)
-{
-    if (p->data_type == OSSL_PARAM_UTF8_STRING)
-        return name != NULL && OSSL_PARAM_set_utf8_string(p, name);
-    return OSSL_PARAM_set_int(p, value);
-}
-
 int p11prov_sig_get_ctx_params(void *vctx, OSSL_PARAM params[])
 {
     SIG_CTX *ctx = vctx;
@@ -178,29 +107,11 @@ int p11prov_sig_get_ctx_params(void *vctx, OSSL_PARAM params[])
             return 0;
     }
     p = OSSL_PARAM_locate(params, OSSL_SIGNATURE_PARAM_PAD_MODE);
-    if (p != NULL) {
-        const char *name = NULL;
-        for (size_t i = 0; i < sizeof(pad_modes) / sizeof(pad_modes[0]); i++)
-            if (pad_modes[i].mode == ctx->pad_mode)
-                name = pad_modes[i].name;
-        if (!set_named_int(p, ctx->pad_mode, name))
-            return 0;
-    }
+    if (p != NULL && !p11prov_rsa_pad_mode_set(p, ctx->pad_mode))
+        return 0;
     p = OSSL_PARAM_locate(params, OSSL_SIGNATURE_PARAM_PSS_SALTLEN);
-    if (p != NULL) {
-        char number[16];
-        const char *name = NULL;
-        for (size_t i = 0;
-             i < sizeof(saltlen_names) / sizeof(saltlen_names[0]); i++)
-            if (saltlen_names[i].saltlen == ctx->saltlen)
-                name = saltlen_names[i].name;
-        if (name == NULL) {
-            snprintf(number, sizeof(number), "%d", ctx->saltlen);
-            name = number;
-        }
-        if (!set_named_int(p, ctx->saltlen, name))
-            return 0;
-    }
+    if (p != NULL && !p11prov_rsa_saltlen_set(p, ctx->saltlen))
+        return 0;
     return 1;
 }
 

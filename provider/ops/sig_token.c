@@ -8,6 +8,7 @@
 #include <openssl/err.h>
 #include <openssl/rsa.h>
 
+#include "ops/rsa_params.h"
 #include "ops/sig_encode.h"
 #include "ops/signature.h"
 #include "core/runner.h"

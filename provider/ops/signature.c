@@ -86,22 +86,6 @@ static bool is_eddsa(const SIG_CTX *ctx)
            || ctx->key->kind == P11PROV_KEY_ED448;
 }
 
-int p11prov_sig_set_md(SIG_CTX *ctx, EVP_MD **slot, const char *name,
-                       const char *props)
-{
-    if (*slot != NULL && props == NULL && EVP_MD_is_a(*slot, name))
-        return 1; /* the same digest again: keep it (no fetch) */
-    EVP_MD *md = p11prov_digest_fetch(ctx->provctx, name, props);
-    if (md == NULL) {
-        P11PROV_RAISE(ctx->provctx, P11PROV_R_BAD_ARGUMENT,
-                      "unknown digest \"%s\"", name);
-        return 0;
-    }
-    EVP_MD_free(*slot);
-    *slot = md;
-    return 1;
-}
-
 static int sig_init(SIG_CTX *ctx, void *keydata, int operation,
                     const OSSL_PARAM params[])
 {
@@ -139,11 +123,6 @@ static int sig_sign_init(void *ctx, void *keydata, const OSSL_PARAM params[])
 static int sig_verify_init(void *ctx, void *keydata, const OSSL_PARAM params[])
 {
     return sig_init(ctx, keydata, EVP_PKEY_OP_VERIFY, params);
-}
-
-int p11prov_sig_salt_length(const SIG_CTX *ctx)
-{
-    return p11prov_pss_salt_length(ctx->saltlen, ctx->md, ctx->key->bits);
 }
 
 /* A software operation with the context's settings on the key's software
@@ -221,7 +200,7 @@ static int digest_init(SIG_CTX *ctx, const char *mdname, void *keydata,
     }
     if (mdname == NULL || *mdname == '\0')
         mdname = "SHA256";
-    if (!p11prov_sig_set_md(ctx, &ctx->md, mdname, NULL))
+    if (!p11prov_digest_set(ctx->provctx, &ctx->md, mdname, NULL))
         return 0;
     if (ctx->md_ctx == NULL && (ctx->md_ctx = EVP_MD_CTX_new()) == NULL)
         return 0;

@@ -40,10 +40,6 @@ OSSL_FUNC_signature_settable_ctx_params_fn p11prov_ecdsa_sig_settable_ctx_params
 OSSL_FUNC_signature_gettable_ctx_params_fn p11prov_eddsa_sig_gettable_ctx_params;
 OSSL_FUNC_signature_settable_ctx_params_fn p11prov_eddsa_sig_settable_ctx_params;
 
-/* Fetches a digest into *slot, keeping the one there when it is the same. */
-int p11prov_sig_set_md(SIG_CTX *ctx, EVP_MD **slot, const char *name,
-                       const char *props);
-
 /* The salt length actually used for the context's RSA-PSS settings. */
 int p11prov_sig_salt_length(const SIG_CTX *ctx);
 

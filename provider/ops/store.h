@@ -17,6 +17,13 @@ typedef struct store_item {
     char *uri;                   /* the object's own URI, no PIN */
 } STORE_ITEM;
 
+/* The one private key a URI names (the application's passphrase callback
+ * may be asked for the PIN), for URI key files (decoder.c). Raises an
+ * error unless exactly one private key matches. */
+P11PROV_KEY *p11prov_load_private_key(P11PROV_CTX *ctx, const char *uri,
+                                      OSSL_PASSPHRASE_CALLBACK *pw_cb,
+                                      void *pw_cbarg);
+
 /* Frees what the item holds (not the item). */
 void p11prov_store_item_free(STORE_ITEM *item);
 
