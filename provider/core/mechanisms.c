@@ -100,6 +100,14 @@ const char *p11prov_mechanism_name(CK_MECHANISM_TYPE mechanism)
         return "CKM_RSA_PKCS_OAEP";
     case CKM_EDDSA:
         return "CKM_EDDSA";
+    case CKM_ECDH1_DERIVE:
+        return "CKM_ECDH1_DERIVE";
+    case CKM_RSA_PKCS_KEY_PAIR_GEN:
+        return "CKM_RSA_PKCS_KEY_PAIR_GEN";
+    case CKM_EC_KEY_PAIR_GEN:
+        return "CKM_EC_KEY_PAIR_GEN";
+    case CKM_EC_EDWARDS_KEY_PAIR_GEN:
+        return "CKM_EC_EDWARDS_KEY_PAIR_GEN";
     default:
         return "mechanism";
     }

@@ -4,6 +4,8 @@
 
 #include <openssl/crypto.h>
 
+#include "core/debug.h"
+
 /* Larger than any certificate or key attribute a token holds. */
 #define MAX_ATTRIBUTE_LEN (1024UL * 1024UL)
 #define FIND_BATCH 64

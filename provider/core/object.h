@@ -1,8 +1,62 @@
-/* Finding objects by template and reading their attributes. */
+/* Token objects: finding them by template, reading their attributes, and
+ * the object an operation uses (a key), whose handle is found again when
+ * the module was re-initialised or said the handle is stale. */
 #ifndef PKCS11PROV_OBJECT_H
 #define PKCS11PROV_OBJECT_H
 
 #include "core/tokens.h"
+
+typedef struct p11prov_ctx P11PROV_CTX;
+
+/* A token object operations use: what finds it again (class, id, label),
+ * the handle for the module initialisation it was found in, and its
+ * session-object copy (object_copy.c), valid for the module
+ * initialisation and token epoch it is stamped with. */
+typedef struct p11prov_object {
+    P11PROV_TOKEN *token;
+    CK_OBJECT_CLASS object_class;
+    CK_OBJECT_HANDLE handle;
+    unsigned int handle_generation;  /* module init count the handle is from */
+    unsigned char *id, *label;
+    CK_ULONG id_len, label_len;
+    char *uri;                   /* the object's URI, never with a PIN */
+    bool always_authenticate;    /* a login before every operation */
+    CK_OBJECT_HANDLE copy;
+    int copy_state;
+    unsigned int copy_generation, copy_epoch;
+} P11PROV_OBJECT;
+
+/* The object's current handle: the one recorded, or, after the module was
+ * re-initialised or when stale is set (the module said
+ * CKR_OBJECT_HANDLE_INVALID / CKR_KEY_HANDLE_INVALID), the object found
+ * again by class, id and label; its session copy when there is one. */
+CK_RV p11prov_object_handle(P11PROV_CTX *ctx, P11PROV_OBJECT *object,
+                            CK_SESSION_HANDLE session, bool stale,
+                            CK_OBJECT_HANDLE *handle);
+
+/* Destroys the copy and frees what the object holds (not the object). */
+void p11prov_object_clear(P11PROV_OBJECT *object);
+
+/* object_copy.c: the session-object copy for the module's initialisation
+ * `generation`, if one was made (lock-free). */
+bool p11prov_object_copy_handle(const P11PROV_OBJECT *object,
+                                unsigned int generation,
+                                CK_OBJECT_HANDLE *handle);
+
+/* Makes the copy of a private key object `original` when copy_keys is
+ * configured and the token allows it; returns the handle to use (the
+ * copy, or original). */
+CK_OBJECT_HANDLE p11prov_object_copy_make(P11PROV_CTX *ctx,
+                                          P11PROV_OBJECT *object,
+                                          CK_SESSION_HANDLE session,
+                                          CK_OBJECT_HANDLE original,
+                                          unsigned int generation);
+
+/* The copy failed with an invalid handle: make another on next use. */
+void p11prov_object_copy_forget(P11PROV_OBJECT *object);
+
+/* Destroys the copy (the object is being freed). */
+void p11prov_object_copy_destroy(P11PROV_OBJECT *object);
 
 /* Objects matching tmpl, in the module's order; *handles is
  * OPENSSL_malloc()ed (NULL when none). */

@@ -7,29 +7,30 @@
  * that purpose; operations then use the copy. Never for keys marked not
  * copyable, nor for keys that need a login per operation. A copy the
  * token refuses is not tried again until the module is re-initialised. */
-#include "keys/key.h"
-
 #include "core/object.h"
+
+#include "core/context.h"
+#include "core/debug.h"
 #include "core/sessions.h"
 
 enum { COPY_UNTRIED, COPY_MADE, COPY_REFUSED };
 
 /* Whether the copy state was written for the module's current
  * initialisation and the token's current epoch. */
-static bool copy_current(const P11PROV_KEY *key, unsigned int generation)
+static bool copy_current(const P11PROV_OBJECT *object, unsigned int generation)
 {
-    return __atomic_load_n(&key->copy_generation, __ATOMIC_ACQUIRE) == generation
-           && __atomic_load_n(&key->copy_epoch, __ATOMIC_ACQUIRE)
-                  == __atomic_load_n(&key->token->epoch, __ATOMIC_ACQUIRE);
+    return __atomic_load_n(&object->copy_generation, __ATOMIC_ACQUIRE) == generation
+           && __atomic_load_n(&object->copy_epoch, __ATOMIC_ACQUIRE)
+                  == __atomic_load_n(&object->token->epoch, __ATOMIC_ACQUIRE);
 }
 
-bool p11prov_key_copy_handle(const P11PROV_KEY *key, unsigned int generation,
+bool p11prov_object_copy_handle(const P11PROV_OBJECT *object, unsigned int generation,
                              CK_OBJECT_HANDLE *handle)
 {
-    if (!copy_current(key, generation)
-        || __atomic_load_n(&key->copy_state, __ATOMIC_ACQUIRE) != COPY_MADE)
+    if (!copy_current(object, generation)
+        || __atomic_load_n(&object->copy_state, __ATOMIC_ACQUIRE) != COPY_MADE)
         return false;
-    *handle = __atomic_load_n(&key->copy, __ATOMIC_RELAXED);
+    *handle = __atomic_load_n(&object->copy, __ATOMIC_RELAXED);
     return true;
 }
 
@@ -60,48 +61,49 @@ static CK_RV keeper_session(P11PROV_TOKEN *token, unsigned int generation,
     return CKR_OK;
 }
 
-static void set_copy_state(P11PROV_KEY *key, int state, CK_OBJECT_HANDLE copy,
+static void set_copy_state(P11PROV_OBJECT *object, int state, CK_OBJECT_HANDLE copy,
                            unsigned int generation)
 {
     /* Stamp last: a reader that sees the stamp sees the rest. */
-    __atomic_store_n(&key->copy_generation, 0, __ATOMIC_RELEASE);
-    __atomic_store_n(&key->copy, copy, __ATOMIC_RELAXED);
-    __atomic_store_n(&key->copy_state, state, __ATOMIC_RELEASE);
-    __atomic_store_n(&key->copy_epoch,
-                     __atomic_load_n(&key->token->epoch, __ATOMIC_ACQUIRE),
+    __atomic_store_n(&object->copy_generation, 0, __ATOMIC_RELEASE);
+    __atomic_store_n(&object->copy, copy, __ATOMIC_RELAXED);
+    __atomic_store_n(&object->copy_state, state, __ATOMIC_RELEASE);
+    __atomic_store_n(&object->copy_epoch,
+                     __atomic_load_n(&object->token->epoch, __ATOMIC_ACQUIRE),
                      __ATOMIC_RELEASE);
-    __atomic_store_n(&key->copy_generation, generation, __ATOMIC_RELEASE);
+    __atomic_store_n(&object->copy_generation, generation, __ATOMIC_RELEASE);
 }
 
-CK_OBJECT_HANDLE p11prov_key_copy_make(P11PROV_KEY *key,
-                                       CK_SESSION_HANDLE session,
-                                       CK_OBJECT_HANDLE original,
-                                       unsigned int generation)
+CK_OBJECT_HANDLE p11prov_object_copy_make(P11PROV_CTX *ctx,
+                                          P11PROV_OBJECT *object,
+                                          CK_SESSION_HANDLE session,
+                                          CK_OBJECT_HANDLE original,
+                                          unsigned int generation)
 {
-    P11PROV_TOKEN *token = key->token;
+    P11PROV_TOKEN *token = object->token;
     CK_OBJECT_HANDLE result = original, copy = CK_INVALID_HANDLE;
     CK_BBOOL no = CK_FALSE;
     CK_ATTRIBUTE session_object = { CKA_TOKEN, &no, sizeof(no) };
     CK_SESSION_HANDLE keeper;
     CK_RV rv;
 
-    if (!key->provctx->config.copy_keys || key->object_class != CKO_PRIVATE_KEY
-        || key->always_authenticate)
+    if (!ctx->config.copy_keys || object->object_class != CKO_PRIVATE_KEY
+        || object->always_authenticate)
         return original;
     /* Refused for this initialisation: no lock on every signature. */
-    if (copy_current(key, generation)
-        && __atomic_load_n(&key->copy_state, __ATOMIC_ACQUIRE) == COPY_REFUSED)
+    if (copy_current(object, generation)
+        && __atomic_load_n(&object->copy_state, __ATOMIC_ACQUIRE) == COPY_REFUSED)
         return original;
     pthread_mutex_lock(&token->lock);
-    if (copy_current(key, generation)) {
+    if (copy_current(object, generation)) {
         /* Another thread got here first, or the token said no. */
-        if (key->copy_state == COPY_MADE)
-            result = key->copy;
+        if (object->copy_state == COPY_MADE)
+            result = object->copy;
         goto done;
     }
     /* Absent (a module older than PKCS#11 2.40) counts as "no". */
     if (!p11prov_get_bool(token, session, original, CKA_COPYABLE, false)) {
-        set_copy_state(key, COPY_REFUSED, CK_INVALID_HANDLE, generation);
+        set_copy_state(object, COPY_REFUSED, CK_INVALID_HANDLE, generation);
         goto done;
     }
     rv = keeper_session(token, generation, &keeper);
@@ -109,33 +111,33 @@ CK_OBJECT_HANDLE p11prov_key_copy_make(P11PROV_KEY *key,
         P11PROV_CALL(rv, token->module, C_CopyObject, keeper, original,
                      &session_object, 1, &copy);
     if (rv == CKR_OK) {
-        set_copy_state(key, COPY_MADE, copy, generation);
+        set_copy_state(object, COPY_MADE, copy, generation);
         result = copy;
-        P11PROV_DEBUG(2, "%s copied to session object %lu", key->uri, copy);
+        P11PROV_DEBUG(2, "%s copied to session object %lu", object->uri, copy);
     } else if (rv == CKR_SESSION_HANDLE_INVALID || rv == CKR_SESSION_CLOSED) {
         token->keeper_generation = 0; /* a new keeper next time */
         p11prov_session_unreserve(token);
     } else if (rv != CKR_USER_NOT_LOGGED_IN && rv != CKR_HOST_MEMORY
                && rv != CKR_SESSION_COUNT) {
-        set_copy_state(key, COPY_REFUSED, CK_INVALID_HANDLE, generation);
+        set_copy_state(object, COPY_REFUSED, CK_INVALID_HANDLE, generation);
         P11PROV_DEBUG(1, "%s: no session copy (C_CopyObject: 0x%lx)",
-                      key->uri, rv);
+                      object->uri, rv);
     }
 done:
     pthread_mutex_unlock(&token->lock);
     return result;
 }
 
-void p11prov_key_copy_forget(P11PROV_KEY *key)
+void p11prov_object_copy_forget(P11PROV_OBJECT *object)
 {
     /* The copy failed: the token dropped it (a logout destroys private
      * session objects). Made again on next use. */
-    __atomic_store_n(&key->copy_generation, 0, __ATOMIC_RELEASE);
+    __atomic_store_n(&object->copy_generation, 0, __ATOMIC_RELEASE);
 }
 
-void p11prov_key_copy_destroy(P11PROV_KEY *key)
+void p11prov_object_copy_destroy(P11PROV_OBJECT *object)
 {
-    P11PROV_TOKEN *token = key->token;
+    P11PROV_TOKEN *token = object->token;
     CK_RV rv;
 
     /* At exit the copies die with the process; the module may already
@@ -143,12 +145,12 @@ void p11prov_key_copy_destroy(P11PROV_KEY *key)
     if (token == NULL || token->module->finalized || p11prov_process_exiting())
         return;
     pthread_mutex_lock(&token->lock);
-    if (copy_current(key, p11prov_module_generation(token->module))
-        && key->copy_state == COPY_MADE
-        && token->keeper_generation == key->copy_generation
+    if (copy_current(object, p11prov_module_generation(token->module))
+        && object->copy_state == COPY_MADE
+        && token->keeper_generation == object->copy_generation
         && token->keeper_epoch == token->epoch) {
         P11PROV_CALL(rv, token->module, C_DestroyObject, token->keeper,
-                     key->copy);
+                     object->copy);
         (void)rv; /* gone already is as good */
     }
     pthread_mutex_unlock(&token->lock);

@@ -1,48 +1,163 @@
-/* One private-key operation on a token with recovery (see runner.h). */
+/* The token-operation runner (see runner.h): one attempt function that
+ * makes the Cryptoki calls of each operation on a borrowed session, and one
+ * loop that decides which failure is worth another attempt. */
 #include "core/runner.h"
+
+#include <stdio.h>
 
 #include <openssl/err.h>
 
+#include "core/context.h"
+#include "core/debug.h"
 #include "core/login.h"
-#include "core/object.h"
-#include "core/sessions.h"
 #include "core/mechanisms.h"
+#include "core/sessions.h"
 
-bool p11prov_mechanism_usable(P11PROV_KEY *key, CK_MECHANISM_TYPE mechanism)
+/* One operation: what to run, and where its result goes. */
+typedef struct run {
+    P11PROV_CTX *ctx;
+    P11PROV_TOKEN *token;
+    P11PROV_OBJECT *object;          /* NULL when generating */
+    const char *uri;                 /* the object's, or the token's */
+    P11PROV_TOKEN_OP op;
+    CK_MECHANISM *mechanism;
+    const unsigned char *in;
+    size_t in_len;
+    unsigned char *out;
+    CK_ULONG out_len;                /* in: the buffer's size */
+    const P11PROV_KEYPAIR_REQUEST *pair;
+    CK_OBJECT_HANDLE public_key, private_key;
+    /* Recovery state */
+    bool stale;                      /* find the object again */
+    bool read_write;                 /* in a read-write session */
+    bool in_init;                    /* the failure was the first call */
+} RUN;
+
+static const char *first_call(P11PROV_TOKEN_OP op)
 {
-    /* Configured as implemented unlisted: such modules (tpm2-pkcs11) leave
-     * it out of CKA_ALLOWED_MECHANISMS as well. */
-    if (p11prov_config_assumes(&key->provctx->config, mechanism))
-        return true;
-    if (!p11prov_key_allows(key, mechanism))
-        return false;
-    return key->allowed != NULL || p11prov_token_offers(key->token, mechanism);
+    static const char *const names[] = { "C_SignInit", "C_DecryptInit",
+                                         "C_DeriveKey", "C_GenerateKeyPair" };
+    return names[op];
 }
 
-int p11prov_refuse_mechanism(P11PROV_CTX *ctx, const P11PROV_KEY *key,
-                             const char *what)
+static const char *second_call(P11PROV_TOKEN_OP op)
 {
-    P11PROV_RAISE(ctx, P11PROV_R_UNSUPPORTED,
-                  "%s: not allowed for %s (CKA_ALLOWED_MECHANISMS) or not "
-                  "offered by its token", what, key->uri);
-    return 0;
+    static const char *const names[] = { "C_Sign", "C_Decrypt",
+                                         "C_GetAttributeValue(CKA_VALUE)",
+                                         "C_GenerateKeyPair" };
+    return names[op];
+}
+
+/* C_*Init then C_Sign / C_Decrypt. *active: the session still holds the
+ * operation (it must not be pooled). */
+static CK_RV sign_or_decrypt(RUN *run, CK_SESSION_HANDLE session,
+                             CK_OBJECT_HANDLE handle, bool *active)
+{
+    P11PROV_MODULE *m = run->token->module;
+    CK_RV rv;
+
+    if (run->op == P11PROV_TOKEN_SIGN)
+        P11PROV_CALL(rv, m, C_SignInit, session, run->mechanism, handle);
+    else
+        P11PROV_CALL(rv, m, C_DecryptInit, session, run->mechanism, handle);
+    *active = rv == CKR_OK;
+    if (rv == CKR_OK && run->object->always_authenticate)
+        rv = p11prov_context_login(run->token, session);
+    if (rv != CKR_OK)
+        return rv;
+    run->in_init = false;
+    if (run->op == P11PROV_TOKEN_SIGN)
+        P11PROV_CALL(rv, m, C_Sign, session, (CK_BYTE *)run->in,
+                     (CK_ULONG)run->in_len, run->out, &run->out_len);
+    else
+        P11PROV_CALL(rv, m, C_Decrypt, session, (CK_BYTE *)run->in,
+                     (CK_ULONG)run->in_len, run->out, &run->out_len);
+    /* Any other answer ends the operation; this one does not. */
+    *active = rv == CKR_BUFFER_TOO_SMALL;
+    return rv == CKR_BUFFER_TOO_SMALL ? CKR_GENERAL_ERROR : rv;
+}
+
+/* C_DeriveKey into a session-only generic secret of out_len bytes, read
+ * back and destroyed at once. */
+static CK_RV derive(RUN *run, CK_SESSION_HANDLE session,
+                    CK_OBJECT_HANDLE handle)
+{
+    P11PROV_MODULE *m = run->token->module;
+    CK_OBJECT_CLASS secret_class = CKO_SECRET_KEY;
+    CK_KEY_TYPE secret_type = CKK_GENERIC_SECRET;
+    CK_BBOOL no = CK_FALSE, yes = CK_TRUE;
+    CK_ULONG value_len = run->out_len;
+    CK_ATTRIBUTE tmpl[] = {
+        { CKA_CLASS, &secret_class, sizeof(secret_class) },
+        { CKA_KEY_TYPE, &secret_type, sizeof(secret_type) },
+        { CKA_TOKEN, &no, sizeof(no) },
+        { CKA_SENSITIVE, &no, sizeof(no) },
+        { CKA_EXTRACTABLE, &yes, sizeof(yes) },
+        { CKA_VALUE_LEN, &value_len, sizeof(value_len) },
+    };
+    CK_OBJECT_HANDLE secret = CK_INVALID_HANDLE;
+    CK_RV rv, destroy_rv;
+
+    P11PROV_CALL(rv, m, C_DeriveKey, session, run->mechanism, handle, tmpl,
+                 sizeof(tmpl) / sizeof(tmpl[0]), &secret);
+    if (rv != CKR_OK)
+        return rv;
+    run->in_init = false;
+    CK_ATTRIBUTE value = { CKA_VALUE, run->out, run->out_len };
+    P11PROV_CALL(rv, m, C_GetAttributeValue, session, secret, &value, 1);
+    run->out_len = value.ulValueLen;
+    P11PROV_CALL(destroy_rv, m, C_DestroyObject, session, secret);
+    (void)destroy_rv; /* a session object dies with its session anyway */
+    return rv;
+}
+
+/* C_GenerateKeyPair, then the usages the request turns off. */
+static CK_RV generate(RUN *run, CK_SESSION_HANDLE session)
+{
+    const P11PROV_KEYPAIR_REQUEST *pair = run->pair;
+    P11PROV_MODULE *m = run->token->module;
+    CK_BBOOL no = CK_FALSE;
+    CK_RV rv;
+
+    P11PROV_CALL(rv, m, C_GenerateKeyPair, session, pair->mechanism,
+                 pair->public_template, pair->public_count,
+                 pair->private_template, pair->private_count,
+                 &run->public_key, &run->private_key);
+    if (rv != CKR_OK)
+        return rv;
+    for (int private_side = 0; private_side < 2; private_side++) {
+        const CK_ATTRIBUTE_TYPE *off =
+            private_side ? pair->private_off : pair->public_off;
+        size_t count =
+            private_side ? pair->private_off_count : pair->public_off_count;
+        for (size_t i = 0; i < count; i++) {
+            CK_ATTRIBUTE attr = { off[i], &no, sizeof(no) };
+            CK_RV set_rv;
+            P11PROV_CALL(set_rv, m, C_SetAttributeValue, session,
+                         private_side ? run->private_key : run->public_key,
+                         &attr, 1);
+            if (set_rv != CKR_OK)
+                P11PROV_DEBUG(1, "the token keeps usage 0x%lx on the new key "
+                                 "(C_SetAttributeValue: 0x%lx)", off[i], set_rv);
+        }
+    }
+    return CKR_OK;
 }
 
 /* One attempt on a borrowed session. */
-static CK_RV run_once(P11PROV_KEY *key, P11PROV_TOKEN_OP op,
-                      CK_MECHANISM *mechanism, const unsigned char *in,
-                      size_t in_len, unsigned char *out, CK_ULONG *out_len,
-                      bool stale, bool *in_init)
+static CK_RV attempt(RUN *run, CK_ULONG out_size)
 {
-    P11PROV_TOKEN *token = key->token;
-    P11PROV_MODULE *m = token->module;
+    P11PROV_TOKEN *token = run->token;
     CK_SESSION_HANDLE session;
-    CK_OBJECT_HANDLE handle;
+    CK_OBJECT_HANDLE handle = CK_INVALID_HANDLE;
     bool active = false;  /* an operation the session still holds */
     CK_RV rv;
 
-    *in_init = true;
-    rv = p11prov_session_borrow(key->provctx, token, &session);
+    run->in_init = true;
+    run->out_len = out_size;
+    rv = run->read_write
+             ? p11prov_session_borrow_rw(run->ctx, token, &session)
+             : p11prov_session_borrow(run->ctx, token, &session);
     if (rv != CKR_OK)
         return rv;
     /* Modules that use libcrypto themselves (SoftHSM, tpm2-pkcs11) leave
@@ -50,86 +165,153 @@ static CK_RV run_once(P11PROV_KEY *key, P11PROV_TOKEN_OP op,
      * routines" lines there. The module's answer is its CKR_*; the rest
      * goes, so failures look the same whoever found them. */
     ERR_set_mark();
-    rv = p11prov_key_handle(key, session, stale, &handle);
+    if (run->object != NULL)
+        rv = p11prov_object_handle(run->ctx, run->object, session, run->stale,
+                                   &handle);
     if (rv == CKR_OK) {
-        P11PROV_DEBUG(3, "%s with %s for %s",
-                      op == P11PROV_TOKEN_SIGN ? "C_SignInit" : "C_DecryptInit",
-                      p11prov_mechanism_name(mechanism->mechanism), key->uri);
-        if (op == P11PROV_TOKEN_SIGN)
-            P11PROV_CALL(rv, m, C_SignInit, session, mechanism, handle);
-        else
-            P11PROV_CALL(rv, m, C_DecryptInit, session, mechanism, handle);
-        active = rv == CKR_OK;
-    }
-    if (rv == CKR_OK && key->always_authenticate)
-        rv = p11prov_context_login(token, session);
-    if (rv == CKR_OK) {
-        *in_init = false;
-        if (op == P11PROV_TOKEN_SIGN)
-            P11PROV_CALL(rv, m, C_Sign, session, (CK_BYTE *)in,
-                         (CK_ULONG)in_len, out, out_len);
-        else
-            P11PROV_CALL(rv, m, C_Decrypt, session, (CK_BYTE *)in,
-                         (CK_ULONG)in_len, out, out_len);
-        /* Any other answer ends the operation; this one does not. */
-        active = rv == CKR_BUFFER_TOO_SMALL;
-        if (rv == CKR_BUFFER_TOO_SMALL)
-            rv = CKR_GENERAL_ERROR;
+        P11PROV_DEBUG(3, "%s with %s for %s", first_call(run->op),
+                      p11prov_mechanism_name(run->mechanism->mechanism),
+                      run->uri);
+        switch (run->op) {
+        case P11PROV_TOKEN_SIGN:
+        case P11PROV_TOKEN_DECRYPT:
+            rv = sign_or_decrypt(run, session, handle, &active);
+            break;
+        case P11PROV_TOKEN_DERIVE:
+            rv = derive(run, session, handle);
+            break;
+        case P11PROV_TOKEN_GENERATE:
+            rv = generate(run, session);
+            break;
+        }
     }
     ERR_pop_to_mark();
-    /* A session left with an active operation must not be pooled. */
+    /* Read-write sessions are never pooled; nor is one left with an
+     * active operation or one the module says is gone. */
     p11prov_session_return(token, session,
-                           rv == CKR_OK
-                               || (!active && !p11prov_session_broken(rv)));
+                           !run->read_write
+                               && (rv == CKR_OK
+                                   || (!active && !p11prov_session_broken(rv))));
     return rv;
 }
 
-P11PROV_OP_STATUS p11prov_token_operation(P11PROV_CTX *ctx, P11PROV_KEY *key,
+static bool login_if_needed(RUN *run)
+{
+    return !p11prov_token_needs_login(run->token)
+           || p11prov_token_login(run->ctx, run->token, NULL);
+}
+
+/* The attempts: at most one recovery of each kind, so a module that keeps
+ * failing costs at most five attempts and one extra C_Login. */
+static P11PROV_OP_STATUS run_with_recovery(RUN *run, size_t out_size,
+                                           CK_RV *result)
+{
+    bool found_again = false, relogged = false, reopened = false;
+    CK_RV rv = CKR_OK;
+
+    *result = CKR_GENERAL_ERROR;
+    if (!login_if_needed(run))
+        return P11PROV_OP_RAISED;
+    for (;;) {
+        rv = attempt(run, (CK_ULONG)out_size);
+        if (rv == CKR_OK)
+            break;
+        if ((rv == CKR_OBJECT_HANDLE_INVALID || rv == CKR_KEY_HANDLE_INVALID)
+            && run->object != NULL && !found_again) {
+            run->stale = found_again = true;
+        } else if (rv == CKR_USER_NOT_LOGGED_IN && !relogged) {
+            /* The module lost the login: one more C_Login, no more (each
+             * may count against the PIN). */
+            __atomic_store_n(&run->token->logged_in_at, 0, __ATOMIC_RELEASE);
+            relogged = true;
+        } else if (rv == CKR_SESSION_READ_ONLY && !run->read_write
+                   && run->op == P11PROV_TOKEN_DERIVE) {
+            /* The module makes the derived key an object only in
+             * read-write sessions (tpm2-pkcs11 >= 1.9.1): learned once per
+             * token. */
+            P11PROV_DEBUG(1, "C_DeriveKey needs a read-write session on %s",
+                          run->uri);
+            __atomic_store_n(&run->token->derive_needs_rw, true,
+                             __ATOMIC_RELAXED);
+            run->read_write = true;
+        } else if (p11prov_session_broken(rv) && !reopened) {
+            reopened = true;
+        } else {
+            *result = rv;
+            return run->in_init ? P11PROV_OP_INIT_FAILED
+                                : P11PROV_OP_CALL_FAILED;
+        }
+        if (!login_if_needed(run))
+            return P11PROV_OP_RAISED;
+    }
+    if (run->out_len > out_size) {
+        /* The module wrote, or says it wrote, past what we gave it. */
+        P11PROV_RAISE(run->ctx, P11PROV_R_MODULE_BAD_ANSWER,
+                      "%s with %s for %s returned %lu bytes, more than the "
+                      "%zu expected", second_call(run->op),
+                      p11prov_mechanism_name(run->mechanism->mechanism),
+                      run->uri, (unsigned long)run->out_len, out_size);
+        return P11PROV_OP_RAISED;
+    }
+    *result = CKR_OK;
+    return P11PROV_OP_DONE;
+}
+
+P11PROV_OP_STATUS p11prov_token_operation(P11PROV_CTX *ctx,
+                                          P11PROV_OBJECT *object,
                                           P11PROV_TOKEN_OP op,
                                           CK_MECHANISM *mechanism,
                                           const unsigned char *in,
                                           size_t in_len, unsigned char *out,
                                           size_t *out_len, size_t out_size,
-                                          CK_RV *result)
+                                          CK_RV *rv)
 {
-    bool stale = false, relogged = false, in_init = true;
-    CK_RV rv = CKR_OK;
+    RUN run = {
+        .ctx = ctx, .token = object->token, .object = object,
+        .uri = object->uri, .op = op,
+        .mechanism = mechanism, .in = in, .in_len = in_len, .out = out,
+        .read_write = op == P11PROV_TOKEN_DERIVE
+                      && __atomic_load_n(&object->token->derive_needs_rw,
+                                         __ATOMIC_RELAXED),
+    };
+    P11PROV_OP_STATUS status = run_with_recovery(&run, out_size, rv);
 
-    *result = CKR_GENERAL_ERROR;
-    if (p11prov_token_needs_login(key->token)
-        && !p11prov_token_login(ctx, key->token, NULL))
-        return P11PROV_OP_RAISED;
-    for (int attempt = 0; attempt < 3; attempt++) {
-        CK_ULONG len = (CK_ULONG)out_size;
-        rv = run_once(key, op, mechanism, in, in_len, out, &len, stale,
-                      &in_init);
-        if (rv == CKR_OK) {
-            if (len > out_size)
-                break; /* the module wrote past what we gave it */
-            *out_len = len;
-            *result = CKR_OK;
-            return P11PROV_OP_DONE;
-        }
-        if (rv == CKR_OBJECT_HANDLE_INVALID || rv == CKR_KEY_HANDLE_INVALID)
-            stale = true;
-        else if (rv == CKR_USER_NOT_LOGGED_IN && !relogged) {
-            /* The module lost the login: one more C_Login, no more (each
-             * may count against the PIN). */
-            __atomic_store_n(&key->token->logged_in_at, 0, __ATOMIC_RELEASE);
-            relogged = true;
-        } else if (!p11prov_session_broken(rv))
-            break;
-        if (p11prov_token_needs_login(key->token)
-            && !p11prov_token_login(ctx, key->token, NULL))
-            return P11PROV_OP_RAISED;
+    if (status == P11PROV_OP_DONE)
+        *out_len = run.out_len;
+    return status;
+}
+
+P11PROV_OP_STATUS p11prov_token_generate_pair(
+    P11PROV_CTX *ctx, P11PROV_TOKEN *token, const char *uri,
+    const P11PROV_KEYPAIR_REQUEST *request, CK_OBJECT_HANDLE *public_key,
+    CK_OBJECT_HANDLE *private_key, CK_RV *rv)
+{
+    RUN run = {
+        .ctx = ctx, .token = token, .uri = uri, .op = P11PROV_TOKEN_GENERATE,
+        .mechanism = request->mechanism, .pair = request, .read_write = true,
+    };
+    P11PROV_OP_STATUS status = run_with_recovery(&run, 0, rv);
+
+    if (status == P11PROV_OP_DONE) {
+        *public_key = run.public_key;
+        *private_key = run.private_key;
     }
-    if (rv == CKR_OK) {
-        P11PROV_RAISE(ctx, P11PROV_R_MODULE_BAD_ANSWER,
-                      "%s with %s for %s returned more than the buffer holds",
-                      op == P11PROV_TOKEN_SIGN ? "C_Sign" : "C_Decrypt",
-                      p11prov_mechanism_name(mechanism->mechanism), key->uri);
-        return P11PROV_OP_RAISED;
-    }
-    *result = rv;
-    return in_init ? P11PROV_OP_INIT_FAILED : P11PROV_OP_CALL_FAILED;
+    return status;
+}
+
+int p11prov_token_op_raise(P11PROV_CTX *ctx, P11PROV_TOKEN_OP op,
+                           P11PROV_OP_STATUS status,
+                           CK_MECHANISM_TYPE mechanism, const char *uri,
+                           CK_RV rv)
+{
+    char what[96];
+
+    if (status == P11PROV_OP_RAISED || status == P11PROV_OP_DONE)
+        return 0;
+    snprintf(what, sizeof(what), "%s with %s",
+             status == P11PROV_OP_INIT_FAILED ? first_call(op)
+                                              : second_call(op),
+             p11prov_mechanism_name(mechanism));
+    P11PROV_RAISE_CKR(ctx, rv, what, uri);
+    return 0;
 }

@@ -1,11 +1,13 @@
 /* Key objects: reading a token key's attributes, reference counting, and
- * finding the object again when its handle went stale. */
+ * the mechanisms a key may use. */
 #include "keys/key.h"
 
 #include <string.h>
 
 #include <openssl/crypto.h>
 
+#include "core/context.h"
+#include "core/mechanisms.h"
 #include "core/object.h"
 
 static P11PROV_KEY *key_alloc(P11PROV_CTX *ctx, P11PROV_KEY_KIND kind)
@@ -38,11 +40,8 @@ void p11prov_key_unref(P11PROV_KEY *key)
 {
     if (key == NULL || __atomic_sub_fetch(&key->refs, 1, __ATOMIC_ACQ_REL) > 0)
         return;
-    p11prov_key_copy_destroy(key);
+    p11prov_object_clear(&key->object);
     EVP_PKEY_free(key->soft);
-    OPENSSL_free(key->id);
-    OPENSSL_free(key->label);
-    OPENSSL_free(key->uri);
     OPENSSL_free(key->allowed);
     key->magic = 0;
     OPENSSL_free(key);
@@ -64,7 +63,7 @@ static CK_RV read_allowed_mechanisms(P11PROV_KEY *key,
 {
     unsigned char *value;
     CK_ULONG len;
-    CK_RV rv = p11prov_get_attribute(key->token, session, object,
+    CK_RV rv = p11prov_get_attribute(key->object.token, session, object,
                                      CKA_ALLOWED_MECHANISMS, &value, &len);
 
     if (rv == CKR_ATTRIBUTE_TYPE_INVALID || rv == CKR_ATTRIBUTE_SENSITIVE)
@@ -130,16 +129,16 @@ P11PROV_KEY *p11prov_key_from_token(P11PROV_CTX *ctx, P11PROV_TOKEN *token,
     key = key_alloc(ctx, kind);
     if (key == NULL)
         return NULL;
-    key->token = token;
-    key->object_class = object_class;
+    key->object.token = token;
+    key->object.object_class = object_class;
     key->key_type = key_type;
-    key->handle = object;
-    key->handle_generation = p11prov_module_generation(token->module);
-    rv = p11prov_get_attribute(token, session, object, CKA_ID, &key->id,
-                               &key->id_len);
+    key->object.handle = object;
+    key->object.handle_generation = p11prov_module_generation(token->module);
+    rv = p11prov_get_attribute(token, session, object, CKA_ID, &key->object.id,
+                               &key->object.id_len);
     if (rv == CKR_OK || rv == CKR_ATTRIBUTE_TYPE_INVALID)
         rv = p11prov_get_attribute(token, session, object, CKA_LABEL,
-                                   &key->label, &key->label_len);
+                                   &key->object.label, &key->object.label_len);
     if (rv == CKR_ATTRIBUTE_TYPE_INVALID)
         rv = CKR_OK;
     if (rv == CKR_OK && object_class == CKO_PRIVATE_KEY) {
@@ -147,18 +146,18 @@ P11PROV_KEY *p11prov_key_from_token(P11PROV_CTX *ctx, P11PROV_TOKEN *token,
         key->can_decrypt = p11prov_get_bool(token, session, object, CKA_DECRYPT,
                                      false);
         key->can_derive = p11prov_get_bool(token, session, object, CKA_DERIVE, false);
-        key->always_authenticate = p11prov_get_bool(token, session, object,
+        key->object.always_authenticate = p11prov_get_bool(token, session, object,
                                              CKA_ALWAYS_AUTHENTICATE, false);
         rv = read_allowed_mechanisms(key, session, object);
     }
     if (rv == CKR_OK
-        && (key->uri = p11prov_object_uri(
-                token, key->label, key->label_len, key->id, key->id_len,
+        && (key->object.uri = p11prov_object_uri(
+                token, key->object.label, key->object.label_len, key->object.id, key->object.id_len,
                 object_class == CKO_PRIVATE_KEY ? "private" : "public"))
                == NULL)
         rv = CKR_HOST_MEMORY;
     if (rv != CKR_OK) {
-        P11PROV_RAISE_CKR(ctx, rv, "reading key attributes", key->uri);
+        P11PROV_RAISE_CKR(ctx, rv, "reading key attributes", key->object.uri);
         p11prov_key_unref(key);
         return NULL;
     }
@@ -171,64 +170,22 @@ P11PROV_KEY *p11prov_key_from_token(P11PROV_CTX *ctx, P11PROV_TOKEN *token,
     return key;
 }
 
-/* Finds the key object again by class, id and label. */
-static CK_RV find_again(P11PROV_KEY *key, CK_SESSION_HANDLE session,
-                        CK_OBJECT_HANDLE *handle)
+bool p11prov_mechanism_usable(P11PROV_KEY *key, CK_MECHANISM_TYPE mechanism)
 {
-    CK_BBOOL on_token = CK_TRUE;
-    /* CKA_TOKEN: never our own session copy of the key (key_copy.c). */
-    CK_ATTRIBUTE tmpl[4] = {
-        { CKA_CLASS, &key->object_class, sizeof(key->object_class) },
-        { CKA_TOKEN, &on_token, sizeof(on_token) },
-    };
-    CK_ULONG n = 2, count;
-    CK_OBJECT_HANDLE *found;
-    CK_RV rv;
-
-    if (key->id != NULL)
-        tmpl[n++] = (CK_ATTRIBUTE){ CKA_ID, key->id, key->id_len };
-    if (key->label != NULL)
-        tmpl[n++] = (CK_ATTRIBUTE){ CKA_LABEL, key->label, key->label_len };
-    rv = p11prov_find_objects(key->token, session, tmpl, n, &found, &count);
-    if (rv != CKR_OK)
-        return rv;
-    if (count != 1) {
-        OPENSSL_free(found);
-        /* Gone, or no longer unique: never sign with a different key. */
-        return CKR_KEY_HANDLE_INVALID;
-    }
-    *handle = found[0];
-    OPENSSL_free(found);
-    return CKR_OK;
+    /* Configured as implemented unlisted: such modules (tpm2-pkcs11) leave
+     * it out of CKA_ALLOWED_MECHANISMS as well. */
+    if (p11prov_config_assumes(&key->provctx->config, mechanism))
+        return true;
+    if (!p11prov_key_allows(key, mechanism))
+        return false;
+    return key->allowed != NULL || p11prov_token_offers(key->object.token, mechanism);
 }
 
-CK_RV p11prov_key_handle(P11PROV_KEY *key, CK_SESSION_HANDLE session,
-                         bool stale, CK_OBJECT_HANDLE *handle)
+int p11prov_refuse_mechanism(P11PROV_CTX *ctx, const P11PROV_KEY *key,
+                             const char *what)
 {
-    unsigned int generation = p11prov_module_generation(key->token->module);
-    CK_OBJECT_HANDLE found;
-    CK_RV rv;
-
-    if (!stale && p11prov_key_copy_handle(key, generation, handle))
-        return CKR_OK;
-    if (stale)
-        p11prov_key_copy_forget(key);
-    /* Lock-free on the signing path: the handle is written before its
-     * generation (release) and read after it (acquire), so a current
-     * generation comes with its handle. A handle that went stale in the
-     * meantime fails with CKR_*_HANDLE_INVALID and is found again. */
-    if (!stale && __atomic_load_n(&key->handle_generation, __ATOMIC_ACQUIRE)
-                      == generation) {
-        found = __atomic_load_n(&key->handle, __ATOMIC_RELAXED);
-    } else {
-        rv = find_again(key, session, &found);
-        if (rv != CKR_OK)
-            return rv;
-        __atomic_store_n(&key->handle, found, __ATOMIC_RELAXED);
-        __atomic_store_n(&key->handle_generation, generation,
-                         __ATOMIC_RELEASE);
-        P11PROV_DEBUG(1, "found %s again", key->uri);
-    }
-    *handle = p11prov_key_copy_make(key, session, found, generation);
-    return CKR_OK;
+    P11PROV_RAISE(ctx, P11PROV_R_UNSUPPORTED,
+                  "%s: not allowed for %s (CKA_ALLOWED_MECHANISMS) or not "
+                  "offered by its token", what, key->object.uri);
+    return 0;
 }

@@ -10,7 +10,7 @@
 #include <openssl/core.h>
 #include <openssl/evp.h>
 
-#include "core/tokens.h"
+#include "core/object.h"
 
 typedef enum p11prov_key_kind {
     P11PROV_KEY_RSA,
@@ -27,24 +27,13 @@ typedef struct p11prov_key {
     P11PROV_KEY_KIND kind;
     EVP_PKEY *soft;              /* public twin, or the whole software key */
     bool soft_has_private;       /* a software key with its private part */
-    /* On a token (token NULL for software keys): */
-    P11PROV_TOKEN *token;
-    CK_OBJECT_CLASS object_class;
+    /* On a token (object.token NULL for software keys): */
+    P11PROV_OBJECT object;
     CK_KEY_TYPE key_type;
-    CK_OBJECT_HANDLE handle;
-    unsigned int handle_generation;  /* module init count the handle is from */
-    unsigned char *id, *label;
-    CK_ULONG id_len, label_len;
-    char *uri;                   /* the object's URI, never with a PIN */
-    bool can_sign, can_decrypt, can_derive, always_authenticate;
+    bool can_sign, can_decrypt, can_derive;
     CK_MECHANISM_TYPE *allowed;  /* CKA_ALLOWED_MECHANISMS; NULL: any */
     CK_ULONG allowed_count;
     int bits;                    /* modulus or group order bits */
-    /* The session-object copy (key_copy.c), valid for the module
-     * initialisation and token epoch it is stamped with. */
-    CK_OBJECT_HANDLE copy;
-    int copy_state;
-    unsigned int copy_generation, copy_epoch;
 } P11PROV_KEY;
 
 #define P11PROV_KEY_MAGIC 0x70313170u
@@ -69,38 +58,24 @@ P11PROV_KEY *p11prov_key_new_software(P11PROV_CTX *ctx, P11PROV_KEY_KIND kind);
 P11PROV_KEY *p11prov_key_ref(P11PROV_KEY *key);
 void p11prov_key_unref(P11PROV_KEY *key);
 
-/* The key's current object handle: the one recorded, or, after the module
- * was re-initialised or when stale is set (the module said
- * CKR_OBJECT_HANDLE_INVALID / CKR_KEY_HANDLE_INVALID), the object found
- * again by class, id and label. */
-CK_RV p11prov_key_handle(P11PROV_KEY *key, CK_SESSION_HANDLE session,
-                         bool stale, CK_OBJECT_HANDLE *handle);
-
-/* key_copy.c: the session-object copy for the module's initialisation
- * `generation`, if one was made (lock-free). */
-bool p11prov_key_copy_handle(const P11PROV_KEY *key, unsigned int generation,
-                             CK_OBJECT_HANDLE *handle);
-
-/* Makes the copy of the private key object `original` when configured and
- * the token allows it; returns the handle to use (the copy, or original). */
-CK_OBJECT_HANDLE p11prov_key_copy_make(P11PROV_KEY *key,
-                                       CK_SESSION_HANDLE session,
-                                       CK_OBJECT_HANDLE original,
-                                       unsigned int generation);
-
-/* The copy failed with an invalid handle: make another on next use. */
-void p11prov_key_copy_forget(P11PROV_KEY *key);
-
-/* Destroys the copy (the key is being freed). */
-void p11prov_key_copy_destroy(P11PROV_KEY *key);
-
 /* Whether CKA_ALLOWED_MECHANISMS (when present) permits mechanism. */
 bool p11prov_key_allows(const P11PROV_KEY *key, CK_MECHANISM_TYPE mechanism);
+
+/* Usable: configured in pkcs11-module-unlisted-mechanisms, or the key
+ * permits the mechanism and the token lists it (or lists nothing, or the
+ * key's own allowed list names it: tpm2-pkcs11 does PSS without listing
+ * it). */
+bool p11prov_mechanism_usable(P11PROV_KEY *key, CK_MECHANISM_TYPE mechanism);
+
+/* The error for an operation whose mechanisms the key does not allow or
+ * its token does not offer ("WHAT: not allowed for URI ..."); returns 0. */
+int p11prov_refuse_mechanism(P11PROV_CTX *ctx, const P11PROV_KEY *key,
+                             const char *what);
 
 /* Whether the key is a private key on a token. */
 static inline bool p11prov_key_on_token(const P11PROV_KEY *key)
 {
-    return key->token != NULL;
+    return key->object.token != NULL;
 }
 
 /* key_public.c: the software twin of a token key's public part. */

@@ -148,10 +148,10 @@ static bool find_companion(P11PROV_TOKEN *token, CK_SESSION_HANDLE session,
     CK_OBJECT_HANDLE *handles;
     CK_ULONG count;
 
-    if (key->id != NULL && key->id_len > 0)
-        tmpl[1] = (CK_ATTRIBUTE){ CKA_ID, key->id, key->id_len };
-    else if (key->label != NULL)
-        tmpl[1] = (CK_ATTRIBUTE){ CKA_LABEL, key->label, key->label_len };
+    if (key->object.id != NULL && key->object.id_len > 0)
+        tmpl[1] = (CK_ATTRIBUTE){ CKA_ID, key->object.id, key->object.id_len };
+    else if (key->object.label != NULL)
+        tmpl[1] = (CK_ATTRIBUTE){ CKA_LABEL, key->object.label, key->object.label_len };
     else
         return false;
     if (p11prov_find_objects(token, session, tmpl, 2, &handles, &count)
@@ -199,10 +199,10 @@ EVP_PKEY *p11prov_public_from_token(P11PROV_CTX *ctx, P11PROV_TOKEN *token,
 
     pkey = twin_from_object(ctx, token, session, key, object, &rv);
     /* Private EC and EdDSA key objects rarely carry the point. */
-    if (pkey == NULL && key->object_class == CKO_PRIVATE_KEY
+    if (pkey == NULL && key->object.object_class == CKO_PRIVATE_KEY
         && find_companion(token, session, key, CKO_PUBLIC_KEY, &other))
         pkey = twin_from_object(ctx, token, session, key, other, &rv);
-    if (pkey == NULL && key->object_class == CKO_PRIVATE_KEY
+    if (pkey == NULL && key->object.object_class == CKO_PRIVATE_KEY
         && find_companion(token, session, key, CKO_CERTIFICATE, &other))
         pkey = twin_from_certificate(ctx, token, session, key, other);
     if (pkey == NULL) {
@@ -210,7 +210,7 @@ EVP_PKEY *p11prov_public_from_token(P11PROV_CTX *ctx, P11PROV_TOKEN *token,
         P11PROV_RAISE(ctx, P11PROV_R_MODULE_BAD_ANSWER,
                       "no usable public key for %s (not on the object, nor a "
                       "public key or certificate with its id): %s",
-                      key->uri, p11prov_ckr_name(rv, buf));
+                      key->object.uri, p11prov_ckr_name(rv, buf));
     }
     return pkey;
 }

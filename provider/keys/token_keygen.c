@@ -10,6 +10,7 @@
 
 #include "core/login.h"
 #include "core/object.h"
+#include "core/runner.h"
 #include "core/sessions.h"
 
 #define GENERATED_ID_LEN 16
@@ -24,41 +25,6 @@ static void add(TEMPLATE *t, CK_ATTRIBUTE_TYPE type, void *value, CK_ULONG len)
 {
     if (t->count < MAX_TEMPLATE)
         t->attrs[t->count++] = (CK_ATTRIBUTE){ type, value, len };
-}
-
-/* Usages the algorithm does not have are turned off after generation,
- * rather than left to the token's defaults (SoftHSM makes every key
- * decrypt and unwrap). Not in the generation template: tpm2-pkcs11 fails
- * (and leaks TPM objects) when a template's usages differ from its own; it
- * also refuses the change here, which is then only traced. */
-static void narrow_usages(P11PROV_TOKEN *token, CK_SESSION_HANDLE session,
-                          CK_OBJECT_HANDLE object, bool rsa, bool ec,
-                          bool private_key)
-{
-    CK_BBOOL no = CK_FALSE;
-    CK_ATTRIBUTE_TYPE off[3];
-    size_t n = 0;
-    CK_RV rv;
-
-    if (private_key) {
-        if (!rsa)
-            off[n++] = CKA_DECRYPT;
-        if (!ec)
-            off[n++] = CKA_DERIVE;
-        off[n++] = CKA_UNWRAP;
-    } else {
-        if (!rsa)
-            off[n++] = CKA_ENCRYPT;
-        off[n++] = CKA_WRAP;
-    }
-    for (size_t i = 0; i < n; i++) {
-        CK_ATTRIBUTE attr = { off[i], &no, sizeof(no) };
-        P11PROV_CALL(rv, token->module, C_SetAttributeValue, session, object,
-                     &attr, 1);
-        if (rv != CKR_OK)
-            P11PROV_DEBUG(1, "the token keeps usage 0x%lx on the new key "
-                             "(C_SetAttributeValue: 0x%lx)", off[i], rv);
-    }
 }
 
 /* Whether an object with this attribute value already exists. */
@@ -92,10 +58,33 @@ static int ec_params(const P11PROV_KEYGEN_SPEC *spec, unsigned char **der)
     return oid ? i2d_ASN1_OBJECT(oid, der) : -1;
 }
 
+/* Usages the algorithm does not have are turned off after generation,
+ * rather than left to the token's defaults (SoftHSM makes every key
+ * decrypt and unwrap). Not in the generation template: tpm2-pkcs11 fails
+ * (and leaks TPM objects) when a template's usages differ from its own; it
+ * also refuses the change, which the runner then only traces. */
+static size_t usages_off(bool rsa, bool ec, bool private_key,
+                         CK_ATTRIBUTE_TYPE off[3])
+{
+    size_t n = 0;
+
+    if (private_key) {
+        if (!rsa)
+            off[n++] = CKA_DECRYPT;
+        if (!ec)
+            off[n++] = CKA_DERIVE;
+        off[n++] = CKA_UNWRAP;
+    } else {
+        if (!rsa)
+            off[n++] = CKA_ENCRYPT;
+        off[n++] = CKA_WRAP;
+    }
+    return n;
+}
+
 static int generate(P11PROV_CTX *ctx, P11PROV_TOKEN *token,
-                    CK_SESSION_HANDLE session, const p11uri *uri,
-                    const P11PROV_KEYGEN_SPEC *spec, const char *uri_text,
-                    CK_OBJECT_HANDLE *private_key)
+                    const p11uri *uri, const P11PROV_KEYGEN_SPEC *spec,
+                    const char *uri_text, CK_OBJECT_HANDLE *private_key)
 {
     static CK_BBOOL yes = CK_TRUE, no = CK_FALSE;
     static unsigned char f4[] = { 0x01, 0x00, 0x01 };
@@ -106,9 +95,9 @@ static int generate(P11PROV_CTX *ctx, P11PROV_TOKEN *token,
     CK_ULONG bits = spec->rsa_bits ? spec->rsa_bits : 2048;
     TEMPLATE pub = { .count = 0 }, priv = { .count = 0 };
     unsigned char *params = NULL;
+    CK_ATTRIBUTE_TYPE public_off[3], private_off[3];
     CK_OBJECT_HANDLE public_key;
     CK_RV rv;
-    int ok = 0;
 
     for (int i = 0; i < 2; i++) {
         add(i ? &priv : &pub, CKA_TOKEN, &yes, sizeof(yes));
@@ -155,19 +144,21 @@ static int generate(P11PROV_CTX *ctx, P11PROV_TOKEN *token,
         mechanism.mechanism = ec ? CKM_EC_KEY_PAIR_GEN
                                  : CKM_EC_EDWARDS_KEY_PAIR_GEN;
     }
-    P11PROV_CALL(rv, token->module, C_GenerateKeyPair, session, &mechanism,
-                 pub.attrs, pub.count, priv.attrs, priv.count, &public_key,
-                 private_key);
-    if (rv == CKR_OK) {
-        narrow_usages(token, session, *private_key, rsa, ec, true);
-        narrow_usages(token, session, public_key, rsa, ec, false);
-    }
-    if (rv != CKR_OK)
-        P11PROV_RAISE_CKR(ctx, rv, "C_GenerateKeyPair", uri_text);
-    else
-        ok = 1;
+    P11PROV_KEYPAIR_REQUEST request = {
+        .mechanism = &mechanism,
+        .public_template = pub.attrs, .public_count = pub.count,
+        .private_template = priv.attrs, .private_count = priv.count,
+        .public_off = public_off,
+        .public_off_count = usages_off(rsa, ec, false, public_off),
+        .private_off = private_off,
+        .private_off_count = usages_off(rsa, ec, true, private_off),
+    };
+    P11PROV_OP_STATUS status = p11prov_token_generate_pair(
+        ctx, token, uri_text, &request, &public_key, private_key, &rv);
     OPENSSL_free(params);
-    return ok;
+    return status == P11PROV_OP_DONE
+           || p11prov_token_op_raise(ctx, P11PROV_TOKEN_GENERATE, status,
+                                     mechanism.mechanism, uri_text, rv);
 }
 
 static P11PROV_TOKEN *the_token(P11PROV_CTX *ctx, const p11uri *uri,
@@ -189,6 +180,63 @@ static P11PROV_TOKEN *the_token(P11PROV_CTX *ctx, const p11uri *uri,
     return token;
 }
 
+/* No silent duplicates: a label or id the URI gives that is in use is an
+ * error. Raises it and returns 0. */
+static int names_free(P11PROV_CTX *ctx, P11PROV_TOKEN *token,
+                      const p11uri *uri, const char *safe_uri)
+{
+    const p11uri_value *label = &uri->values[P11URI_OBJECT];
+    const p11uri_value *id = &uri->values[P11URI_ID];
+    bool label_taken = false, id_taken = false;
+    CK_SESSION_HANDLE session;
+    CK_RV rv;
+
+    if (!label->present && !id->present)
+        return 1;
+    rv = p11prov_session_borrow(ctx, token, &session);
+    if (rv != CKR_OK) {
+        P11PROV_RAISE_CKR(ctx, rv, "C_OpenSession", safe_uri);
+        return 0;
+    }
+    if (label->present)
+        rv = exists(token, session, CKA_LABEL, label, &label_taken);
+    if (rv == CKR_OK && id->present)
+        rv = exists(token, session, CKA_ID, id, &id_taken);
+    p11prov_session_return(token, session, !p11prov_session_broken(rv));
+    if (rv != CKR_OK) {
+        P11PROV_RAISE_CKR(ctx, rv, "looking for existing objects", safe_uri);
+        return 0;
+    }
+    if (label_taken || id_taken) {
+        P11PROV_RAISE(ctx, P11PROV_R_BAD_ARGUMENT,
+                      "%s: the token already has an object with this %s",
+                      safe_uri, label_taken ? "label" : "id");
+        return 0;
+    }
+    return 1;
+}
+
+/* The key object for the new private key. */
+static P11PROV_KEY *new_key(P11PROV_CTX *ctx, P11PROV_TOKEN *token,
+                            CK_OBJECT_HANDLE private_key, const char *safe_uri)
+{
+    CK_SESSION_HANDLE session;
+    P11PROV_KEY *key;
+    bool unsupported;
+    CK_RV rv = p11prov_session_borrow(ctx, token, &session);
+
+    if (rv != CKR_OK) {
+        P11PROV_RAISE_CKR(ctx, rv, "C_OpenSession", safe_uri);
+        return NULL;
+    }
+    key = p11prov_key_from_token(ctx, token, session, private_key,
+                                 CKO_PRIVATE_KEY, &unsupported);
+    p11prov_session_return(token, session, true);
+    if (key != NULL)
+        P11PROV_DEBUG(1, "generated %s", key->object.uri);
+    return key;
+}
+
 P11PROV_KEY *p11prov_token_generate(P11PROV_CTX *ctx, const char *uri_text,
                                     const P11PROV_KEYGEN_SPEC *spec)
 {
@@ -197,10 +245,7 @@ P11PROV_KEY *p11prov_token_generate(P11PROV_CTX *ctx, const char *uri_text,
     char *safe_uri = NULL;
     P11PROV_TOKEN *token = NULL;
     P11PROV_KEY *key = NULL;
-    CK_SESSION_HANDLE session = CK_INVALID_HANDLE;
     CK_OBJECT_HANDLE private_key;
-    CK_RV rv;
-    bool label_taken = false, id_taken = false;
 
     if (p11uri_parse(uri_text, &uri, &error) != P11URI_OK) {
         P11PROV_RAISE(ctx, P11PROV_R_BAD_URI, "%s", error.message);
@@ -208,41 +253,11 @@ P11PROV_KEY *p11prov_token_generate(P11PROV_CTX *ctx, const char *uri_text,
     }
     safe_uri = p11uri_format(uri, P11URI_FORMAT_OMIT_PIN);
     P11PROV_PIN_SOURCES pins = { uri, NULL, NULL };
-    if (safe_uri == NULL || (token = the_token(ctx, uri, safe_uri)) == NULL
-        || !p11prov_token_login(ctx, token, &pins))
-        goto done;
-    rv = p11prov_session_borrow_rw(ctx, token, &session);
-    if (rv != CKR_OK) {
-        session = CK_INVALID_HANDLE;
-        P11PROV_RAISE_CKR(ctx, rv, "C_OpenSession (read-write)", safe_uri);
-        goto done;
-    }
-    /* No silent duplicates: a label or id in use is an error. */
-    if ((uri->values[P11URI_OBJECT].present
-         && (rv = exists(token, session, CKA_LABEL,
-                         &uri->values[P11URI_OBJECT], &label_taken)) != CKR_OK)
-        || (uri->values[P11URI_ID].present
-            && (rv = exists(token, session, CKA_ID, &uri->values[P11URI_ID],
-                            &id_taken)) != CKR_OK)) {
-        P11PROV_RAISE_CKR(ctx, rv, "looking for existing objects", safe_uri);
-        goto done;
-    }
-    if (label_taken || id_taken) {
-        P11PROV_RAISE(ctx, P11PROV_R_BAD_ARGUMENT,
-                      "%s: the token already has an object with this %s",
-                      safe_uri, label_taken ? "label" : "id");
-        goto done;
-    }
-    if (generate(ctx, token, session, uri, spec, safe_uri, &private_key)) {
-        bool unsupported;
-        key = p11prov_key_from_token(ctx, token, session, private_key,
-                                     CKO_PRIVATE_KEY, &unsupported);
-        if (key != NULL)
-            P11PROV_DEBUG(1, "generated %s", key->uri);
-    }
-done:
-    if (token != NULL && session != CK_INVALID_HANDLE)
-        p11prov_session_return(token, session, false);
+    if (safe_uri != NULL && (token = the_token(ctx, uri, safe_uri)) != NULL
+        && p11prov_token_login(ctx, token, &pins)
+        && names_free(ctx, token, uri, safe_uri)
+        && generate(ctx, token, uri, spec, safe_uri, &private_key))
+        key = new_key(ctx, token, private_key, safe_uri);
     OPENSSL_free(safe_uri);
     p11uri_free(uri);
     return key;

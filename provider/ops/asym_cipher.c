@@ -83,7 +83,7 @@ static void *rsa_dupctx(void *vctx)
 
 static const char *key_name(const RSA_ENC_CTX *ctx)
 {
-    return ctx->key != NULL && ctx->key->uri != NULL ? ctx->key->uri
+    return ctx->key != NULL && ctx->key->object.uri != NULL ? ctx->key->object.uri
                                                      : "the software key";
 }
 
@@ -112,9 +112,9 @@ static int rsa_init(RSA_ENC_CTX *ctx, void *keydata, bool decrypt,
     if (key->soft == NULL)
         return fail(ctx, P11PROV_R_BAD_ARGUMENT, "has no key material");
     if (decrypt && p11prov_key_on_token(key)
-        && (key->object_class != CKO_PRIVATE_KEY || !key->can_decrypt))
+        && (key->object.object_class != CKO_PRIVATE_KEY || !key->can_decrypt))
         return fail(ctx, P11PROV_R_UNSUPPORTED,
-                    key->object_class != CKO_PRIVATE_KEY
+                    key->object.object_class != CKO_PRIVATE_KEY
                         ? "cannot decrypt (not a private key)"
                         : "cannot decrypt (CKA_DECRYPT is false)");
     if (decrypt && !p11prov_key_on_token(key) && !key->soft_has_private)

@@ -34,7 +34,7 @@ static int decryption_failed(RSA_ENC_CTX *ctx)
 {
     P11PROV_RAISE(ctx->provctx, P11PROV_R_BAD_ARGUMENT,
                   "decryption with %s failed: the ciphertext is not valid "
-                  "for this key and these parameters", ctx->key->uri);
+                  "for this key and these parameters", ctx->key->object.uri);
     return 0;
 }
 
@@ -53,17 +53,10 @@ static bool data_failure(CK_RV rv)
 static int token_failed(RSA_ENC_CTX *ctx, P11PROV_OP_STATUS status, CK_RV rv,
                         CK_MECHANISM_TYPE mechanism)
 {
-    char what[64];
-
-    if (status == P11PROV_OP_RAISED)
-        return 0;
     if (status == P11PROV_OP_CALL_FAILED && data_failure(rv))
         return decryption_failed(ctx);
-    snprintf(what, sizeof(what), "%s with %s",
-             status == P11PROV_OP_INIT_FAILED ? "C_DecryptInit" : "C_Decrypt",
-             p11prov_mechanism_name(mechanism));
-    P11PROV_RAISE_CKR(ctx->provctx, rv, what, ctx->key->uri);
-    return 0;
+    return p11prov_token_op_raise(ctx->provctx, P11PROV_TOKEN_DECRYPT, status,
+                                  mechanism, ctx->key->object.uri, rv);
 }
 
 static int refuse(RSA_ENC_CTX *ctx, const char *what)
@@ -76,7 +69,7 @@ static P11PROV_OP_STATUS decrypt(RSA_ENC_CTX *ctx, CK_MECHANISM *mechanism,
                                  unsigned char *out, size_t *out_len,
                                  size_t out_size, CK_RV *rv)
 {
-    return p11prov_token_operation(ctx->provctx, ctx->key,
+    return p11prov_token_operation(ctx->provctx, &ctx->key->object,
                                    P11PROV_TOKEN_DECRYPT, mechanism, in, size,
                                    out, out_len, out_size, rv);
 }
@@ -142,7 +135,7 @@ static int tls_decrypt(RSA_ENC_CTX *ctx, const unsigned char *in, size_t size,
     if (ctx->client_version == 0) {
         P11PROV_RAISE(ctx->provctx, P11PROV_R_BAD_ARGUMENT,
                       "TLS premaster decryption with %s needs the client "
-                      "version (%s)", ctx->key->uri,
+                      "version (%s)", ctx->key->object.uri,
                       OSSL_ASYM_CIPHER_PARAM_TLS_CLIENT_VERSION);
         return 0;
     }
@@ -225,7 +218,7 @@ static int oaep_decrypt(RSA_ENC_CTX *ctx, const unsigned char *in,
             || !raw_usable)
             return token_failed(ctx, status, rv, CKM_RSA_PKCS_OAEP);
         P11PROV_DEBUG(2, "%s: the token refused these OAEP parameters: "
-                         "decoding here", ctx->key->uri);
+                         "decoding here", ctx->key->object.uri);
     }
     if (!raw_usable)
         return refuse(ctx, "RSA-OAEP decryption with these digests and label "
@@ -251,13 +244,13 @@ int p11prov_rsa_token_decrypt(RSA_ENC_CTX *ctx, unsigned char *out,
     if (size == 0 || size > MAX_RSA_BYTES) {
         P11PROV_RAISE(ctx->provctx, P11PROV_R_UNSUPPORTED,
                       "%s: RSA modulus of %d bytes not supported",
-                      ctx->key->uri, modulus);
+                      ctx->key->object.uri, modulus);
         return 0;
     }
     if (in_len > size) {
         P11PROV_RAISE(ctx->provctx, P11PROV_R_BAD_ARGUMENT,
                       "a ciphertext of %zu bytes is longer than the modulus "
-                      "of %s (%zu bytes)", in_len, ctx->key->uri, size);
+                      "of %s (%zu bytes)", in_len, ctx->key->object.uri, size);
         return 0;
     }
     if (in_len < size) { /* a number: zeros in front change nothing */

@@ -328,7 +328,7 @@ static int pass_der_on(DEC_CTX *dctx, const unsigned char *der,
     if (!ok)
         P11PROV_RAISE(dctx->provctx, P11PROV_R_UNSUPPORTED,
                       "OpenSSL took no key from the URI key file naming %s",
-                      key->uri);
+                      key->object.uri);
     p11prov_key_unref(key);
     return ok;
 }

@@ -215,16 +215,16 @@ static int write_uri_file(ENC_CTX *ectx, BIO *out, const P11PROV_KEY *key,
     size_t der_len = 0;
     int ok;
 
-    if (key->object_class != CKO_PRIVATE_KEY) {
+    if (key->object.object_class != CKO_PRIVATE_KEY) {
         P11PROV_RAISE(ectx->provctx, P11PROV_R_BAD_ARGUMENT,
                       "%s is not a private key object: no private key file "
-                      "can be written for it", key->uri);
+                      "can be written for it", key->object.uri);
         return 0;
     }
-    if (p11prov_uri_file_encode(key->uri, &der, &der_len, msg)
+    if (p11prov_uri_file_encode(key->object.uri, &der, &der_len, msg)
         != P11PROV_URI_FILE_OK) {
         P11PROV_RAISE(ectx->provctx, P11PROV_R_INTERNAL,
-                      "writing the URI key file of %s: %s", key->uri, msg);
+                      "writing the URI key file of %s: %s", key->object.uri, msg);
         return 0;
     }
     if (ectx->cipher != NULL)
@@ -238,22 +238,22 @@ static int write_uri_file(ENC_CTX *ectx, BIO *out, const P11PROV_KEY *key,
     OPENSSL_free(der);
     if (!ok)
         P11PROV_RAISE(ectx->provctx, P11PROV_R_INTERNAL,
-                      "writing the URI key file of %s failed", key->uri);
+                      "writing the URI key file of %s failed", key->object.uri);
     else
         P11PROV_DEBUG(1, "wrote the %s URI key file of %s",
-                      output_type(output), key->uri);
+                      output_type(output), key->object.uri);
     return ok;
 }
 
 /* A token key as text: what it is, where, and its public part. */
 static int write_text(ENC_CTX *ectx, BIO *out, const P11PROV_KEY *key)
 {
-    bool private = key->object_class == CKO_PRIVATE_KEY;
+    bool private = key->object.object_class == CKO_PRIVATE_KEY;
 
     return BIO_printf(out, "%s %s key on a PKCS#11 token (%d bit)\n",
                       p11prov_key_kind_name(key->kind),
                       private ? "private" : "public", key->bits) > 0
-           && BIO_printf(out, "URI: %s\n", key->uri) > 0
+           && BIO_printf(out, "URI: %s\n", key->object.uri) > 0
            && (!private
                || BIO_printf(out, "Private key: kept by the token, not "
                                   "exportable\n") > 0)

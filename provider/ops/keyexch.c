@@ -12,10 +12,7 @@
 #include <openssl/params.h>
 
 #include "keys/key.h"
-#include "core/login.h"
-#include "core/object.h"
 #include "core/runner.h"
-#include "core/sessions.h"
 
 /* An uncompressed P-521 point is 133 bytes; a P-521 secret 66. */
 #define MAX_POINT 160
@@ -135,7 +132,7 @@ static int ecdh_set_peer(void *vctx, void *peerdata)
     if (ours == NID_undef || ours != theirs) {
         P11PROV_RAISE(ctx->provctx, P11PROV_R_BAD_ARGUMENT,
                       "the ECDH peer key is on curve %s, the key %s on %s",
-                      OBJ_nid2sn(theirs), ctx->key ? ctx->key->uri : "",
+                      OBJ_nid2sn(theirs), ctx->key ? ctx->key->object.uri : "",
                       OBJ_nid2sn(ours));
         return 0;
     }
@@ -176,59 +173,6 @@ static size_t peer_point(ECDH_CTX *ctx, unsigned char *out, size_t out_size)
     return written;
 }
 
-/* One C_DeriveKey; the secret object is read and destroyed at once. */
-static CK_RV derive_once(ECDH_CTX *ctx, CK_MECHANISM *mechanism,
-                         unsigned char *secret, CK_ULONG *secret_len,
-                         bool stale)
-{
-    P11PROV_KEY *key = ctx->key;
-    P11PROV_MODULE *m = key->token->module;
-    CK_OBJECT_CLASS secret_class = CKO_SECRET_KEY;
-    CK_KEY_TYPE secret_type = CKK_GENERIC_SECRET;
-    CK_BBOOL no = CK_FALSE, yes = CK_TRUE;
-    CK_ULONG value_len = (CK_ULONG)(key->bits + 7) / 8;
-    CK_ATTRIBUTE tmpl[] = {
-        { CKA_CLASS, &secret_class, sizeof(secret_class) },
-        { CKA_KEY_TYPE, &secret_type, sizeof(secret_type) },
-        { CKA_TOKEN, &no, sizeof(no) },
-        { CKA_SENSITIVE, &no, sizeof(no) },
-        { CKA_EXTRACTABLE, &yes, sizeof(yes) },
-        { CKA_VALUE_LEN, &value_len, sizeof(value_len) },
-    };
-    CK_SESSION_HANDLE session;
-    CK_OBJECT_HANDLE handle, derived = CK_INVALID_HANDLE;
-    CK_RV rv, destroy_rv;
-    bool rw = __atomic_load_n(&key->token->derive_needs_rw, __ATOMIC_RELAXED);
-
-    rv = rw ? p11prov_session_borrow_rw(key->provctx, key->token, &session)
-            : p11prov_session_borrow(key->provctx, key->token, &session);
-    if (rv != CKR_OK)
-        return rv;
-    rv = p11prov_key_handle(key, session, stale, &handle);
-    if (rv == CKR_OK)
-        P11PROV_CALL(rv, m, C_DeriveKey, session, mechanism, handle, tmpl,
-                     sizeof(tmpl) / sizeof(tmpl[0]), &derived);
-    if (rv == CKR_OK) {
-        CK_ATTRIBUTE value = { CKA_VALUE, secret, *secret_len };
-        P11PROV_CALL(rv, m, C_GetAttributeValue, session, derived, &value, 1);
-        if (rv == CKR_OK && value.ulValueLen > *secret_len)
-            rv = CKR_GENERAL_ERROR;
-        *secret_len = value.ulValueLen;
-        P11PROV_CALL(destroy_rv, m, C_DestroyObject, session, derived);
-        (void)destroy_rv; /* a session object dies with its session anyway */
-    }
-    p11prov_session_return(key->token, session,
-                           !rw && (rv == CKR_OK || !p11prov_session_broken(rv)));
-    if (rv == CKR_SESSION_READ_ONLY && !rw) {
-        /* The module makes the derived key an object only in read-write
-         * sessions (tpm2-pkcs11 >= 1.9.1): learned once per token. */
-        P11PROV_DEBUG(1, "C_DeriveKey needs a read-write session on %s",
-                      key->uri);
-        __atomic_store_n(&key->token->derive_needs_rw, true, __ATOMIC_RELAXED);
-    }
-    return rv;
-}
-
 static int token_derive(ECDH_CTX *ctx, unsigned char *secret,
                         size_t *secret_len)
 {
@@ -237,8 +181,6 @@ static int token_derive(ECDH_CTX *ctx, unsigned char *secret,
     CK_ECDH1_DERIVE_PARAMS params = { CKD_NULL, 0, NULL, 0, NULL };
     CK_MECHANISM mechanism = { CKM_ECDH1_DERIVE, &params, sizeof(params) };
     char label[33];
-    bool stale = false;
-    CK_RV rv = CKR_OK;
 
     if (!p11prov_mechanism_usable(key, CKM_ECDH1_DERIVE)) {
         P11PROV_RAISE(ctx->provctx, P11PROV_R_UNSUPPORTED,
@@ -246,12 +188,12 @@ static int token_derive(ECDH_CTX *ctx, unsigned char *secret,
                       "%s; if its module implements it without listing it, "
                       "set pkcs11-module-unlisted-mechanisms = "
                       "CKM_ECDH1_DERIVE",
-                      p11prov_token_label(key->token, label), key->uri);
+                      p11prov_token_label(key->object.token, label), key->object.uri);
         return 0;
     }
-    if (key->object_class != CKO_PRIVATE_KEY || !key->can_derive) {
+    if (key->object.object_class != CKO_PRIVATE_KEY || !key->can_derive) {
         P11PROV_RAISE(ctx->provctx, P11PROV_R_UNSUPPORTED,
-                      "%s cannot derive (CKA_DERIVE is false)", key->uri);
+                      "%s cannot derive (CKA_DERIVE is false)", key->object.uri);
         return 0;
     }
     params.ulPublicDataLen = peer_point(ctx, point, sizeof(point));
@@ -261,24 +203,17 @@ static int token_derive(ECDH_CTX *ctx, unsigned char *secret,
                       "cannot read the ECDH peer's public point");
         return 0;
     }
-    if (p11prov_token_needs_login(key->token)
-        && !p11prov_token_login(ctx->provctx, key->token, NULL))
-        return 0;
-    for (int attempt = 0; attempt < 2; attempt++) {
-        CK_ULONG len = MAX_SECRET;
-        rv = derive_once(ctx, &mechanism, secret, &len, stale);
-        if (rv == CKR_OK) {
-            *secret_len = len;
-            return 1;
-        }
-        if (rv == CKR_OBJECT_HANDLE_INVALID || rv == CKR_KEY_HANDLE_INVALID)
-            stale = true;
-        else if (rv != CKR_SESSION_READ_ONLY && !p11prov_session_broken(rv))
-            break;
-    }
-    P11PROV_RAISE_CKR(ctx->provctx, rv, "C_DeriveKey with CKM_ECDH1_DERIVE",
-                      key->uri);
-    return 0;
+    size_t len = 0;
+    CK_RV rv;
+    P11PROV_OP_STATUS status = p11prov_token_operation(
+        ctx->provctx, &key->object, P11PROV_TOKEN_DERIVE, &mechanism, NULL, 0,
+        secret, &len, (size_t)(key->bits + 7) / 8, &rv);
+    if (status != P11PROV_OP_DONE)
+        return p11prov_token_op_raise(ctx->provctx, P11PROV_TOKEN_DERIVE,
+                                      status, CKM_ECDH1_DERIVE,
+                                      key->object.uri, rv);
+    *secret_len = len;
+    return 1;
 }
 
 /* Software keys (e.g. TLS ephemeral keys when this provider is listed

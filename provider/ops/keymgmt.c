@@ -95,7 +95,7 @@ static int km_has(const void *keydata, int selection)
         ok = ok && key->soft != NULL;
     if (selection & OSSL_KEYMGMT_SELECT_PRIVATE_KEY)
         ok = ok && (p11prov_key_on_token(key)
-                        ? key->object_class == CKO_PRIVATE_KEY
+                        ? key->object.object_class == CKO_PRIVATE_KEY
                         : key->soft_has_private);
     if (selection & OSSL_KEYMGMT_SELECT_DOMAIN_PARAMETERS)
         ok = ok && (key->kind != P11PROV_KEY_EC || key->soft != NULL);
@@ -132,7 +132,7 @@ static int km_import(void *keydata, int selection, const OSSL_PARAM params[])
 
     if (p11prov_key_on_token(key)) {
         P11PROV_RAISE(key->provctx, P11PROV_R_BAD_ARGUMENT,
-                      "cannot import into the token key %s", key->uri);
+                      "cannot import into the token key %s", key->object.uri);
         return 0;
     }
     pctx = EVP_PKEY_CTX_new_from_name(key->provctx->libctx,

@@ -17,7 +17,7 @@
 /* Big enough for a raw P-521 ECDSA signature and a 16384-bit RSA one. */
 #define MAX_RAW_SIGNATURE 2048
 
-/* Signs with recovery (token_op.c); errors name the mechanism and key. */
+/* Signs through the runner; errors name the call, mechanism and key. */
 static int sign_with_mechanism(SIG_CTX *ctx, CK_MECHANISM *mechanism,
                                const unsigned char *data, size_t data_len,
                                unsigned char *out, size_t *out_len,
@@ -28,19 +28,14 @@ static int sign_with_mechanism(SIG_CTX *ctx, CK_MECHANISM *mechanism,
 
     if (result == NULL)
         result = &ignored;
-    status = p11prov_token_operation(ctx->provctx, ctx->key,
+    status = p11prov_token_operation(ctx->provctx, &ctx->key->object,
                                      P11PROV_TOKEN_SIGN, mechanism, data,
                                      data_len, out, out_len, out_size, &rv);
     *result = rv;
-    if (status == P11PROV_OP_DONE)
-        return 1;
-    if (status != P11PROV_OP_RAISED) {
-        char what[64];
-        snprintf(what, sizeof(what), "C_Sign with %s",
-                 p11prov_mechanism_name(mechanism->mechanism));
-        P11PROV_RAISE_CKR(ctx->provctx, rv, what, ctx->key->uri);
-    }
-    return 0;
+    return status == P11PROV_OP_DONE
+           || p11prov_token_op_raise(ctx->provctx, P11PROV_TOKEN_SIGN, status,
+                                     mechanism->mechanism,
+                                     ctx->key->object.uri, rv);
 }
 
 static int refuse_mechanism(SIG_CTX *ctx, const char *what)
@@ -64,7 +59,7 @@ static int ecdsa_sign(SIG_CTX *ctx, const unsigned char *tbs, size_t tbs_len,
     if (*sig_len == 0) {
         P11PROV_RAISE(ctx->provctx, P11PROV_R_MODULE_BAD_ANSWER,
                       "C_Sign with CKM_ECDSA for %s returned %zu bytes, not "
-                      "an r||s pair", ctx->key->uri, raw_len);
+                      "an r||s pair", ctx->key->object.uri, raw_len);
         return 0;
     }
     return 1;
@@ -84,7 +79,7 @@ static int rsa_pss_sign(SIG_CTX *ctx, const unsigned char *hash,
         || salt_len < 0) {
         P11PROV_RAISE(ctx->provctx, P11PROV_R_BAD_ARGUMENT,
                       "RSA-PSS with %s needs a digest of its size and a salt "
-                      "that fits the key", key->uri);
+                      "that fits the key", key->object.uri);
         return 0;
     }
     params.hashAlg = p11prov_hash_mechanism(ctx->md, NULL);
@@ -111,7 +106,7 @@ static int rsa_pss_sign(SIG_CTX *ctx, const unsigned char *hash,
         }
         ERR_pop_to_mark();
         P11PROV_DEBUG(2, "token refused these PSS parameters for %s: "
-                         "encoding here", key->uri);
+                         "encoding here", key->object.uri);
     }
     /* No PSS on the token (OpenPGP cards, some TPMs): encode here and use
      * the raw RSA operation. */
@@ -124,7 +119,7 @@ static int rsa_pss_sign(SIG_CTX *ctx, const unsigned char *hash,
         key->bits, encoded, sizeof(encoded));
     if (encoded_len == 0) {
         P11PROV_RAISE(ctx->provctx, P11PROV_R_INTERNAL,
-                      "PSS encoding for %s failed", key->uri);
+                      "PSS encoding for %s failed", key->object.uri);
         return 0;
     }
     CK_MECHANISM mechanism = { CKM_RSA_X_509, NULL, 0 };
@@ -161,7 +156,7 @@ static int rsa_sign(SIG_CTX *ctx, const unsigned char *tbs, size_t tbs_len,
             if (tbs_len == 0) {
                 P11PROV_RAISE(ctx->provctx, P11PROV_R_BAD_ARGUMENT,
                               "input for %s is not a %s digest",
-                              ctx->key->uri, EVP_MD_get0_name(ctx->md));
+                              ctx->key->object.uri, EVP_MD_get0_name(ctx->md));
                 return 0;
             }
         }
@@ -178,11 +173,11 @@ static int rsa_sign(SIG_CTX *ctx, const unsigned char *tbs, size_t tbs_len,
 
 static int check_can_sign(SIG_CTX *ctx)
 {
-    if (ctx->key->object_class == CKO_PRIVATE_KEY && ctx->key->can_sign)
+    if (ctx->key->object.object_class == CKO_PRIVATE_KEY && ctx->key->can_sign)
         return 1;
     P11PROV_RAISE(ctx->provctx, P11PROV_R_UNSUPPORTED,
-                  "%s cannot sign (%s)", ctx->key->uri,
-                  ctx->key->object_class == CKO_PRIVATE_KEY
+                  "%s cannot sign (%s)", ctx->key->object.uri,
+                  ctx->key->object.object_class == CKO_PRIVATE_KEY
                       ? "CKA_SIGN is false"
                       : "not a private key");
     return 0;
@@ -201,7 +196,7 @@ int p11prov_token_sign(SIG_CTX *ctx, const unsigned char *tbs, size_t tbs_len,
         return rsa_sign(ctx, tbs, tbs_len, sig, sig_len, sig_size);
     default:
         P11PROV_RAISE(ctx->provctx, P11PROV_R_BAD_ARGUMENT,
-                      "%s signs whole messages only", ctx->key->uri);
+                      "%s signs whole messages only", ctx->key->object.uri);
         return 0;
     }
 }

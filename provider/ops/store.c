@@ -178,15 +178,15 @@ static CK_RV read_key(STORE_CTX *store, P11PROV_TOKEN *token,
         return unsupported ? CKR_OK : CKR_GENERAL_ERROR;
     item->key = key;
     item->object_type = OSSL_OBJECT_PKEY;
-    if ((key->id != NULL
-         && (item->id = OPENSSL_memdup(key->id, key->id_len)) == NULL)
-        || (key->label != NULL
-            && (item->label = OPENSSL_memdup(key->label, key->label_len))
+    if ((key->object.id != NULL
+         && (item->id = OPENSSL_memdup(key->object.id, key->object.id_len)) == NULL)
+        || (key->object.label != NULL
+            && (item->label = OPENSSL_memdup(key->object.label, key->object.label_len))
                    == NULL)
-        || (item->uri = OPENSSL_strdup(key->uri)) == NULL)
+        || (item->uri = OPENSSL_strdup(key->object.uri)) == NULL)
         return CKR_HOST_MEMORY;
-    item->id_len = key->id_len;
-    item->label_len = key->label_len;
+    item->id_len = key->object.id_len;
+    item->label_len = key->object.label_len;
     return CKR_OK;
 }
 
