@@ -15,7 +15,8 @@ Fixtures:
   soft_env      env with the SoftHSM tokens and PKCS11PROV_MODULE=SoftHSM
   p11kit_env    env in which the p11-kit proxy sees all those tokens
   software_ca   the CA that issued every token certificate
-  provider_module, mock_module   the built .so files (missing: failure)
+  provider_module, mock_module, fault_module
+                the built .so files (missing: failure)
   openssl_prov  helpers.OpensslRunner, parametrized: provider loaded from
                 the command line ("cli") or from openssl.cnf ("config")
 """
@@ -26,7 +27,8 @@ from pathlib import Path
 import pytest
 
 import tokens
-from helpers import MOCK_MODULE, PROVIDER_MODULE, SOFTHSM_MODULE, OpensslRunner
+from helpers import (FAULT_MODULE, MOCK_MODULE, PROVIDER_MODULE,
+                     SOFTHSM_MODULE, OpensslRunner)
 
 
 def _built(path, what):
@@ -45,6 +47,11 @@ def provider_module():
 @pytest.fixture(scope="session")
 def mock_module():
     return _built(MOCK_MODULE, "the mock PKCS#11 module")
+
+
+@pytest.fixture(scope="session")
+def fault_module():
+    return _built(FAULT_MODULE, "the fault-injecting PKCS#11 module")
 
 
 @pytest.fixture(scope="session")

@@ -24,6 +24,8 @@ PROVIDER_NAME = "pkcs11prov"  # the name it has when loaded by file name
 # pkcs11.so -> ../pkcs11prov.so: OPENSSL_MODULES for curl, which loads "pkcs11".
 CURL_MODULES_DIR = PROVIDER_DIR / "curl-modules"
 MOCK_MODULE = BUILD_DIR / "tests" / "mock" / "libp11mock.so"
+# The fault-injecting module that forwards to a real one (tests/faultmod).
+FAULT_MODULE = BUILD_DIR / "tests" / "faultmod" / "libp11fault.so"
 
 SOFTHSM_MODULE = "/usr/lib/softhsm/libsofthsm2.so"
 TPM2_MODULE = "/usr/lib/x86_64-linux-gnu/pkcs11/libtpm2_pkcs11.so"
@@ -36,7 +38,8 @@ _HERMETIC_DROP = (
     "PKCS11PROV_MODULE", "PKCS11PROV_DEBUG", "PKCS11PROV_COPY_KEYS",
     "PKCS11PROV_CACHE_SECONDS", "P11MOCK_FAIL", "P11MOCK_LOG",
     "P11MOCK_TOKEN_FLAGS", "P11MOCK_MAX_SESSIONS", "P11MOCK_SIGN_DELAY_MS",
-    "P11MOCK_HIDE_MAX_SESSIONS",
+    "P11MOCK_HIDE_MAX_SESSIONS", "P11FAULT_MODULE", "P11FAULT_ONCE",
+    "P11FAULT_ALWAYS", "P11FAULT_LOG",
     "SOFTHSM2_CONF", "TPM2_PKCS11_TCTI", "TPM2_PKCS11_STORE",
     "TPM2_PKCS11_LOG_LEVEL", "TPM2TOOLS_TCTI", "OPENSSL_CONF",
     "OPENSSL_MODULES", "P11_KIT_SERVER_ADDRESS",
@@ -392,6 +395,7 @@ def pem_cert_file(path):
 
 
 def mock_calls(log_path):
-    """The calls the mock module logged to P11MOCK_LOG (none: [])."""
+    """The calls the mock module logged to P11MOCK_LOG, or the fault module
+    to P11FAULT_LOG (none: [])."""
     path = Path(log_path)
     return path.read_text().split() if path.exists() else []
