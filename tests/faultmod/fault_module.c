@@ -241,6 +241,18 @@ static int parse_rv(const char *text, CK_RV *rv)
     return *end == '\0' && errno == 0;
 }
 
+/* A decimal N from 1 to MAX_NTH. */
+static int parse_nth(const char *text, unsigned long *n)
+{
+    char *end;
+
+    if (!isdigit((unsigned char)text[0]))
+        return 0;
+    errno = 0;
+    *n = strtoul(text, &end, 10);
+    return *end == '\0' && errno == 0 && *n >= 1 && *n <= MAX_NTH;
+}
+
 /* Adds the rules of "C_Name:CODE[@N],..." (variable var). Returns 0 and
  * says why on stderr if anything is malformed. */
 static int parse_rules(const char *var, int always)
@@ -257,7 +269,7 @@ static int parse_rules(const char *var, int always)
     strcpy(buf, text);
     for (char *item = strtok_r(buf, ",", &save); item != NULL;
          item = strtok_r(NULL, ",", &save)) {
-        char *colon = strchr(item, ':'), *at, *end;
+        char *colon = strchr(item, ':'), *at;
         rule *r = &rules[n_rules];
 
         if (n_rules == MAX_RULES) {
@@ -282,12 +294,9 @@ static int parse_rules(const char *var, int always)
         at = strchr(colon + 1, '@');
         if (at != NULL) {
             *at = '\0';
-            errno = 0;
-            r->nth = isdigit((unsigned char)at[1]) ? strtoul(at + 1, &end, 10)
-                                                   : 0;
-            if (r->nth == 0 || r->nth > MAX_NTH || errno != 0 || *end != '\0') {
-                fprintf(stderr, "p11fault: %s: bad @N \"%s\" (want 1 to %lu)\n",
-                        var, at + 1, MAX_NTH);
+            if (!parse_nth(at + 1, &r->nth)) {
+                fprintf(stderr, "p11fault: %s: bad @N \"%s\" (want 1 to "
+                        "%lu)\n", var, at + 1, MAX_NTH);
                 return 0;
             }
         }
