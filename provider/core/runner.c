@@ -224,6 +224,10 @@ static P11PROV_OP_STATUS run_with_recovery(RUN *run, size_t out_size,
              * may count against the PIN). */
             __atomic_store_n(&run->token->logged_in_at, 0, __ATOMIC_RELEASE);
             relogged = true;
+            /* A logout destroys private session objects (the key's copy),
+             * and modules may renumber private objects (SoftHSM does):
+             * the object is found again with the login. */
+            run->stale = run->object != NULL;
         } else if (rv == CKR_SESSION_READ_ONLY && !run->read_write
                    && run->op == P11PROV_TOKEN_DERIVE) {
             /* The module makes the derived key an object only in
