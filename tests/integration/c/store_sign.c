@@ -30,100 +30,33 @@
  * (with OpenSSL's error queue on stderr), 2 on bad usage.
  */
 #include <pthread.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 #include <sys/types.h>
 #include <sys/wait.h>
-#include <unistd.h>
 
-#include <openssl/err.h>
-#include <openssl/evp.h>
-#include <openssl/pem.h>
-#include <openssl/store.h>
-#include <openssl/ui.h>
-#include <openssl/x509.h>
+#define PROG "store_sign"
+#include "token_key_util.h"
 
-static const char *pin;
-static int prompts;
+static struct passphrase pass; /* --pass, and the prompts answered */
 static const char *md_name = "SHA256";
 static unsigned char *data;
 static size_t data_len;
 static EVP_PKEY *key;       /* the token key, shared by every thread */
 static EVP_PKEY *soft_pub;  /* its public part, in the default provider */
-static pthread_mutex_t print_lock = PTHREAD_MUTEX_INITIALIZER;
 static int count = 1;
 static long verified; /* signatures made and verified (atomic) */
 static const char *who = ""; /* "child " in the child of --fork */
-
-static int fail(const char *what)
-{
-    pthread_mutex_lock(&print_lock);
-    fprintf(stderr, "store_sign[%ld]: %s failed\n", (long)getpid(), what);
-    ERR_print_errors_fp(stderr);
-    pthread_mutex_unlock(&print_lock);
-    return 0;
-}
-
-static int pass_cb(char *buf, int size, int rwflag, void *u)
-{
-    const char *answer = u;
-    size_t len;
-
-    (void)rwflag;
-    prompts++;
-    if (answer == NULL)
-        return -1;
-    len = strlen(answer);
-    if (len >= (size_t)size)
-        return -1;
-    memcpy(buf, answer, len);
-    return (int)len;
-}
-
-static int is_eddsa(const EVP_PKEY *pkey)
-{
-    return EVP_PKEY_is_a(pkey, "ED25519") || EVP_PKEY_is_a(pkey, "ED448");
-}
-
-/* The digest name for EVP_Digest{Sign,Verify}Init_ex (NULL: one-shot). */
-static const char *digest_for(const EVP_PKEY *pkey)
-{
-    return is_eddsa(pkey) ? NULL : md_name;
-}
-
-static int verify_with(EVP_PKEY *pkey, const unsigned char *sig,
-                       size_t sig_len, const char *propq)
-{
-    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-    int ok = ctx != NULL
-             && EVP_DigestVerifyInit_ex(ctx, NULL, digest_for(pkey), NULL,
-                                        propq, pkey, NULL) == 1
-             && EVP_DigestVerify(ctx, sig, sig_len, data, data_len) == 1;
-
-    EVP_MD_CTX_free(ctx);
-    return ok;
-}
 
 /* One signature with the token key, verified. *out (if not NULL) gets a
  * copy of it. */
 static int sign_once(unsigned char **out, size_t *out_len)
 {
-    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    const char *md = digest_for(soft_pub, md_name);
     unsigned char *sig = NULL;
     size_t sig_len = 0;
     int ok = 0;
 
-    if (ctx == NULL
-        || EVP_DigestSignInit_ex(ctx, NULL, digest_for(key), NULL, NULL, key,
-                                 NULL) != 1
-        || EVP_DigestSign(ctx, NULL, &sig_len, data, data_len) != 1
-        || (sig = OPENSSL_malloc(sig_len)) == NULL
-        || EVP_DigestSign(ctx, sig, &sig_len, data, data_len) != 1) {
-        fail("EVP_DigestSign with the token key");
-    } else if (!verify_with(soft_pub, sig, sig_len, "provider=default")) {
-        fail("EVP_DigestVerify of a token signature in the default provider");
-    } else {
+    if (digest_sign(key, md, data, data_len, &sig, &sig_len)
+        && digest_verify(soft_pub, md, data, data_len, sig, sig_len)) {
         ok = 1;
         __atomic_add_fetch(&verified, 1, __ATOMIC_RELAXED);
         if (out != NULL) {
@@ -133,7 +66,6 @@ static int sign_once(unsigned char **out, size_t *out_len)
         }
     }
     OPENSSL_free(sig);
-    EVP_MD_CTX_free(ctx);
     return ok;
 }
 
@@ -173,39 +105,6 @@ static long sign_in_threads(int n)
     return failures;
 }
 
-static EVP_PKEY *load_key(const char *uri)
-{
-    UI_METHOD *ui = UI_UTIL_wrap_read_pem_callback(pass_cb, 0);
-    OSSL_STORE_CTX *store;
-    EVP_PKEY *pkey = NULL;
-
-    store = OSSL_STORE_open_ex(uri, NULL, NULL, ui, (void *)pin, NULL, NULL,
-                               NULL);
-    if (store == NULL) {
-        fail("OSSL_STORE_open_ex");
-    } else if (OSSL_STORE_expect(store, OSSL_STORE_INFO_PKEY) != 1) {
-        fail("OSSL_STORE_expect");
-    } else {
-        while (pkey == NULL && !OSSL_STORE_eof(store)) {
-            OSSL_STORE_INFO *info = OSSL_STORE_load(store);
-
-            if (info == NULL) {
-                if (OSSL_STORE_error(store))
-                    break;
-                continue;
-            }
-            if (OSSL_STORE_INFO_get_type(info) == OSSL_STORE_INFO_PKEY)
-                pkey = OSSL_STORE_INFO_get1_PKEY(info);
-            OSSL_STORE_INFO_free(info);
-        }
-        if (pkey == NULL)
-            fail("loading a private key from the store");
-    }
-    OSSL_STORE_close(store);
-    UI_destroy_method(ui);
-    return pkey;
-}
-
 /* The token key reports what its software public part reports: type name,
  * bits, security bits and maximum signature size, and matches it
  * (EVP_PKEY_eq). Prints "key type: NAME". */
@@ -235,75 +134,6 @@ static int same_as_software(void)
     }
     if (EVP_PKEY_eq(key, soft_pub) != 1)
         return fail("EVP_PKEY_eq of the token key and its public key");
-    return 1;
-}
-
-/* The public part of pkey, decoded again in the default provider. */
-static EVP_PKEY *software_public_key(EVP_PKEY *pkey)
-{
-    unsigned char *der = NULL;
-    const unsigned char *p;
-    int len = i2d_PUBKEY(pkey, &der);
-    EVP_PKEY *pub = NULL;
-
-    if (len <= 0)
-        fail("i2d_PUBKEY of the token key");
-    p = der;
-    if (len > 0 && (pub = d2i_PUBKEY_ex(NULL, &p, len, NULL,
-                                        "provider=default")) == NULL)
-        fail("d2i_PUBKEY_ex into the default provider");
-    OPENSSL_free(der);
-    return pub;
-}
-
-static int write_file(const char *path, const unsigned char *buf, size_t len)
-{
-    FILE *f = fopen(path, "wb");
-    int ok = f != NULL && fwrite(buf, 1, len, f) == len;
-
-    if (f != NULL && fclose(f) != 0)
-        ok = 0;
-    if (!ok)
-        fprintf(stderr, "store_sign: cannot write %s\n", path);
-    return ok;
-}
-
-static int write_pub(const char *path)
-{
-    BIO *mem = BIO_new(BIO_s_mem());
-    char *pem;
-    long len;
-    int ok = mem != NULL && PEM_write_bio_PUBKEY(mem, soft_pub) == 1
-             && (len = BIO_get_mem_data(mem, &pem)) > 0
-             && write_file(path, (unsigned char *)pem, (size_t)len);
-
-    BIO_free(mem);
-    return ok;
-}
-
-static int read_data(const char *path)
-{
-    static const char fixed[] = "pkcs11prov store_sign test data\n";
-    FILE *f;
-    long size;
-
-    if (path == NULL) {
-        data_len = sizeof(fixed) - 1;
-        data = OPENSSL_memdup(fixed, data_len);
-        return data != NULL;
-    }
-    f = fopen(path, "rb");
-    if (f == NULL || fseek(f, 0, SEEK_END) != 0 || (size = ftell(f)) < 0
-        || fseek(f, 0, SEEK_SET) != 0
-        || (data = OPENSSL_malloc(size > 0 ? (size_t)size : 1)) == NULL
-        || fread(data, 1, (size_t)size, f) != (size_t)size) {
-        fprintf(stderr, "store_sign: cannot read %s\n", path);
-        if (f != NULL)
-            fclose(f);
-        return 0;
-    }
-    data_len = (size_t)size;
-    fclose(f);
     return 1;
 }
 
@@ -365,7 +195,7 @@ int main(int argc, char **argv)
         else if (arg[0] == '-' && arg[1] == '-' && value == NULL)
             return usage();
         else if (strcmp(arg, "--pass") == 0)
-            pin = argv[++i];
+            pass.pin = argv[++i];
         else if (strcmp(arg, "--in") == 0)
             in = argv[++i];
         else if (strcmp(arg, "--md") == 0)
@@ -386,7 +216,9 @@ int main(int argc, char **argv)
     if (uri == NULL || threads < 0 || count < 1 || (threads > 0 && do_fork))
         return usage();
 
-    if (!read_data(in) || (key = load_key(uri)) == NULL
+    if ((data = read_data_file(in, "pkcs11prov store_sign test data\n",
+                               &data_len)) == NULL
+        || (key = load_key_prompted(uri, &pass)) == NULL
         || (soft_pub = software_public_key(key)) == NULL
         || !same_as_software())
         goto end;
@@ -402,12 +234,14 @@ int main(int argc, char **argv)
      * too (verification with a token public key works in software). */
     if (!sign_once(&sig, &sig_len))
         goto end;
-    if (!verify_with(key, sig, sig_len, NULL)) {
+    if (signature_verifies(key, NULL, digest_for(key, md_name), data,
+                           data_len, sig, sig_len) != 1) {
         fail("EVP_DigestVerify with the loaded token key");
         goto end;
     }
     if ((sig_out != NULL && !write_file(sig_out, sig, sig_len))
-        || (pub_out != NULL && !write_pub(pub_out)))
+        || (pub_out != NULL
+            && !write_pem_file(pub_out, soft_pub, pem_public)))
         goto end;
     if (do_fork) {
         failures = !fork_and_sign();
@@ -425,7 +259,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "store_sign: %s%ld signature(s) failed\n", who,
                 failures);
 end:
-    printf("%spassphrase prompts: %d\n", who, prompts);
+    printf("%spassphrase prompts: %d\n", who, pass.prompts);
     OPENSSL_free(sig);
     EVP_PKEY_free(soft_pub);
     EVP_PKEY_free(key);

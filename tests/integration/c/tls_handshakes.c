@@ -26,72 +26,17 @@
  * otherwise (with OpenSSL's error queue on stderr), 2 on bad usage.
  */
 #include <pthread.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 
-#include <openssl/err.h>
-#include <openssl/evp.h>
 #include <openssl/ssl.h>
-#include <openssl/store.h>
-#include <openssl/ui.h>
-#include <openssl/x509.h>
+
+#define PROG "tls_handshakes"
+#include "token_key_util.h"
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static SSL_CTX *server_ctx, *client_ctx;
 static int token_is_server = 1;
 static int count = 1;
 static long succeeded; /* under lock */
-
-static int fail(const char *what)
-{
-    pthread_mutex_lock(&lock);
-    fprintf(stderr, "tls_handshakes: %s failed\n", what);
-    ERR_print_errors_fp(stderr);
-    pthread_mutex_unlock(&lock);
-    return 0;
-}
-
-static int pass_cb(char *buf, int size, int rwflag, void *u)
-{
-    const char *answer = u;
-    size_t len;
-
-    (void)rwflag;
-    if (answer == NULL || (len = strlen(answer)) >= (size_t)size)
-        return -1;
-    memcpy(buf, answer, len);
-    return (int)len;
-}
-
-static EVP_PKEY *load_token_key(const char *uri, const char *pin)
-{
-    UI_METHOD *ui = UI_UTIL_wrap_read_pem_callback(pass_cb, 0);
-    OSSL_STORE_CTX *store = NULL;
-    EVP_PKEY *pkey = NULL;
-
-    if (ui != NULL)
-        store = OSSL_STORE_open_ex(uri, NULL, NULL, ui, (void *)pin, NULL,
-                                   NULL, NULL);
-    if (store != NULL && OSSL_STORE_expect(store, OSSL_STORE_INFO_PKEY) == 1)
-        while (pkey == NULL && !OSSL_STORE_eof(store)) {
-            OSSL_STORE_INFO *info = OSSL_STORE_load(store);
-
-            if (info == NULL) {
-                if (OSSL_STORE_error(store))
-                    break;
-                continue;
-            }
-            if (OSSL_STORE_INFO_get_type(info) == OSSL_STORE_INFO_PKEY)
-                pkey = OSSL_STORE_INFO_get1_PKEY(info);
-            OSSL_STORE_INFO_free(info);
-        }
-    if (pkey == NULL)
-        fail("loading the token key with OSSL_STORE");
-    OSSL_STORE_close(store);
-    UI_destroy_method(ui);
-    return pkey;
-}
 
 /* An SSL_CTX for one peer: its key (an EVP_PKEY, or a PEM file), its
  * certificate file, the CA for the other peer, one protocol version, and
@@ -281,7 +226,8 @@ static int usage(void)
 int main(int argc, char **argv)
 {
     const char *uri = NULL, *cert = NULL, *peer_key = NULL, *peer_cert = NULL;
-    const char *ca = NULL, *pin = NULL;
+    const char *ca = NULL;
+    struct passphrase pass = { NULL, 0 };
     int version = TLS1_3_VERSION, threads = 0, expected;
     EVP_PKEY *pkey = NULL;
 
@@ -302,7 +248,7 @@ int main(int argc, char **argv)
         else if (strcmp(opt, "--ca") == 0)
             ca = val;
         else if (strcmp(opt, "--pass") == 0)
-            pin = val;
+            pass.pin = val;
         else if (strcmp(opt, "--side") == 0 && strcmp(val, "server") == 0)
             token_is_server = 1;
         else if (strcmp(opt, "--side") == 0 && strcmp(val, "client") == 0)
@@ -323,7 +269,7 @@ int main(int argc, char **argv)
         || ca == NULL)
         return usage();
 
-    pkey = load_token_key(uri, pin);
+    pkey = load_key_prompted(uri, &pass);
     if (pkey == NULL)
         return 1;
     server_ctx = make_ctx(1, token_is_server ? pkey : NULL, peer_key,

@@ -16,17 +16,13 @@
  * (property query "provider=pkcs11").
  * Exit status: 0 when every case behaved, 1 otherwise.
  */
-#include <stdio.h>
-#include <string.h>
-
 #include <openssl/core_names.h>
-#include <openssl/err.h>
-#include <openssl/evp.h>
-#include <openssl/pem.h>
 #include <openssl/provider.h>
 #include <openssl/rand.h>
 #include <openssl/rsa.h>
-#include <openssl/store.h>
+
+#define PROG "tls_premaster"
+#include "token_key_util.h"
 
 #define PREMASTER 48
 #define TLS12 0x0303
@@ -44,23 +40,6 @@ static void check(int ok, const char *what)
         ERR_print_errors_fp(stderr);
         failures++;
     }
-}
-
-static EVP_PKEY *load_key(const char *uri)
-{
-    OSSL_STORE_CTX *store = OSSL_STORE_open(uri, NULL, NULL, NULL, NULL);
-    EVP_PKEY *pkey = NULL;
-
-    while (store != NULL && pkey == NULL && !OSSL_STORE_eof(store)) {
-        OSSL_STORE_INFO *info = OSSL_STORE_load(store);
-        if (info != NULL && OSSL_STORE_INFO_get_type(info) == OSSL_STORE_INFO_PKEY)
-            pkey = OSSL_STORE_INFO_get1_PKEY(info);
-        OSSL_STORE_INFO_free(info);
-        if (info == NULL && OSSL_STORE_error(store))
-            break;
-    }
-    OSSL_STORE_close(store);
-    return pkey;
 }
 
 /* The cipher of an operation on ctx comes from pkcs11prov. */
@@ -256,23 +235,14 @@ static void tls_cases(void)
 
 int main(int argc, char **argv)
 {
-    FILE *fp;
-
     if (argc != 3) {
         fprintf(stderr, "usage: tls_premaster URI PUB.pem\n");
         return 2;
     }
     key = load_key(argv[1]);
-    if ((fp = fopen(argv[2], "r")) != NULL) {
-        pub = PEM_read_PUBKEY_ex(fp, NULL, NULL, NULL, NULL,
-                                 "provider=default");
-        fclose(fp);
-    }
-    if (key == NULL || pub == NULL) {
-        fprintf(stderr, "tls_premaster: cannot load the key or %s\n", argv[2]);
-        ERR_print_errors_fp(stderr);
+    pub = read_public_key(argv[2]);
+    if (key == NULL || pub == NULL)
         return 1;
-    }
     tls_cases();
     check(params_round_trip(), "params");
     EVP_PKEY_free(key);

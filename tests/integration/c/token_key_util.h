@@ -1,8 +1,9 @@
 /*
  * What the C test programs share: error reports, loading a private key by
- * URI with OSSL_STORE, a key's public part copied into the default
- * provider, signing and verifying, writing files. Define PROG (the
- * program's name) before including this.
+ * URI with OSSL_STORE (with or without a passphrase prompt), a key's public
+ * part copied into the default provider, signing and verifying, reading
+ * and writing files. Define PROG (the program's name) before including
+ * this.
  */
 #ifndef TOKEN_KEY_UTIL_H
 #define TOKEN_KEY_UTIL_H
@@ -17,26 +18,62 @@
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/store.h>
+#include <openssl/ui.h>
 #include <openssl/x509.h>
 
-/* Prints "PROG: WHAT failed" and OpenSSL's error queue; returns 0. */
+/* Prints "PROG[PID]: WHAT failed" and OpenSSL's error queue, in one piece
+ * however many threads fail at once; returns 0. */
 static inline int fail(const char *what)
 {
-    fprintf(stderr, PROG ": %s failed\n", what);
+    flockfile(stderr);
+    fprintf(stderr, PROG "[%ld]: %s failed\n", (long)getpid(), what);
     ERR_print_errors_fp(stderr);
+    funlockfile(stderr);
     return 0;
 }
 
-/* The first private key the URI gives (the PIN from the URI or the
- * configuration: no passphrase callback). */
-static inline EVP_PKEY *load_key(const char *uri)
+/* The answer to a store's passphrase prompt, and how often it was asked. */
+struct passphrase {
+    const char *pin;    /* NULL: the prompt is refused */
+    int prompts;
+};
+
+/* A pem_password_cb for UI_UTIL_wrap_read_pem_callback; u: a struct
+ * passphrase. */
+static inline int passphrase_cb(char *buf, int size, int rwflag, void *u)
 {
-    OSSL_STORE_CTX *store = OSSL_STORE_open_ex(uri, NULL, NULL, NULL, NULL,
-                                               NULL, NULL, NULL);
+    struct passphrase *pass = u;
+    size_t len;
+
+    (void)rwflag;
+    pass->prompts++;
+    if (pass->pin == NULL || (len = strlen(pass->pin)) >= (size_t)size)
+        return -1;
+    memcpy(buf, pass->pin, len);
+    return (int)len;
+}
+
+/* The first private key the URI gives. With pass, a prompt for a
+ * passphrase is answered (and counted) by passphrase_cb; without, there is
+ * no passphrase callback: the PIN comes from the URI or the
+ * configuration. */
+static inline EVP_PKEY *load_key_prompted(const char *uri,
+                                          struct passphrase *pass)
+{
+    UI_METHOD *ui = NULL;
+    OSSL_STORE_CTX *store;
     EVP_PKEY *pkey = NULL;
 
+    if (pass != NULL
+        && (ui = UI_UTIL_wrap_read_pem_callback(passphrase_cb, 0)) == NULL) {
+        fail("UI_UTIL_wrap_read_pem_callback");
+        return NULL;
+    }
+    store = OSSL_STORE_open_ex(uri, NULL, NULL, ui, pass, NULL, NULL, NULL);
     if (store == NULL) {
         fail("OSSL_STORE_open_ex");
+        if (ui != NULL)
+            UI_destroy_method(ui);
         return NULL;
     }
     if (OSSL_STORE_expect(store, OSSL_STORE_INFO_PKEY) != 1)
@@ -57,7 +94,15 @@ static inline EVP_PKEY *load_key(const char *uri)
     if (pkey == NULL)
         fail("loading a private key from the store");
     OSSL_STORE_close(store);
+    if (ui != NULL)
+        UI_destroy_method(ui);
     return pkey;
+}
+
+/* load_key_prompted() without a passphrase callback. */
+static inline EVP_PKEY *load_key(const char *uri)
+{
+    return load_key_prompted(uri, NULL);
 }
 
 /* The public part of pkey, decoded again in the default provider. */
@@ -112,11 +157,17 @@ static inline int load_key_and_public(const char *uri, const char *pub_path,
     return 0;
 }
 
+/* The digest to sign with: none (one-shot) for EdDSA, else md. */
+static inline const char *digest_for(const EVP_PKEY *pkey, const char *md)
+{
+    return EVP_PKEY_is_a(pkey, "ED25519") || EVP_PKEY_is_a(pkey, "ED448")
+           ? NULL : md;
+}
+
 /* The digest to sign with: none (one-shot) for EdDSA, else SHA256. */
 static inline const char *default_digest(const EVP_PKEY *pkey)
 {
-    return EVP_PKEY_is_a(pkey, "ED25519") || EVP_PKEY_is_a(pkey, "ED448")
-           ? NULL : "SHA256";
+    return digest_for(pkey, "SHA256");
 }
 
 /* Signs data with key (a fresh EVP_MD_CTX); *sig is OPENSSL_malloc'ed. */
@@ -143,21 +194,34 @@ static inline int digest_sign(EVP_PKEY *key, const char *md,
     return ok;
 }
 
+/* Verifies sig with pkey, the verification fetched with propq (NULL: any
+ * provider); reports nothing. 1: it verifies, 0: it does not, -1: the
+ * verification could not start. */
+static inline int signature_verifies(EVP_PKEY *pkey, const char *propq,
+                                     const char *md, const unsigned char *data,
+                                     size_t data_len, const unsigned char *sig,
+                                     size_t sig_len)
+{
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    int rv = -1;
+
+    if (ctx != NULL
+        && EVP_DigestVerifyInit_ex(ctx, NULL, md, NULL, propq, pkey,
+                                   NULL) == 1)
+        rv = EVP_DigestVerify(ctx, sig, sig_len, data, data_len) == 1;
+    EVP_MD_CTX_free(ctx);
+    return rv;
+}
+
 /* Verifies sig with pub in the default provider. */
 static inline int digest_verify(EVP_PKEY *pub, const char *md,
                                 const unsigned char *data, size_t data_len,
                                 const unsigned char *sig, size_t sig_len)
 {
-    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-    int ok = ctx != NULL
-             && EVP_DigestVerifyInit_ex(ctx, NULL, md, NULL,
-                                        "provider=default", pub, NULL) == 1
-             && EVP_DigestVerify(ctx, sig, sig_len, data, data_len) == 1;
-
-    if (!ok)
-        fail("EVP_DigestVerify in the default provider");
-    EVP_MD_CTX_free(ctx);
-    return ok;
+    if (signature_verifies(pub, "provider=default", md, data, data_len, sig,
+                           sig_len) == 1)
+        return 1;
+    return fail("EVP_DigestVerify in the default provider");
 }
 
 /* One signature with the token key, verified with pub (software). */
@@ -214,6 +278,35 @@ static inline void arm_deadline(unsigned int seconds)
     action.sa_handler = deadline_passed;
     sigaction(SIGALRM, &action, NULL);
     alarm(seconds);
+}
+
+/* The contents of path, or (path NULL) of the string fixed; *len is their
+ * length. OPENSSL_malloc'ed; NULL (reported) when path cannot be read. */
+static inline unsigned char *read_data_file(const char *path,
+                                            const char *fixed, size_t *len)
+{
+    unsigned char *buf = NULL;
+    FILE *f;
+    long size;
+
+    if (path == NULL) {
+        *len = strlen(fixed);
+        return OPENSSL_memdup(fixed, *len);
+    }
+    f = fopen(path, "rb");
+    if (f == NULL || fseek(f, 0, SEEK_END) != 0 || (size = ftell(f)) < 0
+        || fseek(f, 0, SEEK_SET) != 0
+        || (buf = OPENSSL_malloc(size > 0 ? (size_t)size : 1)) == NULL
+        || fread(buf, 1, (size_t)size, f) != (size_t)size) {
+        fprintf(stderr, PROG ": cannot read %s\n", path);
+        OPENSSL_free(buf);
+        buf = NULL;
+    } else {
+        *len = (size_t)size;
+    }
+    if (f != NULL)
+        fclose(f);
+    return buf;
 }
 
 static inline int write_file(const char *path, const void *buf, size_t len)

@@ -39,11 +39,6 @@
 
 static const char fixed_data[] = "pkcs11prov token_keygen test data\n";
 
-static int is_eddsa(const char *alg)
-{
-    return strcmp(alg, "ED25519") == 0 || strcmp(alg, "ED448") == 0;
-}
-
 static EVP_PKEY *generate(const char *alg, const char *group, size_t bits,
                           const char *uri)
 {
@@ -70,32 +65,6 @@ static EVP_PKEY *generate(const char *alg, const char *group, size_t bits,
         fail("EVP_PKEY_generate");
     EVP_PKEY_CTX_free(ctx);
     return pkey;
-}
-
-static unsigned char *read_data(const char *path, size_t *len)
-{
-    unsigned char *buf = NULL;
-    FILE *f;
-    long size;
-
-    if (path == NULL) {
-        *len = sizeof(fixed_data) - 1;
-        return OPENSSL_memdup(fixed_data, *len);
-    }
-    f = fopen(path, "rb");
-    if (f == NULL || fseek(f, 0, SEEK_END) != 0 || (size = ftell(f)) < 0
-        || fseek(f, 0, SEEK_SET) != 0
-        || (buf = OPENSSL_malloc(size > 0 ? (size_t)size : 1)) == NULL
-        || fread(buf, 1, (size_t)size, f) != (size_t)size) {
-        fprintf(stderr, PROG ": cannot read %s\n", path);
-        OPENSSL_free(buf);
-        buf = NULL;
-    } else {
-        *len = (size_t)size;
-    }
-    if (f != NULL)
-        fclose(f);
-    return buf;
 }
 
 static int usage(void)
@@ -146,16 +115,17 @@ int main(int argc, char **argv)
     }
     if (alg == NULL || uri == NULL)
         return usage();
-    md = is_eddsa(alg) ? NULL : "SHA256";
 
-    if ((data = read_data(in, &data_len)) == NULL
+    if ((data = read_data_file(in, fixed_data, &data_len)) == NULL
         || (key = generate(alg, group, bits, uri)) == NULL)
         goto end;
     prov = EVP_PKEY_get0_provider(key);
     printf("provider: %s\n", prov != NULL ? OSSL_PROVIDER_get0_name(prov)
                                           : "(none)");
-    if ((pub = software_public_key(key)) == NULL
-        || !digest_sign(key, md, data, data_len, &sig, &sig_len)
+    if ((pub = software_public_key(key)) == NULL)
+        goto end;
+    md = default_digest(pub);
+    if (!digest_sign(key, md, data, data_len, &sig, &sig_len)
         || !digest_verify(pub, md, data, data_len, sig, sig_len))
         goto end;
     /* The key is on the token: found again by its URI, the same key. */
