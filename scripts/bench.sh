@@ -120,18 +120,11 @@ fi
 say "each cell: median (min-max) of $runs runs, provider and raw interleaved; prov/raw = ratio of the medians; xprov, xraw = N threads / 1 thread; CPUs p/r = CPUs the threads of each side kept busy"
 
 # ---- SoftHSM ----------------------------------------------------------------
-mkdir -p "$work/tokens"
-cat > "$work/softhsm2.conf" <<CONF
-directories.tokendir = $work/tokens
-objectstore.backend = file
-log.level = ERROR
-slots.removable = false
-CONF
-export SOFTHSM2_CONF=$work/softhsm2.conf
+token=$(scripts/softhsm-token.sh "$work" bench "$pin" "$so_pin")
+eval "$token"
+export SOFTHSM2_CONF
 # No configuration file of the system's: the providers are loaded by path.
 export OPENSSL_CONF=/dev/null
-quietly softhsm2-util --init-token --free --label bench --pin "$pin" \
-  --so-pin "$so_pin"
 keygen() { # label id key-type usages
   # shellcheck disable=SC2086 # $4: several options
   quietly pkcs11-tool --module "$softhsm" --token-label bench --login \

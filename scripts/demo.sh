@@ -20,16 +20,10 @@ module=/usr/lib/softhsm/libsofthsm2.so
 pin=1234
 
 step "2. a SoftHSM token of our own (SOFTHSM2_CONF=$work/softhsm2.conf)"
-mkdir -p "$work/tokens"
-cat > "$work/softhsm2.conf" <<CONF
-directories.tokendir = $work/tokens
-objectstore.backend = file
-log.level = ERROR
-slots.removable = false
-CONF
-export SOFTHSM2_CONF=$work/softhsm2.conf
-softhsm2-util --init-token --free --label demo-device --pin "$pin" \
-  --so-pin 12345678 | tail -n 1
+token=$(scripts/softhsm-token.sh "$work" demo-device "$pin" 12345678)
+eval "$token"
+export SOFTHSM2_CONF
+echo "token demo-device initialised in slot $SOFTHSM_SLOT"
 
 cat > "$work/openssl.cnf" <<CONF
 openssl_conf = openssl_init
