@@ -29,7 +29,7 @@ import pytest
 from helpers import (CLI_PROVIDER_ARGS, SOFTHSM_MODULE, assert_no_crash,
                      assert_ok, describe, run, write_plain_cnf)
 from keyops import (assert_clear_error, popen, run_c, software, token_key)
-from tokens import SO_PIN, USER_PIN, setup_run
+from tokens import USER_PIN, export_pubkey, setup_run, softhsm_token
 
 DECRYPTERS = ["rsa2048", "tpm-rsa2048"]
 
@@ -255,14 +255,7 @@ def odd_keys(tmp_path_factory):
     false); "pkcsonly" allows CKM_RSA_PKCS and CKM_RSA_PKCS_OAEP only, so
     the token removes every padding itself."""
     d = tmp_path_factory.mktemp("odd-token")
-    (d / "tokens").mkdir()
-    conf = d / "softhsm2.conf"
-    conf.write_text(f"directories.tokendir = {d / 'tokens'}\n"
-                    "objectstore.backend = file\nlog.level = ERROR\n"
-                    "slots.removable = false\n")
-    env = {"SOFTHSM2_CONF": str(conf)}
-    setup_run(["softhsm2-util", "--init-token", "--free", "--label",
-               ODD_TOKEN, "--pin", USER_PIN, "--so-pin", SO_PIN], env)
+    env, _ = softhsm_token(d, ODD_TOKEN)
     token = f"pkcs11:token={ODD_TOKEN}"
     setup_run(["p11tool", "--provider", SOFTHSM_MODULE, "--login",
                "--generate-privkey", "rsa", "--bits", "2048", "--label",
@@ -275,10 +268,8 @@ def odd_keys(tmp_path_factory):
                "RSA-PKCS,RSA-PKCS-OAEP"], env)
     keys = {}
     for label in ("nodecrypt", "pkcsonly"):
-        pub = d / f"{label}.pub.pem"
-        setup_run(["p11tool", "--provider", SOFTHSM_MODULE, "--login",
-                   "--export-pubkey", f"{token};object={label};type=public",
-                   "--outfile", pub], {**env, "GNUTLS_PIN": USER_PIN})
+        pub = export_pubkey(SOFTHSM_MODULE, env, ODD_TOKEN, USER_PIN, label,
+                            d)
         keys[label] = (f"{token};object={label};type=private"
                        f"?pin-value={USER_PIN}", pub)
     return keys, {**env, "PKCS11PROV_MODULE": SOFTHSM_MODULE}

@@ -40,7 +40,7 @@ from helpers import (PROVIDER_DIR, PROVIDER_NAME, SOFTHSM_MODULE, assert_no_cras
                      describe, run, sigalg_scheme, write_openssl_cnf,
                      write_plain_cnf)
 from keyops import popen, software, token_key
-from tokens import RSA_CERT_USAGE, SO_PIN, USER_PIN, setup_run
+from tokens import RSA_CERT_USAGE, SIGN, USER_PIN, KeySpec, private_softhsm_key
 
 # The provider loaded from the command line, the default provider first:
 # see test_tls12_ec_groups_with_provider_loaded_first for why the order
@@ -338,27 +338,12 @@ def pkcs1_only_key(tmp_path_factory, software_ca):
     """(uri, cert_pem, env): an RSA key on a private SoftHSM token that
     may do CKM_RSA_PKCS only (no PSS, no raw RSA), with a certificate of
     the fixture CA."""
-    d = tmp_path_factory.mktemp("tls-nopss")
-    (d / "tokens").mkdir()
-    conf = d / "softhsm2.conf"
-    conf.write_text(f"directories.tokendir = {d / 'tokens'}\n"
-                    "objectstore.backend = file\nlog.level = ERROR\n"
-                    "slots.removable = false\n")
-    env = {"SOFTHSM2_CONF": str(conf)}
-    setup_run(["softhsm2-util", "--init-token", "--free", "--label",
-               NOPSS_TOKEN, "--pin", USER_PIN, "--so-pin", SO_PIN], env)
-    setup_run(["pkcs11-tool", "--module", SOFTHSM_MODULE, "--token-label",
-               NOPSS_TOKEN, "--login", "--pin", USER_PIN, "--keypairgen",
-               "--key-type", "rsa:2048", "--label", "pkcs1only", "--id", "01",
-               "--usage-sign", "--allowed-mechanisms", "RSA-PKCS"], env)
-    token = f"pkcs11:token={NOPSS_TOKEN};object=pkcs1only"
-    pub = d / "pkcs1only.pub.pem"
-    setup_run(["p11tool", "--provider", SOFTHSM_MODULE, "--login",
-               "--export-pubkey", f"{token};type=public", "--outfile", pub],
-              {**env, "GNUTLS_PIN": USER_PIN})
-    _, cert = software_ca.issue(pub, "pkcs1only", RSA_CERT_USAGE, d)
-    return (f"{token};type=private?pin-value={USER_PIN}", cert,
-            {**env, "PKCS11PROV_MODULE": SOFTHSM_MODULE})
+    key, env = private_softhsm_key(
+        tmp_path_factory.mktemp("tls-nopss"), NOPSS_TOKEN,
+        KeySpec("pkcs1only", "01", "rsa:2048", SIGN, RSA_CERT_USAGE,
+                allowed="RSA-PKCS"), software_ca)
+    return (f"{key.uri};type=private?pin-value={USER_PIN}", key.cert_pem,
+            env)
 
 
 def test_tls13_without_pss_fails_clearly(tmp_path, software_ca, peer,

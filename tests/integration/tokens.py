@@ -14,6 +14,7 @@ import base64
 import ctypes
 import os
 import re
+import shlex
 import signal
 import shutil
 import socket
@@ -22,7 +23,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from helpers import SOFTHSM_MODULE, TPM2_MODULE, describe, run
+from helpers import REPO, SOFTHSM_MODULE, TPM2_MODULE, describe, run
 
 PYTHON = "/usr/bin/python3"  # tpm2_ptool needs Debian's python3 packages
 SO_PIN = "12345678"
@@ -170,6 +171,20 @@ class SoftwareCA:
 
 # ---- keys on a token ------------------------------------------------------
 
+def export_pubkey(module, env, token, pin, label, out_dir):
+    """Writes the public key of object label on token to
+    out_dir/LABEL.pub.pem (PEM SubjectPublicKeyInfo); returns the path.
+
+    Not `pkcs11-tool --read-object --type pubkey`: OpenSC 0.23 fails on
+    P-384 keys ("cannot create EVP_PKEY") and writes EdDSA keys as PEM but
+    the others as DER. p11tool exports them all as PEM."""
+    pub_pem = Path(out_dir) / f"{label}.pub.pem"
+    setup_run(["p11tool", "--provider", module, "--login", "--export-pubkey",
+               f"pkcs11:token={token};object={label};type=public",
+               "--outfile", pub_pem], {**env, "GNUTLS_PIN": pin})
+    return pub_pem
+
+
 def provision_keys(module, env, slot_args, token, ca, out_dir,
                    after_step=None, slot=None):
     """Generates each key of token (a TokenSpec) with pkcs11-tool (or
@@ -196,14 +211,8 @@ def provision_keys(module, env, slot_args, token, ca, out_dir,
                 else ()
             step(*login, "--keypairgen", "--key-type", spec.key_type, *ident,
                  *spec.usage, *allowed)
-        # Not `pkcs11-tool --read-object --type pubkey`: OpenSC 0.23 fails
-        # on P-384 keys ("cannot create EVP_PKEY") and writes EdDSA keys
-        # as PEM but the others as DER. p11tool exports them all as PEM.
-        pub_pem = Path(out_dir) / f"{spec.label}.pub.pem"
-        setup_run(["p11tool", "--provider", module, "--login",
-                   "--export-pubkey", f"pkcs11:token={token.label};"
-                   f"object={spec.label};type=public", "--outfile", pub_pem],
-                  {**env, "GNUTLS_PIN": token.pin})
+        pub_pem = export_pubkey(module, env, token.label, token.pin,
+                                spec.label, out_dir)
         if after_step is not None:
             after_step()
         cert_der, cert_pem = ca.issue(pub_pem, spec.label, spec.cert_usage,
@@ -252,35 +261,49 @@ class SoftHSM:
         return [k for k in self.keys.values() if k.token == token]
 
 
-def init_softhsm_token(env, label, pin):
-    """Initialises a free SoftHSM slot as token label; returns its slot."""
-    proc = setup_run(["softhsm2-util", "--init-token", "--free", "--label",
-                      label, "--pin", pin, "--so-pin", SO_PIN], env)
-    m = re.search(r"reassigned to slot (\d+)", proc.stdout + proc.stderr)
-    if not m:
-        raise SetupError("no slot number from softhsm2-util\n"
+SOFTHSM_TOKEN_SCRIPT = REPO / "scripts" / "softhsm-token.sh"
+
+
+def softhsm_token(directory, label, pin=USER_PIN):
+    """Token label (user PIN pin, SO PIN SO_PIN) in a free SoftHSM slot
+    under directory's private softhsm2.conf, written by the first call:
+    scripts/softhsm-token.sh, which the scripts use too. Returns
+    ({"SOFTHSM2_CONF": ...}, slot id)."""
+    proc = setup_run(["bash", SOFTHSM_TOKEN_SCRIPT, directory, label, pin,
+                      SO_PIN])
+    values = dict(shlex.split(line)[0].split("=", 1)
+                  for line in proc.stdout.splitlines() if "=" in line)
+    if set(values) != {"SOFTHSM2_CONF", "SOFTHSM_SLOT"}:
+        raise SetupError("unexpected output of softhsm-token.sh\n"
                          + describe(proc))
-    return int(m.group(1))
+    return ({"SOFTHSM2_CONF": values["SOFTHSM2_CONF"]},
+            int(values["SOFTHSM_SLOT"]))
+
+
+def private_softhsm_key(directory, token, spec, ca):
+    """A token of its own (label token, user PIN USER_PIN; its own
+    SOFTHSM2_CONF: no other test sees it) in directory, holding the key of
+    spec (a KeySpec) and its certificate from ca. Returns (Key, env with
+    PKCS11PROV_MODULE set)."""
+    env, slot = softhsm_token(directory, token)
+    keys = provision_keys(SOFTHSM_MODULE, env, ["--slot", str(slot)],
+                          TokenSpec(token, USER_PIN, (spec,)), ca, directory,
+                          slot=slot)
+    return keys[spec.label], {**env, "PKCS11PROV_MODULE": SOFTHSM_MODULE}
 
 
 def start_softhsm(directory, ca):
     """Three SoftHSM tokens (SOFTHSM_TOKENS) under a private
     softhsm2.conf in directory."""
     d = Path(directory)
-    (d / "tokens").mkdir(parents=True)
-    conf = d / "softhsm2.conf"
-    conf.write_text(f"directories.tokendir = {d / 'tokens'}\n"
-                    "objectstore.backend = file\n"
-                    "log.level = ERROR\n"
-                    "slots.removable = false\n")
-    env = {"SOFTHSM2_CONF": str(conf)}
     slots, keys = {}, {}
     for token in SOFTHSM_TOKENS:
-        slots[token.label] = init_softhsm_token(env, token.label, token.pin)
+        env, slots[token.label] = softhsm_token(d, token.label, token.pin)
         keys.update(provision_keys(SOFTHSM_MODULE, env,
                                    ["--slot", str(slots[token.label])],
                                    token, ca, d, slot=slots[token.label]))
-    return SoftHSM(dir=d, conf=conf, env=env, module=SOFTHSM_MODULE,
+    return SoftHSM(dir=d, conf=Path(env["SOFTHSM2_CONF"]), env=env,
+                   module=SOFTHSM_MODULE,
                    ca_cert=ca.cert, slots=slots,
                    pins={t.label: t.pin for t in SOFTHSM_TOKENS}, keys=keys)
 
@@ -302,8 +325,10 @@ class GenToken:
 
 def add_softhsm_token(softhsm, label=GEN_TOKEN, pin=USER_PIN):
     """An empty token next to softhsm's (not in softhsm.slots)."""
-    return GenToken(label, init_softhsm_token(softhsm.env, label, pin), pin,
-                    dict(softhsm.env))
+    env, slot = softhsm_token(softhsm.dir, label, pin)
+    if env != softhsm.env:
+        raise SetupError(f"{label} is not in {softhsm.conf}: {env}")
+    return GenToken(label, slot, pin, env)
 
 
 def delete_softhsm_token(token):
