@@ -13,6 +13,7 @@ import os
 import re
 import shlex
 import signal
+import socket
 import subprocess
 from pathlib import Path
 
@@ -96,6 +97,13 @@ def run(cmd, env=None, *, timeout=DEFAULT_TIMEOUT, preload=True,
             f"--- stdout:\n{_text(stdout)}\n--- stderr:\n{_text(stderr)}"
         ) from None
     return subprocess.CompletedProcess(cmd, proc.returncode, stdout, stderr)
+
+
+def free_port():
+    """A TCP port that was free on 127.0.0.1 a moment ago."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 def _text(data):

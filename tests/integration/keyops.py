@@ -283,3 +283,19 @@ def popen(cmd, env):
                             stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True,
                             errors="replace")
+
+
+def read_until(proc, marker, timeout):
+    """Reads proc's stdout until marker (bytes) has appeared, for at most
+    timeout seconds in all. Reads the file descriptor unbuffered: select()
+    sees only the pipe. Returns (True, what was read), or (False, what was
+    read) when stdout ended or the time ran out first."""
+    seen, deadline = b"", time.monotonic() + timeout
+    while marker not in seen:
+        left = deadline - time.monotonic()
+        ready = select.select([proc.stdout], [], [], max(left, 0))[0]
+        chunk = os.read(proc.stdout.fileno(), 4096) if ready else b""
+        if not chunk:
+            return False, seen
+        seen += chunk
+    return True, seen

@@ -1,23 +1,16 @@
 """A local HTTPS server for the client tests (the examples, curl):
 `openssl s_server -WWW` with a software certificate from the tokens' CA,
 requiring and verifying a client certificate from that CA."""
-import socket
 import subprocess
 import time
 
 import pytest
 
-from helpers import child_env, write_plain_cnf
+from helpers import child_env, free_port, write_plain_cnf
 from keyops import software
 
 BODY = "firmware manifest v1.2.3\n" + "".join(
     f"chunk {i:04d} {'x' * 40}\n" for i in range(200))
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture

@@ -7,17 +7,15 @@ Errors name what was attempted, the URI (without PIN) and the CKR_* name.
 
 Removals happen in a COPY of the SoftHSM tokens: the session's tokens are
 never touched."""
-import os
 import re
-import select
 import shutil
 
 import pytest
 
 from helpers import SOFTHSM_MODULE, describe, mock_calls, write_openssl_cnf
 from keyops import (assert_clear_error, assert_hidden, c_program, data_file,
-                    popen, provider_text, spy_calls, spy_env, spy_summary,
-                    traced)
+                    popen, provider_text, read_until, spy_calls, spy_env,
+                    spy_summary, traced)
 from tokens import DISTINCT_PIN as SECRET
 
 WRONG = "Wr0ngPin9876"
@@ -204,15 +202,11 @@ def test_token_removed_under_a_running_process(token_copy, tmp_path):
                   f"{PIN_KEY};type=private?pin-value={SECRET}"],
                  {**env, "OPENSSL_CONF": write_openssl_cnf(tmp_path)})
     try:
-        seen = b""  # read unbuffered: select() sees only the pipe
-        while not seen.endswith(b"loaded\n"):
-            ready, _, _ = select.select([proc.stdout], [], [], 60)
-            chunk = os.read(proc.stdout.fileno(), 4096) if ready else b""
-            if not chunk:
-                out, err = proc.communicate(timeout=60)
-                pytest.fail(f"store_sign did not load the key\n"
-                            f"{seen.decode()}{out}\n{err}")
-            seen += chunk
+        loaded, seen = read_until(proc, b"loaded\n", 60)
+        if not loaded:
+            out, err = proc.communicate(timeout=60)
+            pytest.fail(f"store_sign did not load the key\n"
+                        f"{seen.decode()}{out}\n{err}")
         shutil.rmtree(token_dir)
         out, err = proc.communicate("\n", timeout=60)
     finally:

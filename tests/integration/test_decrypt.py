@@ -21,14 +21,13 @@ exchange (RSA_PKCS1_WITH_TLS_PADDING) is checked by a C program and by a
 real s_server/s_client handshake."""
 import os
 import re
-import select
-import socket
 
 import pytest
 
 from helpers import (CLI_PROVIDER_ARGS, SOFTHSM_MODULE, assert_no_crash,
-                     assert_ok, describe, run, write_plain_cnf)
-from keyops import (assert_clear_error, popen, run_c, software, token_key)
+                     assert_ok, describe, free_port, run, write_plain_cnf)
+from keyops import (assert_clear_error, popen, read_until, run_c, software,
+                    token_key)
 from tokens import USER_PIN, export_pubkey, setup_run, softhsm_token
 
 DECRYPTERS = ["rsa2048", "tpm-rsa2048"]
@@ -388,12 +387,6 @@ def test_tls_premaster_token_unpadding(odd_keys, tmp_path):
     check_tls_program(run_c("tls_premaster", [uri, pub], env, tmp_path))
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.mark.parametrize("label", DECRYPTERS)
 def test_tls_rsa_key_exchange(request, tmp_path, label):
     """openssl s_server with the token key and a TLS 1.2 RSA key exchange
@@ -409,15 +402,11 @@ def test_tls_rsa_key_exchange(request, tmp_path, label):
                    {**key.env, "OPENSSL_CONF": write_plain_cnf(tmp_path),
                     "PKCS11PROV_DEBUG": "3"})
     try:
-        seen = b""
-        while b"ACCEPT" not in seen:
-            ready, _, _ = select.select([server.stdout], [], [], 60)
-            chunk = os.read(server.stdout.fileno(), 4096) if ready else b""
-            if not chunk:
-                out, err = server.communicate(timeout=60)
-                pytest.fail(f"s_server did not start\n{seen.decode()}{out}"
-                            f"\n{err}")
-            seen += chunk
+        started, seen = read_until(server, b"ACCEPT", 60)
+        if not started:
+            out, err = server.communicate(timeout=60)
+            pytest.fail(f"s_server did not start\n{seen.decode()}{out}"
+                        f"\n{err}")
         client = run(["openssl", "s_client", "-connect", f"127.0.0.1:{port}",
                       "-tls1_2", "-cipher", cipher, "-ign_eof"],
                      {"OPENSSL_CONF": write_plain_cnf(tmp_path)},

@@ -27,19 +27,16 @@ The matrix loads the provider after the default provider; with ours
 loaded first (or preferred by -propquery) OpenSSL 3.0 loses the EC TLS
 groups: see test_tls12_ec_groups_with_provider_loaded.
 """
-import os
 import re
-import select
-import socket
 import subprocess
 import time
 
 import pytest
 
 from helpers import (PROVIDER_DIR, PROVIDER_NAME, SOFTHSM_MODULE, assert_no_crash,
-                     describe, run, sigalg_scheme, write_openssl_cnf,
-                     write_plain_cnf)
-from keyops import popen, software, token_key
+                     describe, free_port, run, sigalg_scheme,
+                     write_openssl_cnf, write_plain_cnf)
+from keyops import popen, read_until, software, token_key
 from tokens import RSA_CERT_USAGE, SIGN, USER_PIN, KeySpec, private_softhsm_key
 
 # The provider loaded from the command line, the default provider first:
@@ -87,12 +84,6 @@ def version_flag(version):
     return {"1.3": "-tls1_3", "1.2": "-tls1_2"}[version]
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def peer(tmp_path_factory):
     """A software EC P-256 key with a self-signed certificate: the peer
@@ -118,18 +109,13 @@ def stop(proc):
 def start_server(args, env):
     """Starts `openssl s_server ARGS` and waits (bounded) for ACCEPT."""
     server = popen(["openssl", "s_server", *args], env)
-    seen, deadline = b"", time.monotonic() + START_TIMEOUT
     try:
-        while b"ACCEPT" not in seen:
-            left = deadline - time.monotonic()
-            ready = select.select([server.stdout], [], [], max(left, 0))[0]
-            chunk = os.read(server.stdout.fileno(), 4096) if ready else b""
-            if not chunk:
-                stop(server)
-                pytest.fail("s_server did not start within "
-                            f"{START_TIMEOUT}s\n--- stdout:\n{seen.decode()}"
-                            f"\n--- stderr:\n{server.stderr.read()}")
-            seen += chunk
+        started, seen = read_until(server, b"ACCEPT", START_TIMEOUT)
+        if not started:
+            stop(server)
+            pytest.fail("s_server did not start within "
+                        f"{START_TIMEOUT}s\n--- stdout:\n{seen.decode()}"
+                        f"\n--- stderr:\n{server.stderr.read()}")
     except BaseException:
         stop(server)
         raise

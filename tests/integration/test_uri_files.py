@@ -16,14 +16,14 @@ first. Every signature is verified by openssl without the provider."""
 import base64
 import os
 import re
-import socket
 import time
 from pathlib import Path
 
 import pytest
 
-from helpers import (CLI_PROVIDER_ARGS, assert_ok, describe, openssl_version,
-                     run, run_openssl, write_openssl_cnf, write_plain_cnf)
+from helpers import (CLI_PROVIDER_ARGS, assert_ok, describe, free_port,
+                     openssl_version, run, run_openssl, write_openssl_cnf,
+                     write_plain_cnf)
 from keyops import (assert_clear_error, data_file, kind, popen, software,
                     token_key)
 from tokens import DISTINCT_PIN
@@ -379,12 +379,6 @@ def test_software_keys_stay_pkcs8(tmp_path, order):
 
 
 # ---- curl and Python: programs that take only key files -------------------------
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
 
 # Python's ssl module: load_cert_chain() is SSL_CTX_use_PrivateKey_file too.
 PYTHON_CLIENT = """
