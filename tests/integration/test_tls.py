@@ -33,9 +33,9 @@ import time
 
 import pytest
 
-from helpers import (PROVIDER_DIR, PROVIDER_NAME, SOFTHSM_MODULE, assert_no_crash,
-                     describe, free_port, run, sigalg_scheme,
-                     write_openssl_cnf, write_plain_cnf)
+from helpers import (CLI_PROVIDER_ARGS, PROVIDER_DIR, PROVIDER_NAME,
+                     SOFTHSM_MODULE, assert_no_crash, describe, free_port, run,
+                     sigalg_scheme, write_openssl_cnf, write_plain_cnf)
 from keyops import popen, read_until, software, token_key
 from tokens import RSA_CERT_USAGE, SIGN, USER_PIN, KeySpec, private_softhsm_key
 
@@ -44,8 +44,8 @@ from tokens import RSA_CERT_USAGE, SIGN, USER_PIN, KeySpec, private_softhsm_key
 # matters.
 PROVIDER_ARGS = ("-provider-path", str(PROVIDER_DIR), "-provider", "default",
                  "-provider", PROVIDER_NAME)
-PROVIDER_FIRST_ARGS = ("-provider-path", str(PROVIDER_DIR), "-provider",
-                       PROVIDER_NAME, "-provider", "default")
+# Ours first, as every other test loads it.
+PROVIDER_FIRST_ARGS = CLI_PROVIDER_ARGS
 
 # Bounded waits (the sanitizer build is several times slower).
 START_TIMEOUT = 30
