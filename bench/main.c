@@ -46,7 +46,7 @@
 
 typedef struct options {
     load_options load;   /* provider_dir, module, uri, pin and load knobs */
-    const bench_case *bcase;
+    const bench_case *shared_case;
     double seconds;
     int runs;
     int threads[MAX_THREAD_COUNTS];
@@ -57,46 +57,11 @@ typedef struct options {
 } options;
 
 /* What the measuring threads share, set before they start. */
-static const bench_case *bcase;
-static EVP_PKEY *key;
+static const bench_case *shared_case;
+static EVP_PKEY *shared_key;
 static bench_inputs inputs;
 static double seconds;
 static pthread_barrier_t start_line;
-
-_Noreturn void die(const char *what)
-{
-    fprintf(stderr, "p11bench: %s failed\n", what);
-    ERR_print_errors_fp(stderr);
-    exit(1);
-}
-
-_Noreturn void die_rv(const char *what, CK_RV rv)
-{
-    fprintf(stderr, "p11bench: %s failed: CKR 0x%lx\n", what,
-            (unsigned long)rv);
-    exit(1);
-}
-
-double now_seconds(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static int compare_doubles(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-
-    return (x > y) - (x < y);
-}
-
-double median_of(double *values, int n)
-{
-    qsort(values, (size_t)n, sizeof(*values), compare_doubles);
-    return n % 2 ? values[n / 2] : (values[n / 2 - 1] + values[n / 2]) / 2;
-}
 
 /* ---- measuring ------------------------------------------------------ */
 
@@ -114,8 +79,8 @@ static int one_op(const worker *w, EVP_MD_CTX *md_ctx,
 {
     size_t len = MAX_OUT;
 
-    return w->raw ? raw_op(bcase, &inputs, session, out, &len)
-                  : provider_op(bcase, key, &inputs, md_ctx, out, &len);
+    return w->raw ? raw_op(shared_case, &inputs, session, out, &len)
+                  : provider_op(shared_case, shared_key, &inputs, md_ctx, out, &len);
 }
 
 static double thread_cpu_seconds(void)
@@ -193,15 +158,15 @@ static void check_both_sides(void)
     CK_SESSION_HANDLE session;
 
     if (md_ctx == NULL
-        || !provider_op(bcase, key, &inputs, md_ctx, out, &len))
+        || !provider_op(shared_case, shared_key, &inputs, md_ctx, out, &len))
         die("the first operation through the provider");
-    bench_check_result(bcase, &inputs, out, len, "provider");
+    bench_check_result(shared_case, &inputs, out, len, "provider");
     EVP_MD_CTX_free(md_ctx);
     len = MAX_OUT;
     if (!raw_session_open(&session)
-        || !raw_op(bcase, &inputs, session, out, &len))
+        || !raw_op(shared_case, &inputs, session, out, &len))
         die("the first operation through raw Cryptoki");
-    bench_check_result(bcase, &inputs, out, len, "raw");
+    bench_check_result(shared_case, &inputs, out, len, "raw");
     raw_session_close(session);
 }
 
@@ -243,7 +208,7 @@ static void throughput(const options *o)
         snprintf(r_cell, sizeof(r_cell), "%.0f (%.0f-%.0f)", r_med, raw[0],
                  raw[o->runs - 1]);
         printf("%-14s %7d  %-30s  %-30s  %8.3f  %6s  %6s  %4.2f/%4.2f",
-               bcase->name, n, p_cell, r_cell, p_med / r_med, p_scale,
+               shared_case->name, n, p_cell, r_cell, p_med / r_med, p_scale,
                r_scale, median_of(p_cpus, o->runs),
                median_of(r_cpus, o->runs));
         if (o->overhead)
@@ -345,9 +310,9 @@ static void parse_options(int argc, char **argv, options *o)
         else if (strcmp(opt, "--load-child") == 0) o->load_child = val;
         else usage();
     }
-    o->bcase = bench_case_named(case_name);
+    o->shared_case = bench_case_named(case_name);
     if (o->load.provider_dir == NULL || o->load.module == NULL
-        || o->load.uri == NULL || o->bcase == NULL || o->runs < 1
+        || o->load.uri == NULL || o->shared_case == NULL || o->runs < 1
         || o->runs > MAX_RUNS || !(o->seconds > 0) || o->load.runs < 1
         || o->load.warm_loads < 0)
         usage();
@@ -365,14 +330,14 @@ int main(int argc, char **argv)
         return 0;
     }
 
-    bcase = o.bcase;
+    shared_case = o.shared_case;
     seconds = o.seconds;
     provider_load(o.load.provider_dir, o.load.module);
-    key = provider_load_key(o.load.uri, o.load.pin);
+    shared_key = provider_load_key(o.load.uri, o.load.pin);
     raw_dlopen(o.load.module);
     raw_connect(o.load.uri, o.load.pin);
-    raw_prepare(bcase);
-    bench_inputs_make(bcase, key, &inputs);
+    raw_prepare(shared_case);
+    bench_inputs_make(shared_case, shared_key, &inputs);
     check_both_sides();
 
     if (o.load.header)
@@ -380,7 +345,7 @@ int main(int argc, char **argv)
     throughput(&o);
 
     bench_inputs_free(&inputs);
-    EVP_PKEY_free(key);
+    EVP_PKEY_free(shared_key);
     raw_disconnect();
     provider_unload();
     return 0;

@@ -89,7 +89,7 @@ typedef struct load_options {
 int load_time_child(const load_options *o, const char *kind);
 void load_time_report(const load_options *o);
 
-/* main.c */
+/* util.c */
 _Noreturn void die(const char *what);
 _Noreturn void die_rv(const char *what, CK_RV rv);
 double now_seconds(void);

@@ -9,44 +9,7 @@
 
 #include "pkcs11_uri.h"
 #include "core/context.h"
-#include "core/debug.h"
-
-typedef struct p11prov_token P11PROV_TOKEN;
-
-struct p11prov_module {
-    char *path;                 /* as resolved; identifies the module */
-    void *library;              /* dlopen handle; never dlclosed */
-    CK_FUNCTION_LIST *fns;
-    CK_INFO info;
-    char *init_args;
-    int users;                  /* provider contexts holding it */
-    bool we_initialized;        /* our C_Initialize returned CKR_OK */
-    bool finalized;             /* released at exit or by the last user */
-    bool exit_handler_registered;
-    unsigned int fork_generation;
-    /* Counts C_Initialize calls: object handles from an earlier count may
-     * no longer be valid. */
-    unsigned int init_count;
-    /* Serialises every call into modules that are not thread-safe. */
-    bool serialize;
-    /* tpm2-pkcs11: a forked child shares the parent's TPM connection (and,
-     * without a resource manager, its loaded objects), and C_Initialize
-     * there answers "already initialized": unusable in a child. */
-    bool fork_unsafe;
-    pthread_mutex_t call_lock;
-    /* fork() waits for the Cryptoki calls in progress to end, and new
-     * ones wait for the fork (on fork_lock, held by the forking thread):
-     * a child never inherits the module in the middle of a call, with a
-     * lock of the module's held by a thread that does not exist there.
-     * (Not an rwlock: glibc cannot release one in the child.) */
-    unsigned int calls_in_flight;
-    int fork_pending;
-    pthread_mutex_t fork_lock;
-    /* Tokens seen on this module; login state lives here, shared. */
-    pthread_mutex_t tokens_lock;
-    P11PROV_TOKEN *tokens;
-    struct p11prov_module *next;
-};
+#include "core/cryptoki.h"
 
 /* The module the URI selects (module-path, module-name, else the
  * configured one), loaded and initialised on first use; the context keeps
@@ -62,51 +25,9 @@ void p11prov_modules_release(P11PROV_CTX *ctx);
  * C_Initialize failure with an error raised (ctx may be NULL: no error). */
 CK_RV p11prov_module_check_fork(P11PROV_CTX *ctx, P11PROV_MODULE *module);
 
-/* The module's initialisation count: handles, sessions and logins from
- * an earlier one are gone. Read without the registry lock. */
-static inline unsigned int p11prov_module_generation(const P11PROV_MODULE *m)
-{
-    return __atomic_load_n(&m->init_count, __ATOMIC_ACQUIRE);
-}
-
 /* Whether exit() has begun: modules may have run their destructors, so
  * no more calls into them (SoftHSM crashes). */
 bool p11prov_process_exiting(void);
-
-/* Around each Cryptoki call, so non-thread-safe modules are serialised. */
-static inline void p11prov_module_enter(P11PROV_MODULE *module)
-{
-    for (;;) {
-        /* Counted first, then checked: fork_prepare sets fork_pending
-         * first, then waits for the count (both sequentially consistent),
-         * so one of the two always sees the other. */
-        __atomic_add_fetch(&module->calls_in_flight, 1, __ATOMIC_SEQ_CST);
-        if (!__atomic_load_n(&module->fork_pending, __ATOMIC_SEQ_CST))
-            break;
-        __atomic_sub_fetch(&module->calls_in_flight, 1, __ATOMIC_SEQ_CST);
-        pthread_mutex_lock(&module->fork_lock); /* until fork() is done */
-        pthread_mutex_unlock(&module->fork_lock);
-    }
-    if (module->serialize)
-        pthread_mutex_lock(&module->call_lock);
-}
-
-static inline void p11prov_module_leave(P11PROV_MODULE *module)
-{
-    if (module->serialize)
-        pthread_mutex_unlock(&module->call_lock);
-    __atomic_sub_fetch(&module->calls_in_flight, 1, __ATOMIC_SEQ_CST);
-}
-
-/* One Cryptoki call through the module's function list, serialised when
- * the module needs it and traced at debug level 3. */
-#define P11PROV_CALL(rv, m, fn, ...)                                         \
-    do {                                                                     \
-        p11prov_module_enter(m);                                             \
-        (rv) = (m)->fns->fn(__VA_ARGS__);                                    \
-        p11prov_module_leave(m);                                             \
-        P11PROV_DEBUG(3, "%s -> 0x%lx", #fn, (unsigned long)(rv));          \
-    } while (0)
 
 /* Resolves an RFC 7512 module-name to a library path (p11-kit's module
  * registrations, then the usual directories). Returns a malloc()ed path

@@ -11,6 +11,7 @@
 
 #include "core/context.h"
 #include "core/debug.h"
+#include "core/module.h"
 #include "core/sessions.h"
 
 enum { COPY_UNTRIED, COPY_MADE, COPY_REFUSED };

@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "core/debug.h"
+#include "core/module.h"
 
 /* The slot a thread starts from: fixed per thread, so a thread tends to get
  * its own session back and threads tend to stay on different slots. Derived

@@ -6,7 +6,9 @@
 #ifndef PKCS11PROV_TOKEN_H
 #define PKCS11PROV_TOKEN_H
 
-#include "core/module.h"
+#include "pkcs11_uri.h"
+#include "core/context.h"
+#include "core/cryptoki.h"
 
 /* Sessions a token keeps open while idle: the reserve above the threads
  * using it at the moment. */

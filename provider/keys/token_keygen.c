@@ -9,6 +9,7 @@
 #include <openssl/rand.h>
 
 #include "core/login.h"
+#include "core/module.h"
 #include "core/object.h"
 #include "core/runner.h"
 #include "core/sessions.h"

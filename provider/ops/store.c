@@ -11,6 +11,7 @@
 
 #include "keys/key.h"
 #include "core/login.h"
+#include "core/module.h"
 #include "core/object.h"
 #include "core/context.h"
 #include "core/debug.h"
