@@ -17,6 +17,11 @@ packages=(
 # The swtpm TCTI: renamed for the 64-bit time_t transition (Debian 13 on);
 # the old name is then a virtual package dpkg never reports as installed.
 swtpm_tcti=(libtss2-tcti-swtpm0t64 libtss2-tcti-swtpm0)
+# clang-format 19 for scripts/check-format.sh (its output differs between
+# versions): Debian 12 has it as clang-format-19 beside its own 14, Debian
+# 13's clang-format is 19. A release without clang-format-19 gets its own
+# clang-format (the chroot tiers, which do not run the check).
+clang_format=(clang-format-19 clang-format)
 
 installed() {
   [[ $(dpkg-query -W -f='${Status}' "$1" 2>/dev/null || true) == "install ok installed" ]]
@@ -35,6 +40,10 @@ done
 tcti_ok=0
 for p in "${swtpm_tcti[@]}"; do installed "$p" && tcti_ok=1; done
 ((tcti_ok)) || missing+=(swtpm-tcti)
+format_ok=0
+installed clang-format-19 && format_ok=1
+installed clang-format && ! available clang-format-19 && format_ok=1
+((format_ok)) || missing+=(clang-format-any)
 
 ((${#missing[@]})) || exit 0
 echo "== installing: ${missing[*]}"
@@ -46,6 +55,12 @@ apt-get update -qq
 if ((!tcti_ok)); then
   missing=("${missing[@]/swtpm-tcti/}")
   for p in "${swtpm_tcti[@]}"; do
+    if available "$p"; then missing+=("$p"); break; fi
+  done
+fi
+if ((!format_ok)); then
+  missing=("${missing[@]/clang-format-any/}")
+  for p in "${clang_format[@]}"; do
     if available "$p"; then missing+=("$p"); break; fi
   done
 fi

@@ -6,7 +6,8 @@
 #   scripts/test.sh --tier debian13  a Debian 13 chroot (OpenSSL 3.5)
 #   scripts/test.sh --tier openssl4  a Debian sid chroot with OpenSSL 4.0
 #
-# host: installs what is missing, builds with gcc, clang, ASan+UBSan,
+# host: installs what is missing, checks the C sources' formatting
+# (scripts/check-format.sh), builds with gcc, clang, ASan+UBSan,
 # ThreadSanitizer and libFuzzer, then runs the unit tests (ctest), a fuzz
 # run, the integration tests against real tokens (SoftHSM, tpm2-pkcs11 on
 # swtpm, p11-kit) with the normal and the ASan build, and the thread and
@@ -69,6 +70,11 @@ done
 host_tier() {
   step "dependencies"
   scripts/install-deps.sh
+
+  # Before the builds: it takes seconds. Host tier only: it needs the one
+  # clang-format version the tree is formatted with (19).
+  step "source formatting: clang-format 19 (scripts/check-format.sh)"
+  scripts/check-format.sh
 
   for flavour in normal clang asan tsan fuzz; do
     step "build: $flavour"
