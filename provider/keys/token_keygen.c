@@ -17,7 +17,7 @@
 #define GENERATED_ID_LEN 16
 #define MAX_TEMPLATE 16
 
-typedef struct template {
+typedef struct attribute_list {
     CK_ATTRIBUTE attrs[MAX_TEMPLATE];
     CK_ULONG count;
 } TEMPLATE;

@@ -138,6 +138,8 @@ typedef CK_BYTE *TOKEN_BYTES;
 typedef CK_ULONG *TOKEN_LEN;
 typedef CK_SESSION_HANDLE TOKEN_SESS;
 typedef CK_OBJECT_HANDLE TOKEN_OBJ;
+/* A pointer type of its own: inside X() a "*" reads as multiplication. */
+typedef CK_OBJECT_HANDLE *TOKEN_OBJ_OUT;
 #define TOKEN_IN_OUT \
     (TOKEN_SESS s, TOKEN_BYTES i, CK_ULONG in, TOKEN_BYTES o, TOKEN_LEN on)
 #define TOKEN_OUT (TOKEN_SESS s, TOKEN_BYTES o, TOKEN_LEN on)
@@ -152,9 +154,9 @@ typedef CK_OBJECT_HANDLE TOKEN_OBJ;
     X(GetOperationState, (TOKEN_SESS s, TOKEN_BYTES st, TOKEN_LEN n))        \
     X(SetOperationState, (TOKEN_SESS s, TOKEN_BYTES st, CK_ULONG n,          \
                           TOKEN_OBJ e, TOKEN_OBJ a))                         \
-    X(CreateObject, (TOKEN_SESS s, TOKEN_ATTRS t, CK_ULONG n, TOKEN_OBJ *o)) \
+    X(CreateObject, (TOKEN_SESS s, TOKEN_ATTRS t, CK_ULONG n, TOKEN_OBJ_OUT o)) \
     X(CopyObject, (TOKEN_SESS s, TOKEN_OBJ o, TOKEN_ATTRS t, CK_ULONG n,     \
-                   TOKEN_OBJ *no))                                           \
+                   TOKEN_OBJ_OUT no))                                           \
     X(DestroyObject, (TOKEN_SESS s, TOKEN_OBJ o))                            \
     X(GetObjectSize, (TOKEN_SESS s, TOKEN_OBJ o, TOKEN_LEN n))               \
     X(SetAttributeValue, (TOKEN_SESS s, TOKEN_OBJ o, TOKEN_ATTRS t,          \
@@ -178,16 +180,16 @@ typedef CK_OBJECT_HANDLE TOKEN_OBJ;
     X(SignEncryptUpdate, TOKEN_IN_OUT)                                       \
     X(DecryptVerifyUpdate, TOKEN_IN_OUT)                                     \
     X(GenerateKey, (TOKEN_SESS s, TOKEN_MECH m, TOKEN_ATTRS t, CK_ULONG n,   \
-                    TOKEN_OBJ *k))                                           \
+                    TOKEN_OBJ_OUT k))                                           \
     X(GenerateKeyPair, (TOKEN_SESS s, TOKEN_MECH m, TOKEN_ATTRS pt,          \
                         CK_ULONG pn, TOKEN_ATTRS qt, CK_ULONG qn,            \
-                        TOKEN_OBJ *pub, TOKEN_OBJ *priv))                    \
+                        TOKEN_OBJ_OUT pub, TOKEN_OBJ_OUT priv))                    \
     X(WrapKey, (TOKEN_SESS s, TOKEN_MECH m, TOKEN_OBJ w, TOKEN_OBJ k,        \
                 TOKEN_BYTES o, TOKEN_LEN on))                                \
     X(UnwrapKey, (TOKEN_SESS s, TOKEN_MECH m, TOKEN_OBJ u, TOKEN_BYTES i,    \
-                  CK_ULONG in, TOKEN_ATTRS t, CK_ULONG n, TOKEN_OBJ *k))     \
+                  CK_ULONG in, TOKEN_ATTRS t, CK_ULONG n, TOKEN_OBJ_OUT k))     \
     X(DeriveKey, (TOKEN_SESS s, TOKEN_MECH m, TOKEN_OBJ b, TOKEN_ATTRS t,    \
-                  CK_ULONG n, TOKEN_OBJ *k))                                 \
+                  CK_ULONG n, TOKEN_OBJ_OUT k))                                 \
     X(SeedRandom, TOKEN_IN)                                                  \
     X(GenerateRandom, (TOKEN_SESS s, TOKEN_BYTES o, CK_ULONG on))            \
     X(GetFunctionStatus, (TOKEN_SESS s)) X(CancelFunction, (TOKEN_SESS s))   \
