@@ -6,34 +6,35 @@
 #include <string.h>
 
 #include <openssl/core_names.h>
-#include <openssl/params.h>
 #include <openssl/err.h>
+#include <openssl/params.h>
 #include <openssl/rsa.h>
 
 #include "p11bench.h"
 
 const bench_case bench_cases[] = {
-    {"ecdsa-p256", OP_SIGN, "SHA256", CKM_ECDSA, 0, 0,
-     "ECDSA P-256 with SHA-256 (the raw side hashes, then CKM_ECDSA)"},
-    {"ecdsa-p384", OP_SIGN, "SHA384", CKM_ECDSA, 0, 0,
-     "ECDSA P-384 with SHA-384"},
-    {"rsa2048-pkcs1", OP_SIGN, "SHA256", CKM_RSA_PKCS, 0, 1,
-     "RSA-2048 PKCS#1 v1.5 with SHA-256 (raw: CKM_RSA_PKCS on DigestInfo)"},
-    {"rsa2048-pss", OP_SIGN, "SHA256", CKM_RSA_PKCS_PSS, 1, 0,
-     "RSA-2048 PSS, SHA-256, MGF1-SHA-256, 32-byte salt"},
-    {"ed25519", OP_SIGN, NULL, CKM_EDDSA, 0, 0,
-     "Ed25519 of a 64-byte message (CKM_EDDSA)"},
-    {"ecdh-p256", OP_DERIVE, NULL, CKM_ECDH1_DERIVE, 0, 0,
-     "ECDH P-256 with a software peer (raw: C_DeriveKey CKD_NULL into a "
-     "session object, read CKA_VALUE, C_DestroyObject)"},
-    {"rsa2048-oaep", OP_DECRYPT, "SHA1", CKM_RSA_PKCS_OAEP, 0, 0,
-     "RSA-2048 OAEP decryption, SHA-1 and MGF1-SHA-1 (all SoftHSM does)"},
+    { "ecdsa-p256", OP_SIGN, "SHA256", CKM_ECDSA, 0, 0,
+      "ECDSA P-256 with SHA-256 (the raw side hashes, then CKM_ECDSA)" },
+    { "ecdsa-p384", OP_SIGN, "SHA384", CKM_ECDSA, 0, 0,
+      "ECDSA P-384 with SHA-384" },
+    { "rsa2048-pkcs1", OP_SIGN, "SHA256", CKM_RSA_PKCS, 0, 1,
+      "RSA-2048 PKCS#1 v1.5 with SHA-256 (raw: CKM_RSA_PKCS on DigestInfo)" },
+    { "rsa2048-pss", OP_SIGN, "SHA256", CKM_RSA_PKCS_PSS, 1, 0,
+      "RSA-2048 PSS, SHA-256, MGF1-SHA-256, 32-byte salt" },
+    { "ed25519", OP_SIGN, NULL, CKM_EDDSA, 0, 0,
+      "Ed25519 of a 64-byte message (CKM_EDDSA)" },
+    { "ecdh-p256", OP_DERIVE, NULL, CKM_ECDH1_DERIVE, 0, 0,
+      "ECDH P-256 with a software peer (raw: C_DeriveKey CKD_NULL into a "
+      "session object, read CKA_VALUE, C_DestroyObject)" },
+    { "rsa2048-oaep", OP_DECRYPT, "SHA1", CKM_RSA_PKCS_OAEP, 0, 0,
+      "RSA-2048 OAEP decryption, SHA-1 and MGF1-SHA-1 (all SoftHSM does)" },
 };
 const size_t bench_n_cases = N_OF(bench_cases);
 
 static const unsigned char message[64] = "p11bench: the message signed by "
                                          "every signature of the bench.";
-static const unsigned char oaep_plaintext[32] = "p11bench: the OAEP plaintext.";
+static const unsigned char oaep_plaintext[32] =
+    "p11bench: the OAEP plaintext.";
 
 const bench_case *bench_case_named(const char *name)
 {
@@ -51,8 +52,8 @@ static EVP_PKEY *software_public(EVP_PKEY *token_key)
     OSSL_PARAM *params = NULL;
     EVP_PKEY *pub = NULL;
 
-    if (ctx == NULL || EVP_PKEY_todata(token_key, EVP_PKEY_PUBLIC_KEY,
-                                       &params) != 1
+    if (ctx == NULL
+        || EVP_PKEY_todata(token_key, EVP_PKEY_PUBLIC_KEY, &params) != 1
         || EVP_PKEY_fromdata_init(ctx) != 1
         || EVP_PKEY_fromdata(ctx, &pub, EVP_PKEY_PUBLIC_KEY, params) != 1)
         die("exporting the public half of the token key");
@@ -72,11 +73,9 @@ static void make_ecdh_inputs(EVP_PKEY *token_pub, bench_inputs *in)
         die("reading the curve of the token key");
     in->peer = EVP_PKEY_Q_keygen(NULL, "provider=default", "EC", group);
     if (in->peer == NULL
-        || !EVP_PKEY_get_octet_string_param(in->peer,
-                                            OSSL_PKEY_PARAM_ENCODED_PUBLIC_KEY,
-                                            in->peer_point,
-                                            sizeof(in->peer_point),
-                                            &in->peer_point_len))
+        || !EVP_PKEY_get_octet_string_param(
+            in->peer, OSSL_PKEY_PARAM_ENCODED_PUBLIC_KEY, in->peer_point,
+            sizeof(in->peer_point), &in->peer_point_len))
         die("making the ECDH peer key");
     /* The peer's side of the agreement: what both sides must derive. */
     ctx = EVP_PKEY_CTX_new_from_pkey(NULL, in->peer, "provider=default");
@@ -100,7 +99,8 @@ static void make_oaep_inputs(const bench_case *bcase, EVP_PKEY *token_pub,
         || EVP_PKEY_CTX_set_rsa_oaep_md_name(ctx, bcase->md, NULL) != 1
         || EVP_PKEY_CTX_set_rsa_mgf1_md_name(ctx, bcase->md, NULL) != 1
         || EVP_PKEY_encrypt(ctx, in->ciphertext, &ct_len, oaep_plaintext,
-                            sizeof(oaep_plaintext)) != 1)
+                            sizeof(oaep_plaintext))
+               != 1)
         die("RSA-OAEP encryption in software");
     in->ciphertext_len = ct_len;
     memcpy(in->expected, oaep_plaintext, sizeof(oaep_plaintext));
@@ -141,8 +141,10 @@ void bench_check_result(const bench_case *bcase, const bench_inputs *in,
         return;
     if (out_len != in->expected_len
         || memcmp(out, in->expected, out_len) != 0) {
-        fprintf(stderr, "p11bench: %s: the %s side's %s differs from the "
-                        "software's\n", bcase->name, side,
+        fprintf(stderr,
+                "p11bench: %s: the %s side's %s differs from the "
+                "software's\n",
+                bcase->name, side,
                 bcase->op == OP_DERIVE ? "shared secret" : "plaintext");
         exit(1);
     }

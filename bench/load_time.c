@@ -74,8 +74,8 @@ int load_time_child(const load_options *o, const char *kind)
 
 /* Runs this program again as a child of the given kind; returns what it
  * printed (n_values numbers) in values. */
-static void run_child(const load_options *o, const char *kind,
-                      double *values, int n_values)
+static void run_child(const load_options *o, const char *kind, double *values,
+                      int n_values)
 {
     char warm[16], out[256];
     const char *argv[16];
@@ -106,7 +106,8 @@ static void run_child(const load_options *o, const char *kind,
         || posix_spawn_file_actions_adddup2(&actions, fds[1], 1) != 0
         || posix_spawn_file_actions_addclose(&actions, fds[0]) != 0
         || posix_spawn(&pid, "/proc/self/exe", &actions, NULL,
-                       (char *const *)argv, environ) != 0)
+                       (char *const *)argv, environ)
+               != 0)
         die("starting a --load-child process");
     posix_spawn_file_actions_destroy(&actions);
     close(fds[1]);
@@ -131,8 +132,7 @@ static void cell(char *buf, size_t size, double *values, int n)
 {
     double median = median_of(values, n);
 
-    snprintf(buf, size, "%.3f (%.3f-%.3f)", median, values[0],
-             values[n - 1]);
+    snprintf(buf, size, "%.3f (%.3f-%.3f)", median, values[0], values[n - 1]);
 }
 
 void load_time_report(const load_options *o)
@@ -166,7 +166,7 @@ void load_time_report(const load_options *o)
         printf("%-12s %-12s  %-28s  %-28s  %8s  %s\n", "token", "key",
                "cold load ms (med, min-max)", "raw init+login+find ms",
                "cold/raw", "warm load ms (med, min-max)");
-    printf("%-12s %-12s  %-28s  %-28s  %8.2f  %s\n", token, object,
-           cold_cell, raw_cell, ratio, warm_cell);
+    printf("%-12s %-12s  %-28s  %-28s  %8.2f  %s\n", token, object, cold_cell,
+           raw_cell, ratio, warm_cell);
     fflush(stdout);
 }

@@ -45,7 +45,7 @@
 #define MAX_THREAD_COUNTS 8
 
 typedef struct options {
-    load_options load;   /* provider_dir, module, uri, pin and load knobs */
+    load_options load; /* provider_dir, module, uri, pin and load knobs */
     const bench_case *shared_case;
     double seconds;
     int runs;
@@ -70,7 +70,7 @@ typedef struct worker {
     int raw;
     long ops;
     double elapsed;
-    double cpu;      /* the thread's CPU time over the same span */
+    double cpu; /* the thread's CPU time over the same span */
     int failed;
 } worker;
 
@@ -80,7 +80,8 @@ static int one_op(const worker *w, EVP_MD_CTX *md_ctx,
     size_t len = MAX_OUT;
 
     return w->raw ? raw_op(shared_case, &inputs, session, out, &len)
-                  : provider_op(shared_case, shared_key, &inputs, md_ctx, out, &len);
+                  : provider_op(shared_case, shared_key, &inputs, md_ctx, out,
+                                &len);
 }
 
 static double thread_cpu_seconds(void)
@@ -125,7 +126,7 @@ static void *work(void *arg)
  * kept busy (under n: they waited for a lock or for other processes). */
 static double measure(int raw, int n, double *cpus)
 {
-    worker workers[MAX_THREADS] = {{0}};
+    worker workers[MAX_THREADS] = { { 0 } };
     double rate = 0;
 
     *cpus = 0;
@@ -273,9 +274,11 @@ static void parse_options(int argc, char **argv, options *o)
 {
     const char *case_name = "ecdsa-p256";
 
-    *o = (options){.seconds = 2.0, .runs = 3, .threads = {1, 2, 4},
-                   .n_thread_counts = 3};
-    o->load = (load_options){.runs = 5, .warm_loads = 20, .header = 1};
+    *o = (options){ .seconds = 2.0,
+                    .runs = 3,
+                    .threads = { 1, 2, 4 },
+                    .n_thread_counts = 3 };
+    o->load = (load_options){ .runs = 5, .warm_loads = 20, .header = 1 };
     for (int i = 1; i < argc; i++) {
         const char *opt = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
 
@@ -296,19 +299,30 @@ static void parse_options(int argc, char **argv, options *o)
         if (val == NULL)
             usage();
         i++;
-        if (strcmp(opt, "--provider-dir") == 0) o->load.provider_dir = val;
-        else if (strcmp(opt, "--module") == 0) o->load.module = val;
-        else if (strcmp(opt, "--uri") == 0) o->load.uri = val;
-        else if (strcmp(opt, "--pin") == 0) o->load.pin = val;
-        else if (strcmp(opt, "--case") == 0) case_name = val;
-        else if (strcmp(opt, "--seconds") == 0) o->seconds = atof(val);
-        else if (strcmp(opt, "--runs") == 0) o->runs = atoi(val);
-        else if (strcmp(opt, "--threads") == 0) parse_threads(o, val);
-        else if (strcmp(opt, "--load-runs") == 0) o->load.runs = atoi(val);
+        if (strcmp(opt, "--provider-dir") == 0)
+            o->load.provider_dir = val;
+        else if (strcmp(opt, "--module") == 0)
+            o->load.module = val;
+        else if (strcmp(opt, "--uri") == 0)
+            o->load.uri = val;
+        else if (strcmp(opt, "--pin") == 0)
+            o->load.pin = val;
+        else if (strcmp(opt, "--case") == 0)
+            case_name = val;
+        else if (strcmp(opt, "--seconds") == 0)
+            o->seconds = atof(val);
+        else if (strcmp(opt, "--runs") == 0)
+            o->runs = atoi(val);
+        else if (strcmp(opt, "--threads") == 0)
+            parse_threads(o, val);
+        else if (strcmp(opt, "--load-runs") == 0)
+            o->load.runs = atoi(val);
         else if (strcmp(opt, "--warm-loads") == 0)
             o->load.warm_loads = atoi(val);
-        else if (strcmp(opt, "--load-child") == 0) o->load_child = val;
-        else usage();
+        else if (strcmp(opt, "--load-child") == 0)
+            o->load_child = val;
+        else
+            usage();
     }
     o->shared_case = bench_case_named(case_name);
     if (o->load.provider_dir == NULL || o->load.module == NULL

@@ -7,9 +7,9 @@
 #include <openssl/evp.h>
 #include <p11-kit/pkcs11.h>
 
-#define MAX_OUT 1024       /* a signature, a shared secret or a plaintext */
-#define MAX_POINT 160      /* an uncompressed point up to P-521 */
-#define MAX_RSA_BYTES 512  /* a modulus up to 4096 bits */
+#define MAX_OUT 1024      /* a signature, a shared secret or a plaintext */
+#define MAX_POINT 160     /* an uncompressed point up to P-521 */
+#define MAX_RSA_BYTES 512 /* a modulus up to 4096 bits */
 #define N_OF(a) (sizeof(a) / sizeof((a)[0]))
 
 typedef enum { OP_SIGN, OP_DERIVE, OP_DECRYPT } bench_op;
@@ -31,12 +31,12 @@ const bench_case *bench_case_named(const char *name);
 
 /* The data every operation works on, made once before measuring. */
 typedef struct bench_inputs {
-    const unsigned char *message;  /* signed */
+    const unsigned char *message; /* signed */
     size_t message_len;
-    EVP_PKEY *peer;                /* ECDH: a software key on the curve */
+    EVP_PKEY *peer; /* ECDH: a software key on the curve */
     unsigned char peer_point[MAX_POINT]; /* its public point, 04||X||Y */
     size_t peer_point_len;
-    unsigned char expected[MAX_OUT];     /* ECDH secret or OAEP plaintext */
+    unsigned char expected[MAX_OUT]; /* ECDH secret or OAEP plaintext */
     size_t expected_len;
     unsigned char ciphertext[MAX_RSA_BYTES]; /* OAEP, made in software */
     size_t ciphertext_len;
@@ -75,15 +75,14 @@ int raw_calls_serialized(void);
 void raw_disconnect(void);
 /* The value of attribute name= in the path of a pkcs11: URI, %XX
  * decoded, into buf; returns its length, or -1 when absent. */
-long uri_attribute(const char *uri, const char *name, char *buf,
-                   size_t size);
+long uri_attribute(const char *uri, const char *name, char *buf, size_t size);
 
 /* load_time.c */
 typedef struct load_options {
     const char *provider_dir, *module, *uri, *pin;
-    int runs;        /* fresh processes of each kind */
-    int warm_loads;  /* loads after the first, in each provider process */
-    int header;      /* print the table's header line */
+    int runs;       /* fresh processes of each kind */
+    int warm_loads; /* loads after the first, in each provider process */
+    int header;     /* print the table's header line */
 } load_options;
 
 int load_time_child(const load_options *o, const char *kind);

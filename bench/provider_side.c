@@ -77,16 +77,16 @@ static int sign(const bench_case *bcase, EVP_PKEY *key,
     EVP_PKEY_CTX *pctx = NULL;
 
     EVP_MD_CTX_reset(md_ctx);
-    if (EVP_DigestSignInit_ex(md_ctx, &pctx, bcase->md, NULL, NULL, key,
-                              NULL) != 1)
+    if (EVP_DigestSignInit_ex(md_ctx, &pctx, bcase->md, NULL, NULL, key, NULL)
+        != 1)
         return 0;
     if (bcase->pss
         && (EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING) != 1
             || EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, RSA_PSS_SALTLEN_DIGEST)
                    != 1))
         return 0;
-    return EVP_DigestSign(md_ctx, out, out_len, in->message,
-                          in->message_len) == 1;
+    return EVP_DigestSign(md_ctx, out, out_len, in->message, in->message_len)
+           == 1;
 }
 
 /* The peer was checked once when it was made; OpenSSL's check of it on
@@ -114,7 +114,8 @@ static int decrypt(const bench_case *bcase, EVP_PKEY *key,
              && EVP_PKEY_CTX_set_rsa_oaep_md_name(ctx, bcase->md, NULL) == 1
              && EVP_PKEY_CTX_set_rsa_mgf1_md_name(ctx, bcase->md, NULL) == 1
              && EVP_PKEY_decrypt(ctx, out, out_len, in->ciphertext,
-                                 in->ciphertext_len) == 1;
+                                 in->ciphertext_len)
+                    == 1;
 
     EVP_PKEY_CTX_free(ctx);
     return ok;

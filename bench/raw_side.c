@@ -23,18 +23,18 @@ static CK_FUNCTION_LIST *p11;
 static CK_SLOT_ID slot;
 static CK_OBJECT_HANDLE key;
 static CK_SESSION_HANDLE login_session = CK_INVALID_HANDLE;
-static int initialized_here;  /* else the provider did C_Initialize */
+static int initialized_here; /* else the provider did C_Initialize */
 static int serialize;
 static pthread_mutex_t call_lock = PTHREAD_MUTEX_INITIALIZER;
-static EVP_MD *hash_md;       /* fetched once; NULL: no prehash */
+static EVP_MD *hash_md; /* fetched once; NULL: no prehash */
 
-#define RAW_CALL(rv, fn, ...)                        \
-    do {                                             \
-        if (serialize)                               \
-            pthread_mutex_lock(&call_lock);          \
-        (rv) = p11->fn(__VA_ARGS__);                 \
-        if (serialize)                               \
-            pthread_mutex_unlock(&call_lock);        \
+#define RAW_CALL(rv, fn, ...)                                                \
+    do {                                                                     \
+        if (serialize)                                                       \
+            pthread_mutex_lock(&call_lock);                                  \
+        (rv) = p11->fn(__VA_ARGS__);                                         \
+        if (serialize)                                                       \
+            pthread_mutex_unlock(&call_lock);                                \
     } while (0)
 
 /* Decodes the %XX escapes of s in place; returns its length. */
@@ -56,8 +56,7 @@ static size_t percent_decode(char *s)
     return out;
 }
 
-long uri_attribute(const char *uri, const char *name, char *buf,
-                   size_t size)
+long uri_attribute(const char *uri, const char *name, char *buf, size_t size)
 {
     size_t name_len = strlen(name);
     const char *p, *end;
@@ -130,11 +129,11 @@ static CK_SLOT_ID find_slot(const char *uri, CK_TOKEN_INFO *info)
 
 void raw_connect(const char *uri, const char *pin)
 {
-    CK_C_INITIALIZE_ARGS init_args = {.flags = CKF_OS_LOCKING_OK};
+    CK_C_INITIALIZE_ARGS init_args = { .flags = CKF_OS_LOCKING_OK };
     CK_INFO module_info;
     CK_TOKEN_INFO info;
     CK_OBJECT_CLASS priv = CKO_PRIVATE_KEY;
-    CK_ATTRIBUTE tmpl[3] = {{CKA_CLASS, &priv, sizeof(priv)}};
+    CK_ATTRIBUTE tmpl[3] = { { CKA_CLASS, &priv, sizeof(priv) } };
     CK_ULONG n_tmpl = 1, found = 0;
     char object[256], id[256];
     long object_len = uri_attribute(uri, "object", object, sizeof(object));
@@ -147,7 +146,8 @@ void raw_connect(const char *uri, const char *pin)
     if ((rv = p11->C_GetInfo(&module_info)) != CKR_OK)
         die_rv("C_GetInfo", rv);
     serialize = memcmp(module_info.manufacturerID, tpm2_manufacturer,
-                       sizeof(tpm2_manufacturer) - 1) == 0;
+                       sizeof(tpm2_manufacturer) - 1)
+                == 0;
     slot = find_slot(uri, &info);
     RAW_CALL(rv, C_OpenSession, slot, CKF_SERIAL_SESSION, NULL, NULL,
              &login_session);
@@ -160,10 +160,10 @@ void raw_connect(const char *uri, const char *pin)
             die_rv("C_Login", rv);
     }
     if (object_len >= 0)
-        tmpl[n_tmpl++] = (CK_ATTRIBUTE){CKA_LABEL, object,
-                                        (CK_ULONG)object_len};
+        tmpl[n_tmpl++] = (CK_ATTRIBUTE){ CKA_LABEL, object,
+                                         (CK_ULONG)object_len };
     if (id_len >= 0)
-        tmpl[n_tmpl++] = (CK_ATTRIBUTE){CKA_ID, id, (CK_ULONG)id_len};
+        tmpl[n_tmpl++] = (CK_ATTRIBUTE){ CKA_ID, id, (CK_ULONG)id_len };
     RAW_CALL(rv, C_FindObjectsInit, login_session, tmpl, n_tmpl);
     if (rv == CKR_OK)
         RAW_CALL(rv, C_FindObjects, login_session, &key, 1, &found);
@@ -213,8 +213,8 @@ static int sign(const bench_case *bcase, const bench_inputs *in,
                 CK_SESSION_HANDLE session, unsigned char *out,
                 size_t *out_len)
 {
-    CK_RSA_PKCS_PSS_PARAMS pss = {CKM_SHA256, CKG_MGF1_SHA256, 32};
-    CK_MECHANISM mech = {bcase->mech, NULL, 0};
+    CK_RSA_PKCS_PSS_PARAMS pss = { CKM_SHA256, CKG_MGF1_SHA256, 32 };
+    CK_MECHANISM mech = { bcase->mech, NULL, 0 };
     unsigned char input[sizeof(sha256_prefix) + EVP_MAX_MD_SIZE];
     const unsigned char *data = input;
     size_t prefix = bcase->digest_info ? sizeof(sha256_prefix) : 0;
@@ -228,7 +228,8 @@ static int sign(const bench_case *bcase, const bench_inputs *in,
     } else {
         memcpy(input, sha256_prefix, prefix);
         if (EVP_Digest(in->message, in->message_len, input + prefix, &md_len,
-                       hash_md, NULL) != 1)
+                       hash_md, NULL)
+            != 1)
             return 0;
         in_len = prefix + md_len;
     }
@@ -251,22 +252,21 @@ static int derive(const bench_inputs *in, CK_SESSION_HANDLE session,
     CK_BBOOL no = CK_FALSE, yes = CK_TRUE;
     CK_ULONG value_len = in->expected_len;
     CK_ATTRIBUTE tmpl[] = {
-        {CKA_CLASS, &secret_class, sizeof(secret_class)},
-        {CKA_KEY_TYPE, &secret_type, sizeof(secret_type)},
-        {CKA_TOKEN, &no, sizeof(no)},
-        {CKA_SENSITIVE, &no, sizeof(no)},
-        {CKA_EXTRACTABLE, &yes, sizeof(yes)},
-        {CKA_VALUE_LEN, &value_len, sizeof(value_len)},
+        { CKA_CLASS, &secret_class, sizeof(secret_class) },
+        { CKA_KEY_TYPE, &secret_type, sizeof(secret_type) },
+        { CKA_TOKEN, &no, sizeof(no) },
+        { CKA_SENSITIVE, &no, sizeof(no) },
+        { CKA_EXTRACTABLE, &yes, sizeof(yes) },
+        { CKA_VALUE_LEN, &value_len, sizeof(value_len) },
     };
-    CK_ECDH1_DERIVE_PARAMS params = {CKD_NULL, 0, NULL, in->peer_point_len,
-                                     (CK_BYTE *)in->peer_point};
-    CK_MECHANISM mech = {CKM_ECDH1_DERIVE, &params, sizeof(params)};
+    CK_ECDH1_DERIVE_PARAMS params = { CKD_NULL, 0, NULL, in->peer_point_len,
+                                      (CK_BYTE *)in->peer_point };
+    CK_MECHANISM mech = { CKM_ECDH1_DERIVE, &params, sizeof(params) };
     CK_OBJECT_HANDLE secret;
-    CK_ATTRIBUTE value = {CKA_VALUE, out, *out_len};
+    CK_ATTRIBUTE value = { CKA_VALUE, out, *out_len };
     CK_RV rv, destroy_rv;
 
-    RAW_CALL(rv, C_DeriveKey, session, &mech, key, tmpl, N_OF(tmpl),
-             &secret);
+    RAW_CALL(rv, C_DeriveKey, session, &mech, key, tmpl, N_OF(tmpl), &secret);
     if (rv != CKR_OK)
         return 0;
     RAW_CALL(rv, C_GetAttributeValue, session, secret, &value, 1);
@@ -278,9 +278,9 @@ static int derive(const bench_inputs *in, CK_SESSION_HANDLE session,
 static int decrypt(const bench_inputs *in, CK_SESSION_HANDLE session,
                    unsigned char *out, size_t *out_len)
 {
-    CK_RSA_PKCS_OAEP_PARAMS params = {CKM_SHA_1, CKG_MGF1_SHA1,
-                                      CKZ_DATA_SPECIFIED, NULL, 0};
-    CK_MECHANISM mech = {CKM_RSA_PKCS_OAEP, &params, sizeof(params)};
+    CK_RSA_PKCS_OAEP_PARAMS params = { CKM_SHA_1, CKG_MGF1_SHA1,
+                                       CKZ_DATA_SPECIFIED, NULL, 0 };
+    CK_MECHANISM mech = { CKM_RSA_PKCS_OAEP, &params, sizeof(params) };
     CK_ULONG len = *out_len;
     CK_RV rv;
 

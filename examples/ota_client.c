@@ -267,8 +267,9 @@ static int fetch(const char *url, const char *cafile, struct identity *id,
         rc = curl_easy_setopt(curl, CURLOPT_SSL_CTX_FUNCTION,
                               install_identity);
         if (rc != CURLE_OK) {
-            fprintf(stderr, PROG ": libcurl cannot install a client key "
-                            "(%s): it needs libcurl built with OpenSSL\n",
+            fprintf(stderr,
+                    PROG ": libcurl cannot install a client key "
+                         "(%s): it needs libcurl built with OpenSSL\n",
                     curl_easy_strerror(rc));
             curl_easy_cleanup(curl);
             return 0;
@@ -334,7 +335,8 @@ int main(int argc, char **argv)
         else
             return usage();
     }
-    if (url == NULL || cafile == NULL || (key_uri == NULL) != (cert_at == NULL))
+    if (url == NULL || cafile == NULL
+        || (key_uri == NULL) != (cert_at == NULL))
         return usage();
 
     if (!load_providers(module, provider))

@@ -13,13 +13,11 @@
 #include "implementations.h"
 #include "ops/store.h"
 
-
 static OSSL_FUNC_provider_gettable_params_fn p11prov_gettable_params;
 static OSSL_FUNC_provider_get_params_fn p11prov_get_params;
 static OSSL_FUNC_provider_query_operation_fn p11prov_query_operation;
 static OSSL_FUNC_provider_get_reason_strings_fn p11prov_get_reason_strings;
 static OSSL_FUNC_provider_teardown_fn p11prov_teardown;
-
 
 /* Names as the default provider's, so token keys are "RSA", "EC", ... to
  * every application and to libssl. */
@@ -55,7 +53,6 @@ static const OSSL_ALGORITHM signature_algorithms[] = {
     { NULL, NULL, NULL, NULL },
 };
 
-
 static const OSSL_ALGORITHM keyexch_algorithms[] = {
     { "ECDH", P11PROV_PROPERTY, p11prov_ecdh_keyexch_functions,
       "ECDH with EC keys on PKCS#11 tokens" },
@@ -72,7 +69,8 @@ static const OSSL_PARAM *p11prov_gettable_params(void *provctx)
 {
     static const OSSL_PARAM gettable[] = {
         OSSL_PARAM_DEFN(OSSL_PROV_PARAM_NAME, OSSL_PARAM_UTF8_PTR, NULL, 0),
-        OSSL_PARAM_DEFN(OSSL_PROV_PARAM_VERSION, OSSL_PARAM_UTF8_PTR, NULL, 0),
+        OSSL_PARAM_DEFN(OSSL_PROV_PARAM_VERSION, OSSL_PARAM_UTF8_PTR, NULL,
+                        0),
         OSSL_PARAM_DEFN(OSSL_PROV_PARAM_BUILDINFO, OSSL_PARAM_UTF8_PTR, NULL,
                         0),
         OSSL_PARAM_DEFN(OSSL_PROV_PARAM_STATUS, OSSL_PARAM_INTEGER, NULL, 0),
@@ -104,13 +102,11 @@ static int p11prov_get_params(void *provctx, OSSL_PARAM params[])
     return 1;
 }
 
-
 static const OSSL_ALGORITHM asym_cipher_algorithms[] = {
     { NAMES_RSA, P11PROV_PROPERTY, p11prov_rsa_asym_cipher_functions,
       "RSA decryption with keys on PKCS#11 tokens" },
     { NULL, NULL, NULL, NULL },
 };
-
 
 static const OSSL_ALGORITHM *p11prov_query_operation(void *provctx,
                                                      int operation_id,
@@ -144,23 +140,21 @@ static const OSSL_ALGORITHM *p11prov_query_operation(void *provctx,
  * provider's EC groups would vanish and TLS 1.2 with ECDSA certificates
  * would find no shared cipher. Ephemeral keys and ECDHE then run in
  * software through our wrappers. Values as the default provider's. */
-#define TLS_GROUP(name, internal, id, bits)                                    \
-    {                                                                         \
-        OSSL_PARAM_utf8_string(OSSL_CAPABILITY_TLS_GROUP_NAME, name,          \
-                               sizeof(name)),                                 \
-        OSSL_PARAM_utf8_string(OSSL_CAPABILITY_TLS_GROUP_NAME_INTERNAL,       \
-                               internal, sizeof(internal)),                   \
-        OSSL_PARAM_utf8_string(OSSL_CAPABILITY_TLS_GROUP_ALG, "EC",           \
-                               sizeof("EC")),                                 \
-        OSSL_PARAM_uint(OSSL_CAPABILITY_TLS_GROUP_ID, &tls_group_ids[id]),    \
-        OSSL_PARAM_uint(OSSL_CAPABILITY_TLS_GROUP_SECURITY_BITS,              \
-                        &tls_group_bits[bits]),                               \
-        OSSL_PARAM_int(OSSL_CAPABILITY_TLS_GROUP_MIN_TLS, &tls_versions[0]),  \
-        OSSL_PARAM_int(OSSL_CAPABILITY_TLS_GROUP_MAX_TLS, &tls_versions[1]),  \
-        OSSL_PARAM_int(OSSL_CAPABILITY_TLS_GROUP_MIN_DTLS, &tls_versions[2]), \
-        OSSL_PARAM_int(OSSL_CAPABILITY_TLS_GROUP_MAX_DTLS, &tls_versions[3]), \
-        OSSL_PARAM_END                                                        \
-    }
+#define TLS_GROUP(name, internal, id, bits)                                  \
+    { OSSL_PARAM_utf8_string(OSSL_CAPABILITY_TLS_GROUP_NAME, name,           \
+                             sizeof(name)),                                  \
+      OSSL_PARAM_utf8_string(OSSL_CAPABILITY_TLS_GROUP_NAME_INTERNAL,        \
+                             internal, sizeof(internal)),                    \
+      OSSL_PARAM_utf8_string(OSSL_CAPABILITY_TLS_GROUP_ALG, "EC",            \
+                             sizeof("EC")),                                  \
+      OSSL_PARAM_uint(OSSL_CAPABILITY_TLS_GROUP_ID, &tls_group_ids[id]),     \
+      OSSL_PARAM_uint(OSSL_CAPABILITY_TLS_GROUP_SECURITY_BITS,               \
+                      &tls_group_bits[bits]),                                \
+      OSSL_PARAM_int(OSSL_CAPABILITY_TLS_GROUP_MIN_TLS, &tls_versions[0]),   \
+      OSSL_PARAM_int(OSSL_CAPABILITY_TLS_GROUP_MAX_TLS, &tls_versions[1]),   \
+      OSSL_PARAM_int(OSSL_CAPABILITY_TLS_GROUP_MIN_DTLS, &tls_versions[2]),  \
+      OSSL_PARAM_int(OSSL_CAPABILITY_TLS_GROUP_MAX_DTLS, &tls_versions[3]),  \
+      OSSL_PARAM_END }
 
 /* IANA group ids and security bits of secp256r1, secp384r1, secp521r1. */
 static unsigned int tls_group_ids[] = { 23, 24, 25 };
@@ -248,10 +242,12 @@ static void take_core_error_functions(P11PROV_CTX *ctx,
 }
 
 /* The one symbol the module exports (see exports.map). */
-OSSL_provider_init_fn OSSL_provider_init __attribute__((visibility("default")));
+OSSL_provider_init_fn OSSL_provider_init
+    __attribute__((visibility("default")));
 
-int OSSL_provider_init(const OSSL_CORE_HANDLE *handle, const OSSL_DISPATCH *in,
-                       const OSSL_DISPATCH **out, void **provctx)
+int OSSL_provider_init(const OSSL_CORE_HANDLE *handle,
+                       const OSSL_DISPATCH *in, const OSSL_DISPATCH **out,
+                       void **provctx)
 {
     P11PROV_CTX *ctx;
 

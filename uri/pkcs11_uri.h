@@ -50,10 +50,10 @@ typedef struct p11uri_value {
 
 /* A vendor ("x-" prefixed) attribute, kept so formatting round-trips. */
 typedef struct p11uri_vendor_attr {
-    char *name;              /* including the "x-" prefix */
-    unsigned char *data;     /* decoded value, NUL-terminated */
+    char *name;          /* including the "x-" prefix */
+    unsigned char *data; /* decoded value, NUL-terminated */
     size_t len;
-    bool in_query;           /* path or query component */
+    bool in_query; /* path or query component */
 } p11uri_vendor_attr;
 
 typedef struct p11uri {
@@ -61,7 +61,7 @@ typedef struct p11uri {
     /* Typed forms of the attributes that have one; valid when present. */
     CK_VERSION library_version;
     CK_SLOT_ID slot_id;
-    CK_OBJECT_CLASS object_class;   /* from type= */
+    CK_OBJECT_CLASS object_class; /* from type= */
     p11uri_vendor_attr *vendor;
     size_t vendor_count;
 } p11uri;
@@ -69,12 +69,12 @@ typedef struct p11uri {
 typedef enum p11uri_status {
     P11URI_OK = 0,
     P11URI_ERR_MEMORY,
-    P11URI_ERR_SCHEME,             /* does not start with "pkcs11:" */
-    P11URI_ERR_UNKNOWN_ATTRIBUTE,  /* e.g. "objet=" */
+    P11URI_ERR_SCHEME,            /* does not start with "pkcs11:" */
+    P11URI_ERR_UNKNOWN_ATTRIBUTE, /* e.g. "objet=" */
     P11URI_ERR_DUPLICATE_ATTRIBUTE,
-    P11URI_ERR_BAD_ESCAPE,         /* "%" not followed by two hex digits */
-    P11URI_ERR_BAD_VALUE,          /* type, library-version, slot-id, ... */
-    P11URI_ERR_SYNTAX              /* missing "=", empty name, bad character */
+    P11URI_ERR_BAD_ESCAPE, /* "%" not followed by two hex digits */
+    P11URI_ERR_BAD_VALUE,  /* type, library-version, slot-id, ... */
+    P11URI_ERR_SYNTAX      /* missing "=", empty name, bad character */
 } p11uri_status;
 
 /* Where and why parsing failed. attribute is the offending name ("" when
@@ -102,8 +102,8 @@ void p11uri_free(p11uri *uri);
 /* Sets (replaces) an attribute from raw, already-decoded bytes. Typed
  * attributes (library-version, slot-id, type) are validated as in parsing.
  * Returns P11URI_OK, P11URI_ERR_BAD_VALUE or P11URI_ERR_MEMORY. */
-p11uri_status p11uri_set(p11uri *uri, p11uri_attr attr,
-                         const void *data, size_t len);
+p11uri_status p11uri_set(p11uri *uri, p11uri_attr attr, const void *data,
+                         size_t len);
 
 /* Removes an attribute (wiping it if it is the PIN). */
 void p11uri_unset(p11uri *uri, p11uri_attr attr);

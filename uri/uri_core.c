@@ -35,10 +35,8 @@ static const struct {
     const char *name;
     CK_OBJECT_CLASS klass;
 } object_types[] = {
-    { "private", CKO_PRIVATE_KEY },
-    { "public", CKO_PUBLIC_KEY },
-    { "cert", CKO_CERTIFICATE },
-    { "secret-key", CKO_SECRET_KEY },
+    { "private", CKO_PRIVATE_KEY }, { "public", CKO_PUBLIC_KEY },
+    { "cert", CKO_CERTIFICATE },    { "secret-key", CKO_SECRET_KEY },
     { "data", CKO_DATA },
 };
 
@@ -75,7 +73,8 @@ const char *p11uri_status_string(p11uri_status status)
 p11uri_attr uri_lookup_attr(const char *name, size_t len)
 {
     for (size_t i = 0; i < P11URI_ATTR_COUNT; i++) {
-        if (strlen(attr_names[i]) == len && memcmp(attr_names[i], name, len) == 0)
+        if (strlen(attr_names[i]) == len
+            && memcmp(attr_names[i], name, len) == 0)
             return (p11uri_attr)i;
     }
     return P11URI_ATTR_COUNT;
@@ -151,9 +150,10 @@ bool uri_check_typed(p11uri_attr attr, const unsigned char *text, size_t len,
         out->slot = (CK_SLOT_ID)major;
         return true;
     case P11URI_TYPE:
-        for (size_t t = 0; t < sizeof(object_types) / sizeof(object_types[0]); t++) {
-            if (strlen(object_types[t].name) == len &&
-                memcmp(object_types[t].name, text, len) == 0) {
+        for (size_t t = 0; t < sizeof(object_types) / sizeof(object_types[0]);
+             t++) {
+            if (strlen(object_types[t].name) == len
+                && memcmp(object_types[t].name, text, len) == 0) {
                 out->klass = object_types[t].klass;
                 return true;
             }
@@ -240,13 +240,13 @@ void p11uri_free(p11uri *uri)
     free(uri);
 }
 
-p11uri_status p11uri_set(p11uri *uri, p11uri_attr attr,
-                         const void *data, size_t len)
+p11uri_status p11uri_set(p11uri *uri, p11uri_attr attr, const void *data,
+                         size_t len)
 {
     uri_typed typed = { { 0, 0 }, 0, 0 };
 
-    if (uri == NULL || (unsigned)attr >= P11URI_ATTR_COUNT ||
-        (data == NULL && len > 0))
+    if (uri == NULL || (unsigned)attr >= P11URI_ATTR_COUNT
+        || (data == NULL && len > 0))
         return P11URI_ERR_BAD_VALUE;
     if (!uri_check_typed(attr, data, len, &typed))
         return P11URI_ERR_BAD_VALUE;
@@ -295,9 +295,10 @@ bool p11uri_equal(const p11uri *a, const p11uri *b)
         return false;
     for (size_t i = 0; i < a->vendor_count; i++) {
         const p11uri_vendor_attr *va = &a->vendor[i];
-        const p11uri_vendor_attr *vb = uri_find_vendor(b, va->name, strlen(va->name));
-        if (vb == NULL || va->in_query != vb->in_query ||
-            !same_bytes(va->data, va->len, vb->data, vb->len))
+        const p11uri_vendor_attr *vb = uri_find_vendor(b, va->name,
+                                                       strlen(va->name));
+        if (vb == NULL || va->in_query != vb->in_query
+            || !same_bytes(va->data, va->len, vb->data, vb->len))
             return false;
     }
     return true;

@@ -36,8 +36,16 @@ static bool keep_literal(unsigned char c, bool in_query)
     if (uri_is_unreserved(c))
         return true;
     switch (c) {
-    case ':': case '@': case '!': case '$': case '\'': case '(': case ')':
-    case '*': case '+': case ',':
+    case ':':
+    case '@':
+    case '!':
+    case '$':
+    case '\'':
+    case '(':
+    case ')':
+    case '*':
+    case '+':
+    case ',':
         return true;
     case '/':
         return in_query;
@@ -63,7 +71,8 @@ static void put_value(sink *s, const unsigned char *data, size_t len,
 
 /* Emits the separator before an attribute: ';' between path attributes,
  * '?' before the first query attribute and '&' between the others. */
-static void put_separator(sink *s, bool in_query, size_t *n_path, size_t *n_query)
+static void put_separator(sink *s, bool in_query, size_t *n_path,
+                          size_t *n_query)
 {
     if (!in_query) {
         if ((*n_path)++ > 0)
@@ -73,9 +82,10 @@ static void put_separator(sink *s, bool in_query, size_t *n_path, size_t *n_quer
     }
 }
 
-static void put_attribute(sink *s, const char *name, const unsigned char *data,
-                          size_t len, bool in_query, bool escape_all,
-                          size_t *n_path, size_t *n_query)
+static void put_attribute(sink *s, const char *name,
+                          const unsigned char *data, size_t len,
+                          bool in_query, bool escape_all, size_t *n_path,
+                          size_t *n_query)
 {
     put_separator(s, in_query, n_path, n_query);
     put_str(s, name);
@@ -89,7 +99,8 @@ static void put_vendor(sink *s, const p11uri *uri, bool in_query,
     for (size_t i = 0; i < uri->vendor_count; i++) {
         const p11uri_vendor_attr *v = &uri->vendor[i];
         if (v->in_query == in_query)
-            put_attribute(s, v->name, v->data, v->len, in_query, false, n_path, n_query);
+            put_attribute(s, v->name, v->data, v->len, in_query, false,
+                          n_path, n_query);
     }
 }
 
@@ -109,8 +120,8 @@ static void put_uri(sink *s, const p11uri *uri, unsigned int flags)
             if (attr == P11URI_PIN_VALUE && (flags & P11URI_FORMAT_OMIT_PIN))
                 continue;
             /* ids are binary: always fully %XX, as RFC 7512 suggests */
-            put_attribute(s, p11uri_attr_name(attr), v->data, v->len, in_query,
-                          attr == P11URI_ID, &n_path, &n_query);
+            put_attribute(s, p11uri_attr_name(attr), v->data, v->len,
+                          in_query, attr == P11URI_ID, &n_path, &n_query);
         }
         put_vendor(s, uri, in_query, &n_path, &n_query);
     }

@@ -14,9 +14,9 @@
 /* RFC 3986 "unreserved": never needs escaping anywhere. */
 static inline bool uri_is_unreserved(unsigned char c)
 {
-    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
-           (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_' ||
-           c == '~';
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z')
+           || (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_'
+           || c == '~';
 }
 
 /* RFC 7512 pk11-res-avail: reserved characters allowed unescaped in
@@ -24,8 +24,19 @@ static inline bool uri_is_unreserved(unsigned char c)
 static inline bool uri_is_res_avail(unsigned char c)
 {
     switch (c) {
-    case ':': case '[': case ']': case '@': case '!': case '$':
-    case '\'': case '(': case ')': case '*': case '+': case ',': case '=':
+    case ':':
+    case '[':
+    case ']':
+    case '@':
+    case '!':
+    case '$':
+    case '\'':
+    case '(':
+    case ')':
+    case '*':
+    case '+':
+    case ',':
+    case '=':
         return true;
     default:
         return false;
@@ -47,8 +58,8 @@ static inline bool uri_is_value_char(unsigned char c, bool in_query)
 /* pk11-v-attr-nm-char: the characters of any attribute name. */
 static inline bool uri_is_name_char(unsigned char c)
 {
-    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
-           (c >= '0' && c <= '9') || c == '-' || c == '_';
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z')
+           || (c >= '0' && c <= '9') || c == '-' || c == '_';
 }
 
 static inline bool uri_is_query_attr(p11uri_attr attr)

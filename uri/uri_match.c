@@ -33,14 +33,15 @@ bool p11uri_match_module_info(const p11uri *uri, const CK_INFO *info)
 {
     if (uri == NULL || info == NULL)
         return false;
-    if (uri->values[P11URI_LIBRARY_VERSION].present &&
-        (uri->library_version.major != info->libraryVersion.major ||
-         uri->library_version.minor != info->libraryVersion.minor))
+    if (uri->values[P11URI_LIBRARY_VERSION].present
+        && (uri->library_version.major != info->libraryVersion.major
+            || uri->library_version.minor != info->libraryVersion.minor))
         return false;
     return match_field(uri, P11URI_LIBRARY_MANUFACTURER, info->manufacturerID,
-                       sizeof(info->manufacturerID)) &&
-           match_field(uri, P11URI_LIBRARY_DESCRIPTION, info->libraryDescription,
-                       sizeof(info->libraryDescription));
+                       sizeof(info->manufacturerID))
+           && match_field(uri, P11URI_LIBRARY_DESCRIPTION,
+                          info->libraryDescription,
+                          sizeof(info->libraryDescription));
 }
 
 bool p11uri_match_slot_info(const p11uri *uri, CK_SLOT_ID slot,
@@ -51,21 +52,22 @@ bool p11uri_match_slot_info(const p11uri *uri, CK_SLOT_ID slot,
     if (uri->values[P11URI_SLOT_ID].present && uri->slot_id != slot)
         return false;
     return match_field(uri, P11URI_SLOT_MANUFACTURER, info->manufacturerID,
-                       sizeof(info->manufacturerID)) &&
-           match_field(uri, P11URI_SLOT_DESCRIPTION, info->slotDescription,
-                       sizeof(info->slotDescription));
+                       sizeof(info->manufacturerID))
+           && match_field(uri, P11URI_SLOT_DESCRIPTION, info->slotDescription,
+                          sizeof(info->slotDescription));
 }
 
 bool p11uri_match_token_info(const p11uri *uri, const CK_TOKEN_INFO *info)
 {
     if (uri == NULL || info == NULL)
         return false;
-    return match_field(uri, P11URI_TOKEN, info->label, sizeof(info->label)) &&
-           match_field(uri, P11URI_MANUFACTURER, info->manufacturerID,
-                       sizeof(info->manufacturerID)) &&
-           match_field(uri, P11URI_SERIAL, info->serialNumber,
-                       sizeof(info->serialNumber)) &&
-           match_field(uri, P11URI_MODEL, info->model, sizeof(info->model));
+    return match_field(uri, P11URI_TOKEN, info->label, sizeof(info->label))
+           && match_field(uri, P11URI_MANUFACTURER, info->manufacturerID,
+                          sizeof(info->manufacturerID))
+           && match_field(uri, P11URI_SERIAL, info->serialNumber,
+                          sizeof(info->serialNumber))
+           && match_field(uri, P11URI_MODEL, info->model,
+                          sizeof(info->model));
 }
 
 p11uri_status p11uri_set_token_info(p11uri *uri, const CK_TOKEN_INFO *info)
@@ -79,7 +81,8 @@ p11uri_status p11uri_set_token_info(p11uri *uri, const CK_TOKEN_INFO *info)
         size_t size;
     } fields[] = {
         { P11URI_TOKEN, info->label, sizeof(info->label) },
-        { P11URI_MANUFACTURER, info->manufacturerID, sizeof(info->manufacturerID) },
+        { P11URI_MANUFACTURER, info->manufacturerID,
+          sizeof(info->manufacturerID) },
         { P11URI_SERIAL, info->serialNumber, sizeof(info->serialNumber) },
         { P11URI_MODEL, info->model, sizeof(info->model) },
     };
@@ -115,7 +118,8 @@ size_t p11uri_object_template(const p11uri *uri, CK_ATTRIBUTE tmpl[3])
         tmpl[n++] = (CK_ATTRIBUTE){ CKA_CLASS, (void *)&uri->object_class,
                                     sizeof(CK_OBJECT_CLASS) };
     if (uri->values[P11URI_OBJECT].present)
-        tmpl[n++] = (CK_ATTRIBUTE){ CKA_LABEL, uri->values[P11URI_OBJECT].data,
+        tmpl[n++] = (CK_ATTRIBUTE){ CKA_LABEL,
+                                    uri->values[P11URI_OBJECT].data,
                                     uri->values[P11URI_OBJECT].len };
     if (uri->values[P11URI_ID].present)
         tmpl[n++] = (CK_ATTRIBUTE){ CKA_ID, uri->values[P11URI_ID].data,

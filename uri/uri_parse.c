@@ -37,7 +37,7 @@ typedef struct parser {
 
 /* One "name=value" of the path or the query, as offsets into the text. */
 typedef struct segment {
-    size_t start, eq, end;  /* name is [start, eq), value (eq, end) */
+    size_t start, eq, end; /* name is [start, eq), value (eq, end) */
     bool in_query;
     /* A PIN attribute in the path: its value may also hold the characters
      * only the query allows ("/" of pin-source=file:/path, "|"). */
@@ -49,8 +49,9 @@ typedef struct segment {
 #if defined(__GNUC__)
 __attribute__((format(printf, 6, 7)))
 #endif
-static p11uri_status fail(parser *p, p11uri_status status, size_t pos,
-                          const char *name, size_t len, const char *fmt, ...)
+static p11uri_status
+fail(parser *p, p11uri_status status, size_t pos, const char *name,
+     size_t len, const char *fmt, ...)
 {
     p11uri_error *err = p->err;
     va_list ap;
@@ -75,19 +76,22 @@ static p11uri_status fail(parser *p, p11uri_status status, size_t pos,
 
 /* An error about the attribute of s as a whole: "<what> "name" at
  * position N<tail>", positioned at its name. */
-static p11uri_status fail_attr(parser *p, p11uri_status status, const segment *s,
-                               const char *what, const char *tail)
+static p11uri_status fail_attr(parser *p, p11uri_status status,
+                               const segment *s, const char *what,
+                               const char *tail)
 {
     const char *name = p->text + s->start;
     size_t len = s->eq - s->start;
 
-    return fail(p, status, s->start, name, len, "%s \"%.*s\" at position %zu%s", what,
-                SHOWN(len), name, s->start, tail);
+    return fail(p, status, s->start, name, len,
+                "%s \"%.*s\" at position %zu%s", what, SHOWN(len), name,
+                s->start, tail);
 }
 
 static p11uri_status fail_memory(parser *p)
 {
-    return fail(p, P11URI_ERR_MEMORY, 0, NULL, 0, "out of memory while parsing the URI");
+    return fail(p, P11URI_ERR_MEMORY, 0, NULL, 0,
+                "out of memory while parsing the URI");
 }
 
 static int hex_digit(char c)
@@ -107,7 +111,7 @@ static bool scheme_matches(const char *text)
         char c = text[i];
         if (c >= 'A' && c <= 'Z')
             c = (char)(c - 'A' + 'a');
-        if (c != scheme[i])   /* also stops at the terminating NUL */
+        if (c != scheme[i]) /* also stops at the terminating NUL */
             return false;
     }
     return true;
@@ -125,17 +129,20 @@ static p11uri_status decode_value(parser *p, const segment *s,
 
     for (size_t i = s->eq + 1; i < s->end; i++) {
         if (t[i] == '%') {
-            if (i + 2 >= s->end || hex_digit(t[i + 1]) < 0 ||
-                hex_digit(t[i + 2]) < 0)
-                return fail(p, P11URI_ERR_BAD_ESCAPE, i, name, name_len,
-                            "invalid percent escape in the value of \"%.*s\" at position %zu",
-                            SHOWN(name_len), name, i);
+            if (i + 2 >= s->end || hex_digit(t[i + 1]) < 0
+                || hex_digit(t[i + 2]) < 0)
+                return fail(
+                    p, P11URI_ERR_BAD_ESCAPE, i, name, name_len,
+                    "invalid percent escape in the value of \"%.*s\" at position %zu",
+                    SHOWN(name_len), name, i);
             i += 2;
-        } else if (!uri_is_value_char((unsigned char)t[i], s->in_query) &&
-                   !(s->query_chars && uri_is_value_char((unsigned char)t[i], true))) {
-            return fail(p, P11URI_ERR_SYNTAX, i, name, name_len,
-                        "character not allowed unescaped in the value of \"%.*s\" at position %zu",
-                        SHOWN(name_len), name, i);
+        } else if (!uri_is_value_char((unsigned char)t[i], s->in_query)
+                   && !(s->query_chars
+                        && uri_is_value_char((unsigned char)t[i], true))) {
+            return fail(
+                p, P11URI_ERR_SYNTAX, i, name, name_len,
+                "character not allowed unescaped in the value of \"%.*s\" at position %zu",
+                SHOWN(name_len), name, i);
         }
         n++;
     }
@@ -146,7 +153,8 @@ static p11uri_status decode_value(parser *p, const segment *s,
     n = 0;
     for (size_t i = s->eq + 1; i < s->end; i++) {
         if (t[i] == '%') {
-            buf[n++] = (unsigned char)(hex_digit(t[i + 1]) << 4 | hex_digit(t[i + 2]));
+            buf[n++] = (unsigned char)(hex_digit(t[i + 1]) << 4
+                                       | hex_digit(t[i + 2]));
             i += 2;
         } else {
             buf[n++] = (unsigned char)t[i];
@@ -165,8 +173,8 @@ static p11uri_status add_vendor(parser *p, const segment *s,
     p11uri *uri = p->uri;
     size_t name_len = s->eq - s->start;
     char *name = (char *)uri_memdup(p->text + s->start, name_len);
-    p11uri_vendor_attr *grown =
-        realloc(uri->vendor, (uri->vendor_count + 1) * sizeof(*grown));
+    p11uri_vendor_attr *grown = realloc(uri->vendor, (uri->vendor_count + 1)
+                                                         * sizeof(*grown));
 
     if (grown != NULL)
         uri->vendor = grown;
@@ -176,14 +184,18 @@ static p11uri_status add_vendor(parser *p, const segment *s,
         return fail_memory(p);
     }
     grown[uri->vendor_count++] = (p11uri_vendor_attr){
-        .name = name, .data = data, .len = len, .in_query = s->in_query,
+        .name = name,
+        .data = data,
+        .len = len,
+        .in_query = s->in_query,
     };
     return P11URI_OK;
 }
 
 /* A standard attribute's value: typed ones allow no escapes, and must
  * parse; the PIN is never quoted. */
-static p11uri_status store_standard(parser *p, const segment *s, p11uri_attr attr)
+static p11uri_status store_standard(parser *p, const segment *s,
+                                    p11uri_attr attr)
 {
     const char *name = p->text + s->start;
     size_t name_len = s->eq - s->start;
@@ -196,9 +208,11 @@ static p11uri_status store_standard(parser *p, const segment *s, p11uri_attr att
     if (st != P11URI_OK)
         return st;
 
-    if (attr == P11URI_LIBRARY_VERSION || attr == P11URI_SLOT_ID || attr == P11URI_TYPE) {
+    if (attr == P11URI_LIBRARY_VERSION || attr == P11URI_SLOT_ID
+        || attr == P11URI_TYPE) {
         /* The grammar spells these with plain characters only. */
-        const char *pct = memchr(p->text + s->eq + 1, '%', s->end - s->eq - 1);
+        const char *pct = memchr(p->text + s->eq + 1, '%',
+                                 s->end - s->eq - 1);
         if (pct != NULL || !uri_check_typed(attr, data, len, &typed)) {
             size_t pos = pct != NULL ? (size_t)(pct - p->text) : s->eq + 1;
             free(data);
@@ -228,12 +242,15 @@ static p11uri_status parse_attribute(parser *p, segment *s)
                     "empty attribute at position %zu", s->start);
     for (; i < s->end && t[i] != '='; i++) {
         if (!uri_is_name_char((unsigned char)t[i]))
-            return fail(p, P11URI_ERR_SYNTAX, i, NULL, 0,
-                        "character not allowed in an attribute name at position %zu", i);
+            return fail(
+                p, P11URI_ERR_SYNTAX, i, NULL, 0,
+                "character not allowed in an attribute name at position %zu",
+                i);
     }
     if (i == s->end)
         return fail(p, P11URI_ERR_SYNTAX, s->start, NULL, 0,
-                    "missing \"=\" in the attribute at position %zu", s->start);
+                    "missing \"=\" in the attribute at position %zu",
+                    s->start);
     if (i == s->start)
         return fail(p, P11URI_ERR_SYNTAX, s->start, NULL, 0,
                     "empty attribute name at position %zu", s->start);
@@ -247,9 +264,11 @@ static p11uri_status parse_attribute(parser *p, segment *s)
         /* Only "x-" names are vendor attributes: a typo such as "objet"
          * must not be ignored. */
         if (name_len <= 2 || memcmp(name, "x-", 2) != 0)
-            return fail_attr(p, P11URI_ERR_UNKNOWN_ATTRIBUTE, s, "unknown attribute", "");
+            return fail_attr(p, P11URI_ERR_UNKNOWN_ATTRIBUTE, s,
+                             "unknown attribute", "");
         if (uri_find_vendor(p->uri, name, name_len) != NULL)
-            return fail_attr(p, P11URI_ERR_DUPLICATE_ATTRIBUTE, s, "duplicate attribute", "");
+            return fail_attr(p, P11URI_ERR_DUPLICATE_ATTRIBUTE, s,
+                             "duplicate attribute", "");
         unsigned char *data;
         size_t len;
         p11uri_status st = decode_value(p, s, &data, &len);
@@ -264,9 +283,10 @@ static p11uri_status parse_attribute(parser *p, segment *s)
                    : fail_attr(p, P11URI_ERR_SYNTAX, s, "query attribute",
                                " must come after \"?\"");
     if (p->uri->values[attr].present)
-        return fail_attr(p, P11URI_ERR_DUPLICATE_ATTRIBUTE, s, "duplicate attribute",
-                         is_pin_attr(attr) ? " (allowed once, in the path or the query)"
-                                           : "");
+        return fail_attr(
+            p, P11URI_ERR_DUPLICATE_ATTRIBUTE, s, "duplicate attribute",
+            is_pin_attr(attr) ? " (allowed once, in the path or the query)"
+                              : "");
     return store_standard(p, s, attr);
 }
 
@@ -303,12 +323,13 @@ p11uri_status p11uri_parse(const char *text, p11uri **out, p11uri_error *err)
     if (err != NULL)
         memset(err, 0, sizeof(*err));
     if (out == NULL)
-        return fail(&p, P11URI_ERR_SYNTAX, 0, NULL, 0, "no place to store the URI (position %zu)",
-                    (size_t)0);
+        return fail(&p, P11URI_ERR_SYNTAX, 0, NULL, 0,
+                    "no place to store the URI (position %zu)", (size_t)0);
     *out = NULL;
     if (text == NULL || !scheme_matches(text))
         return fail(&p, P11URI_ERR_SCHEME, 0, NULL, 0,
-                    "the URI does not start with \"pkcs11:\" (position %zu)", (size_t)0);
+                    "the URI does not start with \"pkcs11:\" (position %zu)",
+                    (size_t)0);
 
     p.uri = p11uri_new();
     if (p.uri == NULL)
@@ -322,7 +343,7 @@ p11uri_status p11uri_parse(const char *text, p11uri **out, p11uri_error *err)
     if (st == P11URI_OK && question != NULL)
         st = parse_component(&p, path_end + 1, total, '&', true);
     if (st != P11URI_OK) {
-        p11uri_free(p.uri);   /* wipes a PIN parsed before the error */
+        p11uri_free(p.uri); /* wipes a PIN parsed before the error */
         return st;
     }
     *out = p.uri;

@@ -26,9 +26,9 @@
 
 /* Keys OpenSSL itself reads from a provider section, then ours. */
 static const char *const known_keys[] = {
-    "identity", "module", "activate", "soft_load",
-    KEY_MODULE_PATH, KEY_INIT_ARGS, KEY_TOKEN_PIN, KEY_UNLISTED,
-    KEY_COPY_KEYS, KEY_CACHE_SECONDS,
+    "identity",      "module",          "activate",    "soft_load",
+    KEY_MODULE_PATH, KEY_INIT_ARGS,     KEY_TOKEN_PIN, KEY_UNLISTED,
+    KEY_COPY_KEYS,   KEY_CACHE_SECONDS,
 };
 
 /* The mechanisms pkcs11-module-unlisted-mechanisms may name. */
@@ -92,12 +92,13 @@ static int check_unknown_keys(P11PROV_CTX *ctx, bool section_applied)
     if (file == NULL || conf == NULL || NCONF_load(conf, file, NULL) <= 0)
         goto done;
     const char *init = NCONF_get_string(conf, NULL, "openssl_conf");
-    const char *providers =
-        init ? NCONF_get_string(conf, init, "providers") : NULL;
-    const char *section =
-        providers ? NCONF_get_string(conf, providers, ctx->name) : NULL;
-    STACK_OF(CONF_VALUE) *values =
-        section ? NCONF_get_section(conf, section) : NULL;
+    const char *providers = init ? NCONF_get_string(conf, init, "providers")
+                                 : NULL;
+    const char *section = providers
+                              ? NCONF_get_string(conf, providers, ctx->name)
+                              : NULL;
+    STACK_OF(CONF_VALUE) *values = section ? NCONF_get_section(conf, section)
+                                           : NULL;
     for (int i = 0; values != NULL && i < sk_CONF_VALUE_num(values); i++) {
         const CONF_VALUE *value = sk_CONF_VALUE_value(values, i);
         if (!is_known_key(value->name)) {
@@ -143,7 +144,8 @@ static int parse_unlisted(P11PROV_CTX *ctx, const char *list)
             return 0;
         }
         if (ctx->config.unlisted_count
-            == sizeof(ctx->config.unlisted) / sizeof(ctx->config.unlisted[0])) {
+            == sizeof(ctx->config.unlisted)
+                   / sizeof(ctx->config.unlisted[0])) {
             config_error(ctx, "%s: too many mechanisms", KEY_UNLISTED);
             return 0;
         }
@@ -198,8 +200,10 @@ static int parse_seconds(P11PROV_CTX *ctx, const char *key, const char *env,
         return 1;
     unsigned long n = strtoul(value, &end, 10);
     if (end == value || *end != '\0' || n > 3600 || value[0] == '-') {
-        config_error(ctx, "%s (or %s) must be seconds from 0 to 3600, not "
-                     "\"%s\"", key, env, value);
+        config_error(ctx,
+                     "%s (or %s) must be seconds from 0 to 3600, not "
+                     "\"%s\"",
+                     key, env, value);
         return 0;
     }
     *out = (unsigned int)n;

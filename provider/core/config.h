@@ -15,9 +15,9 @@ typedef struct p11prov_ctx P11PROV_CTX;
 #define P11PROV_DEFAULT_MODULE "p11-kit-proxy.so"
 
 typedef struct p11prov_config {
-    char *module_path;   /* never NULL after loading */
-    char *init_args;     /* pReserved for C_Initialize, or NULL */
-    char *token_pin;     /* a PIN or "file:/path"; secret, cleansed on free */
+    char *module_path; /* never NULL after loading */
+    char *init_args;   /* pReserved for C_Initialize, or NULL */
+    char *token_pin;   /* a PIN or "file:/path"; secret, cleansed on free */
     /* Mechanisms the module implements without listing them (tpm2-pkcs11
      * 1.9.1 does ECDH unlisted): used as if listed. */
     CK_MECHANISM_TYPE unlisted[16];

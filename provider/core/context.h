@@ -26,8 +26,8 @@ typedef struct p11prov_module P11PROV_MODULE;
 
 struct p11prov_ctx {
     const OSSL_CORE_HANDLE *handle;
-    OSSL_LIB_CTX *libctx;        /* child of the application's context */
-    char *name;                  /* the name the provider was loaded under */
+    OSSL_LIB_CTX *libctx; /* child of the application's context */
+    char *name;           /* the name the provider was loaded under */
     P11PROV_CONFIG config;
     OSSL_FUNC_core_new_error_fn *core_new_error;
     OSSL_FUNC_core_set_error_debug_fn *core_set_error_debug;

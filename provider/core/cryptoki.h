@@ -14,14 +14,14 @@
 typedef struct p11prov_token P11PROV_TOKEN;
 
 struct p11prov_module {
-    char *path;                 /* as resolved; identifies the module */
-    void *library;              /* dlopen handle; never dlclosed */
+    char *path;    /* as resolved; identifies the module */
+    void *library; /* dlopen handle; never dlclosed */
     CK_FUNCTION_LIST *fns;
     CK_INFO info;
     char *init_args;
-    int users;                  /* provider contexts holding it */
-    bool we_initialized;        /* our C_Initialize returned CKR_OK */
-    bool finalized;             /* released at exit or by the last user */
+    int users;           /* provider contexts holding it */
+    bool we_initialized; /* our C_Initialize returned CKR_OK */
+    bool finalized;      /* released at exit or by the last user */
     bool exit_handler_registered;
     unsigned int fork_generation;
     /* Counts C_Initialize calls: object handles from an earlier count may
@@ -87,7 +87,7 @@ static inline void p11prov_module_leave(P11PROV_MODULE *module)
         p11prov_module_enter(m);                                             \
         (rv) = (m)->fns->fn(__VA_ARGS__);                                    \
         p11prov_module_leave(m);                                             \
-        P11PROV_DEBUG(3, "%s -> 0x%lx", #fn, (unsigned long)(rv));          \
+        P11PROV_DEBUG(3, "%s -> 0x%lx", #fn, (unsigned long)(rv));           \
     } while (0)
 
 #endif

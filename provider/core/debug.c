@@ -27,8 +27,9 @@ static void debug_configure(void)
         char *end;
         long value = strtol(setting, &end, 10);
         if (*end != '\0' || value < 0) {
-            fprintf(stderr, "pkcs11prov: PKCS11PROV_DEBUG=%s is not a level"
-                            " number or file:/path[,level:N]; tracing off\n",
+            fprintf(stderr,
+                    "pkcs11prov: PKCS11PROV_DEBUG=%s is not a level"
+                    " number or file:/path[,level:N]; tracing off\n",
                     setting);
             return;
         }

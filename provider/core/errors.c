@@ -38,7 +38,8 @@ void p11prov_raise(const P11PROV_CTX *ctx, int reason, const char *file,
 
     va_start(args, fmt);
     if (ctx != NULL && ctx->core_new_error != NULL
-        && ctx->core_set_error_debug != NULL && ctx->core_vset_error != NULL) {
+        && ctx->core_set_error_debug != NULL
+        && ctx->core_vset_error != NULL) {
         ctx->core_new_error(ctx->handle);
         ctx->core_set_error_debug(ctx->handle, file, line, func);
         ctx->core_vset_error(ctx->handle, reason, fmt, args);

@@ -10,18 +10,18 @@ typedef struct p11prov_ctx P11PROV_CTX;
 
 /* Reason codes; their texts are in errors.c (get_reason_strings). */
 enum p11prov_reason {
-    P11PROV_R_CONFIG = 1,          /* bad or unknown configuration key */
-    P11PROV_R_MODULE_LOAD,         /* dlopen / function list failed */
-    P11PROV_R_MODULE_INIT,         /* C_Initialize failed */
-    P11PROV_R_MODULE_CALL,         /* a Cryptoki call returned an error */
-    P11PROV_R_MODULE_BAD_ANSWER,   /* the module answered nonsense */
-    P11PROV_R_BAD_URI,             /* malformed pkcs11: URI */
-    P11PROV_R_NO_TOKEN,            /* no token matches the URI */
-    P11PROV_R_NO_OBJECT,           /* no object matches the URI */
-    P11PROV_R_LOGIN,               /* login impossible or refused */
-    P11PROV_R_PIN,                 /* PIN could not be obtained */
-    P11PROV_R_UNSUPPORTED,         /* the token cannot do what is asked */
-    P11PROV_R_BAD_ARGUMENT,        /* the application passed bad input */
+    P11PROV_R_CONFIG = 1,        /* bad or unknown configuration key */
+    P11PROV_R_MODULE_LOAD,       /* dlopen / function list failed */
+    P11PROV_R_MODULE_INIT,       /* C_Initialize failed */
+    P11PROV_R_MODULE_CALL,       /* a Cryptoki call returned an error */
+    P11PROV_R_MODULE_BAD_ANSWER, /* the module answered nonsense */
+    P11PROV_R_BAD_URI,           /* malformed pkcs11: URI */
+    P11PROV_R_NO_TOKEN,          /* no token matches the URI */
+    P11PROV_R_NO_OBJECT,         /* no object matches the URI */
+    P11PROV_R_LOGIN,             /* login impossible or refused */
+    P11PROV_R_PIN,               /* PIN could not be obtained */
+    P11PROV_R_UNSUPPORTED,       /* the token cannot do what is asked */
+    P11PROV_R_BAD_ARGUMENT,      /* the application passed bad input */
     P11PROV_R_MEMORY,
     P11PROV_R_INTERNAL,
 };
@@ -39,7 +39,7 @@ void p11prov_raise(const P11PROV_CTX *ctx, int reason, const char *file,
                    int line, const char *func, const char *fmt, ...)
     __attribute__((format(printf, 6, 7)));
 
-#define P11PROV_RAISE(ctx, reason, ...) \
+#define P11PROV_RAISE(ctx, reason, ...)                                      \
     p11prov_raise((ctx), (reason), __FILE__, __LINE__, __func__, __VA_ARGS__)
 
 /* For a failed Cryptoki call: "<what> on <uri>: <CKR_NAME>". uri may be

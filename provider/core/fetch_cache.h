@@ -12,8 +12,8 @@ typedef struct p11prov_ctx P11PROV_CTX;
 
 #define P11PROV_FETCH_CACHE_SIZE 16
 typedef struct p11prov_fetch_cache {
-    pthread_mutex_t lock;        /* serialises writers only */
-    size_t count;                /* published entries, read atomically */
+    pthread_mutex_t lock; /* serialises writers only */
+    size_t count;         /* published entries, read atomically */
     struct {
         char name[32];
         EVP_MD *md;

@@ -23,7 +23,8 @@ static bool logged_in(P11PROV_TOKEN *token)
 
 bool p11prov_token_needs_login(P11PROV_TOKEN *token)
 {
-    return (p11prov_token_flags(token) & CKF_LOGIN_REQUIRED) && !logged_in(token);
+    return (p11prov_token_flags(token) & CKF_LOGIN_REQUIRED)
+           && !logged_in(token);
 }
 
 static void remember_pin(P11PROV_TOKEN *token, char *pin, size_t len)
@@ -43,7 +44,8 @@ static int read_pin_file(P11PROV_CTX *ctx, const char *path, char **pin,
     int ok = 0;
 
     if (file == NULL) {
-        P11PROV_RAISE(ctx, P11PROV_R_PIN, "cannot read the PIN file %s", path);
+        P11PROV_RAISE(ctx, P11PROV_R_PIN, "cannot read the PIN file %s",
+                      path);
         return 0;
     }
     if (fgets(line, sizeof(line), file) != NULL) {
@@ -89,8 +91,10 @@ static int pin_without_asking(P11PROV_CTX *ctx,
     }
     if (uri != NULL && uri->values[P11URI_PIN_SOURCE].present)
         return read_pin_reference(
-                   ctx, (const char *)uri->values[P11URI_PIN_SOURCE].data, pin,
-                   len) ? 1 : -1;
+                   ctx, (const char *)uri->values[P11URI_PIN_SOURCE].data,
+                   pin, len)
+                   ? 1
+                   : -1;
     const char *configured = ctx->config.token_pin;
     if (configured != NULL) {
         if (strncmp(configured, "file:", 5) == 0)
@@ -121,8 +125,7 @@ static int pin_by_asking(P11PROV_CTX *ctx, P11PROV_TOKEN *token,
                            sources->callback_arg)
         || got > MAX_PIN_LEN) {
         OPENSSL_cleanse(buf, sizeof(buf));
-        P11PROV_RAISE(ctx, P11PROV_R_PIN, "no PIN given for token %s",
-                      label);
+        P11PROV_RAISE(ctx, P11PROV_R_PIN, "no PIN given for token %s", label);
         return -1;
     }
     *pin = OPENSSL_memdup(buf, got + 1);
@@ -147,8 +150,7 @@ static CK_RV refresh_token_info(P11PROV_TOKEN *token)
 }
 
 static CK_RV call_login(P11PROV_CTX *ctx, P11PROV_TOKEN *token,
-                        CK_USER_TYPE user,
-                        const char *pin, size_t len)
+                        CK_USER_TYPE user, const char *pin, size_t len)
 {
     CK_SESSION_HANDLE session;
     CK_RV rv = p11prov_session_borrow(ctx, token, &session);
@@ -176,7 +178,8 @@ static int login_locked(P11PROV_CTX *ctx, P11PROV_TOKEN *token,
     if (token->pin_refused) {
         P11PROV_RAISE(ctx, P11PROV_R_LOGIN,
                       "not logging in to %s again: a wrong PIN was given "
-                      "earlier in this process", token_uri);
+                      "earlier in this process",
+                      token_uri);
         goto done;
     }
     rv = refresh_token_info(token);
@@ -192,13 +195,15 @@ static int login_locked(P11PROV_CTX *ctx, P11PROV_TOKEN *token,
     if (p11prov_token_flags(token) & CKF_USER_PIN_FINAL_TRY) {
         P11PROV_RAISE(ctx, P11PROV_R_LOGIN,
                       "%s reports that one more wrong PIN locks it; not "
-                      "logging in automatically", token_uri);
+                      "logging in automatically",
+                      token_uri);
         goto done;
     }
     if (sources != NULL) {
         found = pin_without_asking(ctx, sources, &pin, &len);
         if (found == 0 && token->pin == NULL
-            && !(p11prov_token_flags(token) & CKF_PROTECTED_AUTHENTICATION_PATH))
+            && !(p11prov_token_flags(token)
+                 & CKF_PROTECTED_AUTHENTICATION_PATH))
             found = pin_by_asking(ctx, token, sources, &pin, &len);
         if (found < 0)
             goto done;
@@ -208,12 +213,14 @@ static int login_locked(P11PROV_CTX *ctx, P11PROV_TOKEN *token,
         len = token->pin_len;
         found = pin != NULL;
     }
-    if (found == 0 && !(p11prov_token_flags(token)
-                        & CKF_PROTECTED_AUTHENTICATION_PATH)) {
+    if (found == 0
+        && !(p11prov_token_flags(token)
+             & CKF_PROTECTED_AUTHENTICATION_PATH)) {
         P11PROV_RAISE(ctx, P11PROV_R_PIN,
                       "%s needs a PIN: give pin-value or pin-source in the "
                       "URI, pkcs11-module-token-pin, or a passphrase "
-                      "callback", token_uri);
+                      "callback",
+                      token_uri);
         goto done;
     }
     /* found == 0 here means a PIN pad: C_Login with a NULL PIN. */
@@ -267,7 +274,8 @@ int p11prov_token_prepare_login(P11PROV_CTX *ctx, P11PROV_TOKEN *token,
         return 1;
     pthread_mutex_lock(&token->login_lock);
     ready = token->pin != NULL
-            || (p11prov_token_flags(token) & CKF_PROTECTED_AUTHENTICATION_PATH);
+            || (p11prov_token_flags(token)
+                & CKF_PROTECTED_AUTHENTICATION_PATH);
     if (!ready) {
         ready = pin_without_asking(ctx, sources, &pin, &len);
         if (ready > 0)
@@ -283,7 +291,8 @@ CK_RV p11prov_context_login(P11PROV_TOKEN *token, CK_SESSION_HANDLE session)
 
     pthread_mutex_lock(&token->login_lock);
     if (token->pin == NULL
-        && !(p11prov_token_flags(token) & CKF_PROTECTED_AUTHENTICATION_PATH)) {
+        && !(p11prov_token_flags(token)
+             & CKF_PROTECTED_AUTHENTICATION_PATH)) {
         pthread_mutex_unlock(&token->login_lock);
         return CKR_USER_NOT_LOGGED_IN;
     }

@@ -7,8 +7,8 @@
 #include "core/debug.h"
 
 struct p11prov_mechanisms {
-    CK_ULONG count;                       /* 0: listed none, or could not */
-    struct p11prov_mechanisms *retired;   /* the list this one replaced */
+    CK_ULONG count;                     /* 0: listed none, or could not */
+    struct p11prov_mechanisms *retired; /* the list this one replaced */
     CK_MECHANISM_TYPE types[];
 };
 
@@ -17,8 +17,8 @@ struct p11prov_mechanisms {
  * record no longer shared. */
 void p11prov_mechanisms_retire(P11PROV_TOKEN *t)
 {
-    struct p11prov_mechanisms *list =
-        __atomic_exchange_n(&t->mechanisms, NULL, __ATOMIC_ACQ_REL);
+    struct p11prov_mechanisms *list = __atomic_exchange_n(
+        &t->mechanisms, NULL, __ATOMIC_ACQ_REL);
 
     if (list != NULL) {
         list->retired = t->retired_mechanisms;
@@ -72,8 +72,8 @@ done:
 
 bool p11prov_token_offers(P11PROV_TOKEN *token, CK_MECHANISM_TYPE mechanism)
 {
-    struct p11prov_mechanisms *list =
-        __atomic_load_n(&token->mechanisms, __ATOMIC_ACQUIRE);
+    struct p11prov_mechanisms *list = __atomic_load_n(&token->mechanisms,
+                                                      __ATOMIC_ACQUIRE);
 
     if (list == NULL && (list = read_mechanisms(token)) == NULL)
         return true; /* out of memory: let the token answer */

@@ -128,7 +128,7 @@ static bool function_list_complete(const CK_FUNCTION_LIST *f)
 }
 
 static CK_FUNCTION_LIST *find_function_list(P11PROV_CTX *ctx, void *library,
-                                           const char *path)
+                                            const char *path)
 {
     CK_FUNCTION_LIST *fns = NULL;
     P11PROV_C_GetInterface get_interface;
@@ -149,7 +149,8 @@ static CK_FUNCTION_LIST *find_function_list(P11PROV_CTX *ctx, void *library,
         if (get_function_list == NULL) {
             P11PROV_RAISE(ctx, P11PROV_R_MODULE_LOAD,
                           "%s exports neither C_GetInterface nor "
-                          "C_GetFunctionList: not a PKCS#11 module", path);
+                          "C_GetFunctionList: not a PKCS#11 module",
+                          path);
             return NULL;
         }
         rv = get_function_list(&fns);
@@ -158,9 +159,11 @@ static CK_FUNCTION_LIST *find_function_list(P11PROV_CTX *ctx, void *library,
             return NULL;
         }
     }
-    if (fns == NULL || fns->version.major < 2 || !function_list_complete(fns)) {
+    if (fns == NULL || fns->version.major < 2
+        || !function_list_complete(fns)) {
         P11PROV_RAISE(ctx, P11PROV_R_MODULE_BAD_ANSWER,
-                      "%s returned an incomplete PKCS#11 function list", path);
+                      "%s returned an incomplete PKCS#11 function list",
+                      path);
         return NULL;
     }
     return fns;
@@ -173,7 +176,8 @@ static bool module_needs_serializing(const CK_INFO *info)
 {
     static const char tpm2_manufacturer[] = "tpm2-software.github.io";
     return memcmp(info->manufacturerID, tpm2_manufacturer,
-                  sizeof(tpm2_manufacturer) - 1) == 0;
+                  sizeof(tpm2_manufacturer) - 1)
+           == 0;
 }
 
 /* C_Initialize with OS locking and the configured init args. */
@@ -228,7 +232,8 @@ static int initialize_module(P11PROV_CTX *ctx, P11PROV_MODULE *m)
     }
     P11PROV_DEBUG(1, "module %s initialized (%s, cryptoki %u.%u%s)", m->path,
                   m->we_initialized ? "by us" : "already",
-                  m->info.cryptokiVersion.major, m->info.cryptokiVersion.minor,
+                  m->info.cryptokiVersion.major,
+                  m->info.cryptokiVersion.minor,
                   m->serialize ? ", calls serialized" : "");
     return 1;
 }
@@ -245,7 +250,8 @@ static P11PROV_MODULE *load_module(P11PROV_CTX *ctx, const char *path,
     CK_FUNCTION_LIST *fns = find_function_list(ctx, library, path);
     P11PROV_MODULE *m = fns ? OPENSSL_zalloc(sizeof(*m)) : NULL;
     if (m == NULL || (m->path = OPENSSL_strdup(path)) == NULL
-        || (init_args && (m->init_args = OPENSSL_strdup(init_args)) == NULL)) {
+        || (init_args
+            && (m->init_args = OPENSSL_strdup(init_args)) == NULL)) {
         if (fns != NULL)
             P11PROV_RAISE(ctx, P11PROV_R_MEMORY, "loading module %s", path);
         if (m != NULL) {
@@ -328,7 +334,8 @@ CK_RV p11prov_module_check_fork(P11PROV_CTX *ctx, P11PROV_MODULE *m)
                 P11PROV_RAISE(ctx, P11PROV_R_MODULE_INIT,
                               "%s cannot be used in a process forked after "
                               "it was initialized (it does not support fork: "
-                              "its TPM connection is the parent's)", m->path);
+                              "its TPM connection is the parent's)",
+                              m->path);
             pthread_mutex_unlock(&registry_lock);
             return rv;
         }

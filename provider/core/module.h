@@ -7,9 +7,9 @@
 #include <pthread.h>
 #include <stdbool.h>
 
-#include "pkcs11_uri.h"
 #include "core/context.h"
 #include "core/cryptoki.h"
+#include "pkcs11_uri.h"
 
 /* The module the URI selects (module-path, module-name, else the
  * configured one), loaded and initialised on first use; the context keeps

@@ -10,9 +10,9 @@
 #include "buildinfo.h"
 #include "core/module.h"
 
-
 static const char *const registration_dirs[] = {
-    "/etc/pkcs11/modules", P11KIT_MODULE_CONFIGS,
+    "/etc/pkcs11/modules",
+    P11KIT_MODULE_CONFIGS,
 };
 
 static bool name_is_plain(const char *name)

@@ -16,11 +16,11 @@ typedef struct p11prov_object {
     P11PROV_TOKEN *token;
     CK_OBJECT_CLASS object_class;
     CK_OBJECT_HANDLE handle;
-    unsigned int handle_generation;  /* module init count the handle is from */
+    unsigned int handle_generation; /* module init count the handle is from */
     unsigned char *id, *label;
     CK_ULONG id_len, label_len;
-    char *uri;                   /* the object's URI, never with a PIN */
-    bool always_authenticate;    /* a login before every operation */
+    char *uri;                /* the object's URI, never with a PIN */
+    bool always_authenticate; /* a login before every operation */
     CK_OBJECT_HANDLE copy;
     int copy_state;
     unsigned int copy_generation, copy_epoch;

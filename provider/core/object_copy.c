@@ -18,18 +18,22 @@ enum { COPY_UNTRIED, COPY_MADE, COPY_REFUSED };
 
 /* Whether the copy state was written for the module's current
  * initialisation and the token's current epoch. */
-static bool copy_current(const P11PROV_OBJECT *object, unsigned int generation)
+static bool copy_current(const P11PROV_OBJECT *object,
+                         unsigned int generation)
 {
-    return __atomic_load_n(&object->copy_generation, __ATOMIC_ACQUIRE) == generation
+    return __atomic_load_n(&object->copy_generation, __ATOMIC_ACQUIRE)
+               == generation
            && __atomic_load_n(&object->copy_epoch, __ATOMIC_ACQUIRE)
                   == __atomic_load_n(&object->token->epoch, __ATOMIC_ACQUIRE);
 }
 
-bool p11prov_object_copy_handle(const P11PROV_OBJECT *object, unsigned int generation,
-                             CK_OBJECT_HANDLE *handle)
+bool p11prov_object_copy_handle(const P11PROV_OBJECT *object,
+                                unsigned int generation,
+                                CK_OBJECT_HANDLE *handle)
 {
     if (!copy_current(object, generation)
-        || __atomic_load_n(&object->copy_state, __ATOMIC_ACQUIRE) != COPY_MADE)
+        || __atomic_load_n(&object->copy_state, __ATOMIC_ACQUIRE)
+               != COPY_MADE)
         return false;
     *handle = __atomic_load_n(&object->copy, __ATOMIC_RELAXED);
     return true;
@@ -62,8 +66,8 @@ static CK_RV keeper_session(P11PROV_TOKEN *token, unsigned int generation,
     return CKR_OK;
 }
 
-static void set_copy_state(P11PROV_OBJECT *object, int state, CK_OBJECT_HANDLE copy,
-                           unsigned int generation)
+static void set_copy_state(P11PROV_OBJECT *object, int state,
+                           CK_OBJECT_HANDLE copy, unsigned int generation)
 {
     /* Stamp last: a reader that sees the stamp sees the rest. */
     __atomic_store_n(&object->copy_generation, 0, __ATOMIC_RELEASE);
@@ -93,7 +97,8 @@ CK_OBJECT_HANDLE p11prov_object_copy_make(P11PROV_CTX *ctx,
         return original;
     /* Refused for this initialisation: no lock on every signature. */
     if (copy_current(object, generation)
-        && __atomic_load_n(&object->copy_state, __ATOMIC_ACQUIRE) == COPY_REFUSED)
+        && __atomic_load_n(&object->copy_state, __ATOMIC_ACQUIRE)
+               == COPY_REFUSED)
         return original;
     pthread_mutex_lock(&token->lock);
     if (copy_current(object, generation)) {
@@ -114,7 +119,8 @@ CK_OBJECT_HANDLE p11prov_object_copy_make(P11PROV_CTX *ctx,
     if (rv == CKR_OK) {
         set_copy_state(object, COPY_MADE, copy, generation);
         result = copy;
-        P11PROV_DEBUG(2, "%s copied to session object %lu", object->uri, copy);
+        P11PROV_DEBUG(2, "%s copied to session object %lu", object->uri,
+                      copy);
     } else if (rv == CKR_SESSION_HANDLE_INVALID || rv == CKR_SESSION_CLOSED) {
         token->keeper_generation = 0; /* a new keeper next time */
         p11prov_session_unreserve(token);
@@ -143,7 +149,8 @@ void p11prov_object_copy_destroy(P11PROV_OBJECT *object)
 
     /* At exit the copies die with the process; the module may already
      * have run its destructors. */
-    if (token == NULL || token->module->finalized || p11prov_process_exiting())
+    if (token == NULL || token->module->finalized
+        || p11prov_process_exiting())
         return;
     pthread_mutex_lock(&token->lock);
     if (copy_current(object, p11prov_module_generation(token->module))

@@ -24,8 +24,10 @@ static CK_RV find_again(P11PROV_OBJECT *object, CK_SESSION_HANDLE session,
     if (object->id != NULL)
         tmpl[n++] = (CK_ATTRIBUTE){ CKA_ID, object->id, object->id_len };
     if (object->label != NULL)
-        tmpl[n++] = (CK_ATTRIBUTE){ CKA_LABEL, object->label, object->label_len };
-    rv = p11prov_find_objects(object->token, session, tmpl, n, &found, &count);
+        tmpl[n++] = (CK_ATTRIBUTE){ CKA_LABEL, object->label,
+                                    object->label_len };
+    rv = p11prov_find_objects(object->token, session, tmpl, n, &found,
+                              &count);
     if (rv != CKR_OK)
         return rv;
     if (count != 1) {
@@ -42,7 +44,8 @@ CK_RV p11prov_object_handle(P11PROV_CTX *ctx, P11PROV_OBJECT *object,
                             CK_SESSION_HANDLE session, bool stale,
                             CK_OBJECT_HANDLE *handle)
 {
-    unsigned int generation = p11prov_module_generation(object->token->module);
+    unsigned int generation = p11prov_module_generation(
+        object->token->module);
     CK_OBJECT_HANDLE found;
     CK_RV rv;
 
@@ -54,8 +57,9 @@ CK_RV p11prov_object_handle(P11PROV_CTX *ctx, P11PROV_OBJECT *object,
      * generation (release) and read after it (acquire), so a current
      * generation comes with its handle. A handle that went stale in the
      * meantime fails with CKR_*_HANDLE_INVALID and is found again. */
-    if (!stale && __atomic_load_n(&object->handle_generation, __ATOMIC_ACQUIRE)
-                      == generation) {
+    if (!stale
+        && __atomic_load_n(&object->handle_generation, __ATOMIC_ACQUIRE)
+               == generation) {
         found = __atomic_load_n(&object->handle, __ATOMIC_RELAXED);
     } else {
         rv = find_again(object, session, &found);
@@ -66,7 +70,8 @@ CK_RV p11prov_object_handle(P11PROV_CTX *ctx, P11PROV_OBJECT *object,
                          __ATOMIC_RELEASE);
         P11PROV_DEBUG(1, "found %s again", object->uri);
     }
-    *handle = p11prov_object_copy_make(ctx, object, session, found, generation);
+    *handle = p11prov_object_copy_make(ctx, object, session, found,
+                                       generation);
     return CKR_OK;
 }
 

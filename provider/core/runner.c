@@ -17,20 +17,20 @@
 typedef struct run {
     P11PROV_CTX *ctx;
     P11PROV_TOKEN *token;
-    P11PROV_OBJECT *object;          /* NULL when generating */
-    const char *uri;                 /* the object's, or the token's */
+    P11PROV_OBJECT *object; /* NULL when generating */
+    const char *uri;        /* the object's, or the token's */
     P11PROV_TOKEN_OP op;
     CK_MECHANISM *mechanism;
     const unsigned char *in;
     size_t in_len;
     unsigned char *out;
-    CK_ULONG out_len;                /* in: the buffer's size */
+    CK_ULONG out_len; /* in: the buffer's size */
     const P11PROV_KEYPAIR_REQUEST *pair;
     CK_OBJECT_HANDLE public_key, private_key;
     /* Recovery state */
-    bool stale;                      /* find the object again */
-    bool read_write;                 /* in a read-write session */
-    bool in_init;                    /* the failure was the first call */
+    bool stale;      /* find the object again */
+    bool read_write; /* in a read-write session */
+    bool in_init;    /* the failure was the first call */
 } RUN;
 
 static const char *first_call(P11PROV_TOKEN_OP op)
@@ -126,10 +126,10 @@ static CK_RV generate(RUN *run, CK_SESSION_HANDLE session)
     if (rv != CKR_OK)
         return rv;
     for (int private_side = 0; private_side < 2; private_side++) {
-        const CK_ATTRIBUTE_TYPE *off =
-            private_side ? pair->private_off : pair->public_off;
-        size_t count =
-            private_side ? pair->private_off_count : pair->public_off_count;
+        const CK_ATTRIBUTE_TYPE *off = private_side ? pair->private_off
+                                                    : pair->public_off;
+        size_t count = private_side ? pair->private_off_count
+                                    : pair->public_off_count;
         for (size_t i = 0; i < count; i++) {
             CK_ATTRIBUTE attr = { off[i], &no, sizeof(no) };
             CK_RV set_rv;
@@ -137,8 +137,10 @@ static CK_RV generate(RUN *run, CK_SESSION_HANDLE session)
                          private_side ? run->private_key : run->public_key,
                          &attr, 1);
             if (set_rv != CKR_OK)
-                P11PROV_DEBUG(1, "the token keeps usage 0x%lx on the new key "
-                                 "(C_SetAttributeValue: 0x%lx)", off[i], set_rv);
+                P11PROV_DEBUG(1,
+                              "the token keeps usage 0x%lx on the new key "
+                              "(C_SetAttributeValue: 0x%lx)",
+                              off[i], set_rv);
         }
     }
     return CKR_OK;
@@ -150,7 +152,7 @@ static CK_RV attempt(RUN *run, CK_ULONG out_size)
     P11PROV_TOKEN *token = run->token;
     CK_SESSION_HANDLE session;
     CK_OBJECT_HANDLE handle = CK_INVALID_HANDLE;
-    bool active = false;  /* an operation the session still holds */
+    bool active = false; /* an operation the session still holds */
     CK_RV rv;
 
     run->in_init = true;
@@ -188,10 +190,10 @@ static CK_RV attempt(RUN *run, CK_ULONG out_size)
     ERR_pop_to_mark();
     /* Read-write sessions are never pooled; nor is one left with an
      * active operation or one the module says is gone. */
-    p11prov_session_return(token, session,
-                           !run->read_write
-                               && (rv == CKR_OK
-                                   || (!active && !p11prov_session_broken(rv))));
+    p11prov_session_return(
+        token, session,
+        !run->read_write
+            && (rv == CKR_OK || (!active && !p11prov_session_broken(rv))));
     return rv;
 }
 
@@ -252,7 +254,8 @@ static P11PROV_OP_STATUS run_with_recovery(RUN *run, size_t out_size,
         /* The module wrote, or says it wrote, past what we gave it. */
         P11PROV_RAISE(run->ctx, P11PROV_R_MODULE_BAD_ANSWER,
                       "%s with %s for %s returned %lu bytes, more than the "
-                      "%zu expected", second_call(run->op),
+                      "%zu expected",
+                      second_call(run->op),
                       p11prov_mechanism_name(run->mechanism->mechanism),
                       run->uri, (unsigned long)run->out_len, out_size);
         return P11PROV_OP_RAISED;
@@ -261,19 +264,21 @@ static P11PROV_OP_STATUS run_with_recovery(RUN *run, size_t out_size,
     return P11PROV_OP_DONE;
 }
 
-P11PROV_OP_STATUS p11prov_token_operation(P11PROV_CTX *ctx,
-                                          P11PROV_OBJECT *object,
-                                          P11PROV_TOKEN_OP op,
-                                          CK_MECHANISM *mechanism,
-                                          const unsigned char *in,
-                                          size_t in_len, unsigned char *out,
-                                          size_t *out_len, size_t out_size,
-                                          CK_RV *rv)
+P11PROV_OP_STATUS p11prov_token_operation(
+    P11PROV_CTX *ctx, P11PROV_OBJECT *object, P11PROV_TOKEN_OP op,
+    CK_MECHANISM *mechanism, const unsigned char *in, size_t in_len,
+    unsigned char *out, size_t *out_len, size_t out_size, CK_RV *rv)
 {
     RUN run = {
-        .ctx = ctx, .token = object->token, .object = object,
-        .uri = object->uri, .op = op,
-        .mechanism = mechanism, .in = in, .in_len = in_len, .out = out,
+        .ctx = ctx,
+        .token = object->token,
+        .object = object,
+        .uri = object->uri,
+        .op = op,
+        .mechanism = mechanism,
+        .in = in,
+        .in_len = in_len,
+        .out = out,
         .read_write = op == P11PROV_TOKEN_DERIVE
                       && __atomic_load_n(&object->token->derive_needs_rw,
                                          __ATOMIC_RELAXED),
@@ -291,8 +296,13 @@ P11PROV_OP_STATUS p11prov_token_generate_pair(
     CK_OBJECT_HANDLE *private_key, CK_RV *rv)
 {
     RUN run = {
-        .ctx = ctx, .token = token, .uri = uri, .op = P11PROV_TOKEN_GENERATE,
-        .mechanism = request->mechanism, .pair = request, .read_write = true,
+        .ctx = ctx,
+        .token = token,
+        .uri = uri,
+        .op = P11PROV_TOKEN_GENERATE,
+        .mechanism = request->mechanism,
+        .pair = request,
+        .read_write = true,
     };
     P11PROV_OP_STATUS status = run_with_recovery(&run, 0, rv);
 

@@ -10,22 +10,22 @@
 #include "core/object.h"
 
 typedef enum p11prov_token_op {
-    P11PROV_TOKEN_SIGN,      /* C_SignInit + C_Sign */
-    P11PROV_TOKEN_DECRYPT,   /* C_DecryptInit + C_Decrypt */
-    P11PROV_TOKEN_DERIVE,    /* C_DeriveKey, the secret's CKA_VALUE read,
+    P11PROV_TOKEN_SIGN,     /* C_SignInit + C_Sign */
+    P11PROV_TOKEN_DECRYPT,  /* C_DecryptInit + C_Decrypt */
+    P11PROV_TOKEN_DERIVE,   /* C_DeriveKey, the secret's CKA_VALUE read,
                               * the secret destroyed */
-    P11PROV_TOKEN_GENERATE,  /* C_GenerateKeyPair, usages narrowed */
+    P11PROV_TOKEN_GENERATE, /* C_GenerateKeyPair, usages narrowed */
 } P11PROV_TOKEN_OP;
 
 /* Where an operation ended. */
 typedef enum p11prov_op_status {
-    P11PROV_OP_DONE,         /* the result is written */
-    P11PROV_OP_INIT_FAILED,  /* the first call (C_*Init, C_DeriveKey,
+    P11PROV_OP_DONE,        /* the result is written */
+    P11PROV_OP_INIT_FAILED, /* the first call (C_*Init, C_DeriveKey,
                               * C_GenerateKeyPair, or the context login)
                               * said *rv */
-    P11PROV_OP_CALL_FAILED,  /* the call after it (C_Sign, C_Decrypt, the
+    P11PROV_OP_CALL_FAILED, /* the call after it (C_Sign, C_Decrypt, the
                               * secret's C_GetAttributeValue) said *rv */
-    P11PROV_OP_RAISED,       /* failed, error raised: the login, or an
+    P11PROV_OP_RAISED,      /* failed, error raised: the login, or an
                               * answer longer than the buffer */
 } P11PROV_OP_STATUS;
 
@@ -37,14 +37,10 @@ typedef enum p11prov_op_status {
  * session. Raises no error for a Cryptoki failure: the caller words it
  * (decryption must not tell padding failures apart), with
  * p11prov_token_op_raise when it has nothing to hide. */
-P11PROV_OP_STATUS p11prov_token_operation(P11PROV_CTX *ctx,
-                                          P11PROV_OBJECT *object,
-                                          P11PROV_TOKEN_OP op,
-                                          CK_MECHANISM *mechanism,
-                                          const unsigned char *in,
-                                          size_t in_len, unsigned char *out,
-                                          size_t *out_len, size_t out_size,
-                                          CK_RV *rv);
+P11PROV_OP_STATUS p11prov_token_operation(
+    P11PROV_CTX *ctx, P11PROV_OBJECT *object, P11PROV_TOKEN_OP op,
+    CK_MECHANISM *mechanism, const unsigned char *in, size_t in_len,
+    unsigned char *out, size_t *out_len, size_t out_size, CK_RV *rv);
 
 /* What C_GenerateKeyPair is given, and the usages turned off on the new
  * objects afterwards (a refusal is only traced: tpm2-pkcs11 fails, and

@@ -25,7 +25,8 @@ static unsigned int first_slot(void)
     return (unsigned int)(id >> 32) % P11PROV_IDLE_SESSIONS;
 }
 
-static bool take_idle_session(P11PROV_TOKEN *token, CK_SESSION_HANDLE *session)
+static bool take_idle_session(P11PROV_TOKEN *token,
+                              CK_SESSION_HANDLE *session)
 {
     unsigned int first = first_slot();
 
@@ -34,8 +35,8 @@ static bool take_idle_session(P11PROV_TOKEN *token, CK_SESSION_HANDLE *session)
         CK_SESSION_HANDLE *p = &token->idle[slot].handle;
         if (__atomic_load_n(p, __ATOMIC_RELAXED) == CK_INVALID_HANDLE)
             continue; /* read first: no write to an empty slot's line */
-        CK_SESSION_HANDLE h =
-            __atomic_exchange_n(p, CK_INVALID_HANDLE, __ATOMIC_ACQ_REL);
+        CK_SESSION_HANDLE h = __atomic_exchange_n(p, CK_INVALID_HANDLE,
+                                                  __ATOMIC_ACQ_REL);
         if (h != CK_INVALID_HANDLE) {
             *session = h;
             return true;
@@ -67,7 +68,8 @@ bool p11prov_session_reserve(P11PROV_TOKEN *token)
     CK_ULONG max = token->token_info.ulMaxSessionCount;
     bool limited = max != CK_EFFECTIVELY_INFINITE
                    && max != CK_UNAVAILABLE_INFORMATION;
-    unsigned int open = __atomic_load_n(&token->sessions_open, __ATOMIC_ACQUIRE);
+    unsigned int open = __atomic_load_n(&token->sessions_open,
+                                        __ATOMIC_ACQUIRE);
 
     do {
         if (limited && open >= max)
@@ -87,13 +89,15 @@ static bool wait_for_session(P11PROV_TOKEN *token, unsigned int seen,
 
     pthread_mutex_lock(&token->wait_lock);
     __atomic_add_fetch(&token->session_waiters, 1, __ATOMIC_SEQ_CST);
-    while (__atomic_load_n(&token->sessions_released, __ATOMIC_SEQ_CST) == seen
+    while (__atomic_load_n(&token->sessions_released, __ATOMIC_SEQ_CST)
+               == seen
            && err != ETIMEDOUT)
         err = pthread_cond_timedwait(&token->session_freed, &token->wait_lock,
                                      deadline);
     __atomic_sub_fetch(&token->session_waiters, 1, __ATOMIC_SEQ_CST);
     pthread_mutex_unlock(&token->wait_lock);
-    return __atomic_load_n(&token->sessions_released, __ATOMIC_SEQ_CST) != seen;
+    return __atomic_load_n(&token->sessions_released, __ATOMIC_SEQ_CST)
+           != seen;
 }
 
 /* flags for C_OpenSession: read-write sessions are always new (the idle
@@ -109,8 +113,8 @@ static CK_RV borrow(P11PROV_CTX *ctx, P11PROV_TOKEN *token, CK_FLAGS flags,
     if (rv != CKR_OK)
         return rv;
     for (;;) {
-        unsigned int seen =
-            __atomic_load_n(&token->sessions_released, __ATOMIC_SEQ_CST);
+        unsigned int seen = __atomic_load_n(&token->sessions_released,
+                                            __ATOMIC_SEQ_CST);
         if (!(flags & CKF_RW_SESSION) && take_idle_session(token, session))
             return CKR_OK;
         if (p11prov_session_reserve(token)) {
@@ -121,7 +125,8 @@ static CK_RV borrow(P11PROV_CTX *ctx, P11PROV_TOKEN *token, CK_FLAGS flags,
             p11prov_session_unreserve(token); /* the reservation */
             /* Waiting helps only when sessions of ours will come back. */
             if (rv != CKR_SESSION_COUNT
-                || __atomic_load_n(&token->sessions_open, __ATOMIC_ACQUIRE) == 0)
+                || __atomic_load_n(&token->sessions_open, __ATOMIC_ACQUIRE)
+                       == 0)
                 return rv;
         }
         if (deadline.tv_sec == 0) {

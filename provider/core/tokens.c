@@ -14,13 +14,12 @@
 #include "core/debug.h"
 #include "core/mechanisms.h"
 
-
-
 /* No real module has more; a larger count is a bad answer, not a reason
  * to allocate without bound. */
 #define MAX_SLOTS 1024
 
-static CK_RV list_slots(P11PROV_MODULE *m, CK_SLOT_ID **slots, CK_ULONG *count)
+static CK_RV list_slots(P11PROV_MODULE *m, CK_SLOT_ID **slots,
+                        CK_ULONG *count)
 {
     CK_RV rv;
 
@@ -63,7 +62,8 @@ static void drop_idle_sessions(P11PROV_TOKEN *t)
 {
     for (unsigned int i = 0; i < P11PROV_IDLE_SESSIONS; i++)
         if (__atomic_exchange_n(&t->idle[i].handle, CK_INVALID_HANDLE,
-                                __ATOMIC_ACQ_REL) != CK_INVALID_HANDLE)
+                                __ATOMIC_ACQ_REL)
+            != CK_INVALID_HANDLE)
             p11prov_session_unreserve(t);
 }
 
@@ -99,9 +99,11 @@ static P11PROV_TOKEN *token_record(P11PROV_MODULE *m, CK_SLOT_ID slot_id,
          * refreshed: other threads read the record without a lock. */
         if (!t->info_read
             || memcmp(t->token_info.serialNumber, token_info->serialNumber,
-                      sizeof(token_info->serialNumber)) != 0
+                      sizeof(token_info->serialNumber))
+                   != 0
             || memcmp(t->token_info.label, token_info->label,
-                      sizeof(token_info->label)) != 0) {
+                      sizeof(token_info->label))
+                   != 0) {
             drop_idle_sessions(t);
             __atomic_store_n(&t->logged_in_at, 0, __ATOMIC_RELEASE);
             p11prov_mechanisms_retire(t);
@@ -137,7 +139,8 @@ int p11prov_tokens_find(P11PROV_CTX *ctx, P11PROV_MODULE *m,
         P11PROV_RAISE_CKR(ctx, rv, "C_GetSlotList of module", m->path);
         return 0;
     }
-    *tokens = OPENSSL_zalloc(sizeof(**tokens) * (slot_count ? slot_count : 1));
+    *tokens = OPENSSL_zalloc(sizeof(**tokens)
+                             * (slot_count ? slot_count : 1));
     if (*tokens == NULL) {
         OPENSSL_free(slots);
         P11PROV_RAISE(ctx, P11PROV_R_MEMORY, "listing tokens");
@@ -174,9 +177,10 @@ int p11prov_tokens_find(P11PROV_CTX *ctx, P11PROV_MODULE *m,
             return 0;
         }
         (*tokens)[(*count)++] = t;
-        P11PROV_DEBUG(1, "token \"%.*s\" in slot %lu of %s matches",
-                      padded_length(token_info.label, sizeof(token_info.label)),
-                      (const char *)token_info.label, slots[i], m->path);
+        P11PROV_DEBUG(
+            1, "token \"%.*s\" in slot %lu of %s matches",
+            padded_length(token_info.label, sizeof(token_info.label)),
+            (const char *)token_info.label, slots[i], m->path);
     }
     OPENSSL_free(slots);
     return 1;
@@ -196,15 +200,17 @@ char *p11prov_token_uri(const P11PROV_TOKEN *token)
     p11uri *uri = p11uri_new();
     char *text = NULL;
 
-    if (uri != NULL && p11uri_set_token_info(uri, &token->token_info) == P11URI_OK)
+    if (uri != NULL
+        && p11uri_set_token_info(uri, &token->token_info) == P11URI_OK)
         text = p11uri_format(uri, P11URI_FORMAT_OMIT_PIN);
     p11uri_free(uri);
     return text;
 }
 
-char *p11prov_object_uri(const P11PROV_TOKEN *token, const unsigned char *label,
-                         CK_ULONG label_len, const unsigned char *id,
-                         CK_ULONG id_len, const char *type)
+char *p11prov_object_uri(const P11PROV_TOKEN *token,
+                         const unsigned char *label, CK_ULONG label_len,
+                         const unsigned char *id, CK_ULONG id_len,
+                         const char *type)
 {
     p11uri *uri = p11uri_new();
     char *text = NULL;
@@ -219,16 +225,6 @@ char *p11prov_object_uri(const P11PROV_TOKEN *token, const unsigned char *label,
     p11uri_free(uri);
     return text;
 }
-
-
-
-
-
-
-
-
-
-
 
 void p11prov_tokens_forget(P11PROV_MODULE *m)
 {
@@ -283,5 +279,3 @@ void p11prov_tokens_free(P11PROV_MODULE *m)
         OPENSSL_free(t);
     }
 }
-
-

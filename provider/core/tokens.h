@@ -6,9 +6,9 @@
 #ifndef PKCS11PROV_TOKEN_H
 #define PKCS11PROV_TOKEN_H
 
-#include "pkcs11_uri.h"
 #include "core/context.h"
 #include "core/cryptoki.h"
+#include "pkcs11_uri.h"
 
 /* Sessions a token keeps open while idle: the reserve above the threads
  * using it at the moment. */
@@ -21,10 +21,10 @@ struct p11prov_token {
     P11PROV_MODULE *module;
     CK_SLOT_ID slot_id;
     CK_SLOT_INFO slot_info;
-    CK_TOKEN_INFO token_info;       /* as first read; flags kept current */
+    CK_TOKEN_INFO token_info; /* as first read; flags kept current */
     bool info_read;
-    unsigned int epoch;             /* bumped when another token appears */
-    pthread_mutex_t lock;           /* guards the record */
+    unsigned int epoch;   /* bumped when another token appears */
+    pthread_mutex_t lock; /* guards the record */
     /* The session pool (token.c). Idle sessions sit in slots that
      * borrowers and returners swap atomically, so signing threads never
      * queue on a lock; CK_INVALID_HANDLE marks an empty slot. Slots are
@@ -48,8 +48,8 @@ struct p11prov_token {
      * re-initialised module counts as logged out; 0: never. */
     pthread_mutex_t login_lock;
     unsigned int logged_in_at;
-    bool pin_refused;               /* a wrong PIN: never try again */
-    char *pin;                      /* for re-login; wiped on free */
+    bool pin_refused; /* a wrong PIN: never try again */
+    char *pin;        /* for re-login; wiped on free */
     size_t pin_len;
     /* C_GetMechanismList, read once per token in the slot: published
      * whole (atomic pointer, NULL until read) and read without a lock. A
@@ -79,7 +79,8 @@ static inline CK_FLAGS p11prov_token_flags(const P11PROV_TOKEN *token)
     return __atomic_load_n(&token->token_info.flags, __ATOMIC_ACQUIRE);
 }
 
-static inline void p11prov_token_set_flags(P11PROV_TOKEN *token, CK_FLAGS flags)
+static inline void p11prov_token_set_flags(P11PROV_TOKEN *token,
+                                           CK_FLAGS flags)
 {
     __atomic_store_n(&token->token_info.flags, flags, __ATOMIC_RELEASE);
 }
@@ -88,7 +89,8 @@ static inline void p11prov_token_set_flags(P11PROV_TOKEN *token, CK_FLAGS flags)
  * p11prov_tokens_forget may still come back from their borrowers. */
 static inline void p11prov_session_unreserve(P11PROV_TOKEN *token)
 {
-    unsigned int open = __atomic_load_n(&token->sessions_open, __ATOMIC_RELAXED);
+    unsigned int open = __atomic_load_n(&token->sessions_open,
+                                        __ATOMIC_RELAXED);
     while (open > 0
            && !__atomic_compare_exchange_n(&token->sessions_open, &open,
                                            open - 1, true, __ATOMIC_ACQ_REL,
@@ -105,9 +107,10 @@ char *p11prov_token_uri(const P11PROV_TOKEN *token);
 
 /* The URI of an object on the token (token, label, id, type), no PIN;
  * label and id may be NULL. malloc()ed, NULL when out of memory. */
-char *p11prov_object_uri(const P11PROV_TOKEN *token, const unsigned char *label,
-                         CK_ULONG label_len, const unsigned char *id,
-                         CK_ULONG id_len, const char *type);
+char *p11prov_object_uri(const P11PROV_TOKEN *token,
+                         const unsigned char *label, CK_ULONG label_len,
+                         const unsigned char *id, CK_ULONG id_len,
+                         const char *type);
 
 /* Drops the pooled sessions without closing them: before C_Finalize (which
  * closes them all) and in a forked child (the parent's sessions must not

@@ -38,7 +38,8 @@ P11PROV_KEY *p11prov_key_ref(P11PROV_KEY *key)
 
 void p11prov_key_unref(P11PROV_KEY *key)
 {
-    if (key == NULL || __atomic_sub_fetch(&key->refs, 1, __ATOMIC_ACQ_REL) > 0)
+    if (key == NULL
+        || __atomic_sub_fetch(&key->refs, 1, __ATOMIC_ACQ_REL) > 0)
         return;
     p11prov_object_clear(&key->object);
     EVP_PKEY_free(key->soft);
@@ -102,7 +103,8 @@ static int key_kind(P11PROV_TOKEN *token, CK_SESSION_HANDLE session,
     if (key_type != CKK_EC && key_type != CKK_EC_EDWARDS)
         return 0;
     if (p11prov_get_attribute(token, session, object, CKA_EC_PARAMS, &params,
-                              &len) != CKR_OK)
+                              &len)
+        != CKR_OK)
         return 0;
     ok = p11prov_ec_params_kind(params, len, kind, &group);
     OPENSSL_free(params);
@@ -134,25 +136,29 @@ P11PROV_KEY *p11prov_key_from_token(P11PROV_CTX *ctx, P11PROV_TOKEN *token,
     key->key_type = key_type;
     key->object.handle = object;
     key->object.handle_generation = p11prov_module_generation(token->module);
-    rv = p11prov_get_attribute(token, session, object, CKA_ID, &key->object.id,
-                               &key->object.id_len);
+    rv = p11prov_get_attribute(token, session, object, CKA_ID,
+                               &key->object.id, &key->object.id_len);
     if (rv == CKR_OK || rv == CKR_ATTRIBUTE_TYPE_INVALID)
         rv = p11prov_get_attribute(token, session, object, CKA_LABEL,
-                                   &key->object.label, &key->object.label_len);
+                                   &key->object.label,
+                                   &key->object.label_len);
     if (rv == CKR_ATTRIBUTE_TYPE_INVALID)
         rv = CKR_OK;
     if (rv == CKR_OK && object_class == CKO_PRIVATE_KEY) {
-        key->can_sign = p11prov_get_bool(token, session, object, CKA_SIGN, false);
-        key->can_decrypt = p11prov_get_bool(token, session, object, CKA_DECRYPT,
-                                     false);
-        key->can_derive = p11prov_get_bool(token, session, object, CKA_DERIVE, false);
-        key->object.always_authenticate = p11prov_get_bool(token, session, object,
-                                             CKA_ALWAYS_AUTHENTICATE, false);
+        key->can_sign = p11prov_get_bool(token, session, object, CKA_SIGN,
+                                         false);
+        key->can_decrypt = p11prov_get_bool(token, session, object,
+                                            CKA_DECRYPT, false);
+        key->can_derive = p11prov_get_bool(token, session, object, CKA_DERIVE,
+                                           false);
+        key->object.always_authenticate = p11prov_get_bool(
+            token, session, object, CKA_ALWAYS_AUTHENTICATE, false);
         rv = read_allowed_mechanisms(key, session, object);
     }
     if (rv == CKR_OK
         && (key->object.uri = p11prov_object_uri(
-                token, key->object.label, key->object.label_len, key->object.id, key->object.id_len,
+                token, key->object.label, key->object.label_len,
+                key->object.id, key->object.id_len,
                 object_class == CKO_PRIVATE_KEY ? "private" : "public"))
                == NULL)
         rv = CKR_HOST_MEMORY;
@@ -178,7 +184,8 @@ bool p11prov_mechanism_usable(P11PROV_KEY *key, CK_MECHANISM_TYPE mechanism)
         return true;
     if (!p11prov_key_allows(key, mechanism))
         return false;
-    return key->allowed != NULL || p11prov_token_offers(key->object.token, mechanism);
+    return key->allowed != NULL
+           || p11prov_token_offers(key->object.token, mechanism);
 }
 
 int p11prov_refuse_mechanism(P11PROV_CTX *ctx, const P11PROV_KEY *key,
@@ -186,6 +193,7 @@ int p11prov_refuse_mechanism(P11PROV_CTX *ctx, const P11PROV_KEY *key,
 {
     P11PROV_RAISE(ctx, P11PROV_R_UNSUPPORTED,
                   "%s: not allowed for %s (CKA_ALLOWED_MECHANISMS) or not "
-                  "offered by its token", what, key->object.uri);
+                  "offered by its token",
+                  what, key->object.uri);
     return 0;
 }

@@ -21,19 +21,19 @@ typedef enum p11prov_key_kind {
 } P11PROV_KEY_KIND;
 
 typedef struct p11prov_key {
-    unsigned int magic;          /* P11PROV_KEY_MAGIC: references are checked */
+    unsigned int magic; /* P11PROV_KEY_MAGIC: references are checked */
     int refs;
     P11PROV_CTX *provctx;
     P11PROV_KEY_KIND kind;
-    EVP_PKEY *soft;              /* public twin, or the whole software key */
-    bool soft_has_private;       /* a software key with its private part */
+    EVP_PKEY *soft;        /* public twin, or the whole software key */
+    bool soft_has_private; /* a software key with its private part */
     /* On a token (object.token NULL for software keys): */
     P11PROV_OBJECT object;
     CK_KEY_TYPE key_type;
     bool can_sign, can_decrypt, can_derive;
-    CK_MECHANISM_TYPE *allowed;  /* CKA_ALLOWED_MECHANISMS; NULL: any */
+    CK_MECHANISM_TYPE *allowed; /* CKA_ALLOWED_MECHANISMS; NULL: any */
     CK_ULONG allowed_count;
-    int bits;                    /* modulus or group order bits */
+    int bits; /* modulus or group order bits */
 } P11PROV_KEY;
 
 #define P11PROV_KEY_MAGIC 0x70313170u
@@ -53,7 +53,8 @@ P11PROV_KEY *p11prov_key_from_token(P11PROV_CTX *ctx, P11PROV_TOKEN *token,
                                     bool *unsupported);
 
 /* An empty software key of the kind (keymgmt new/import/gen). */
-P11PROV_KEY *p11prov_key_new_software(P11PROV_CTX *ctx, P11PROV_KEY_KIND kind);
+P11PROV_KEY *p11prov_key_new_software(P11PROV_CTX *ctx,
+                                      P11PROV_KEY_KIND kind);
 
 P11PROV_KEY *p11prov_key_ref(P11PROV_KEY *key);
 void p11prov_key_unref(P11PROV_KEY *key);
@@ -81,7 +82,8 @@ static inline bool p11prov_key_on_token(const P11PROV_KEY *key)
 /* key_public.c: the software twin of a token key's public part. */
 EVP_PKEY *p11prov_public_from_token(P11PROV_CTX *ctx, P11PROV_TOKEN *token,
                                     CK_SESSION_HANDLE session,
-                                    P11PROV_KEY *key, CK_OBJECT_HANDLE object);
+                                    P11PROV_KEY *key,
+                                    CK_OBJECT_HANDLE object);
 
 /* key_kind.c: classifies a CKK_EC / CKK_EC_EDWARDS key by its CKA_EC_PARAMS (curve OID,
  * or the printable names SoftHSM uses for Edwards curves). Returns 1 and

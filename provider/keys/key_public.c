@@ -8,8 +8,8 @@
 #include <openssl/param_build.h>
 #include <openssl/x509.h>
 
-#include "keys/key.h"
 #include "core/object.h"
+#include "keys/key.h"
 
 /* CKA_EC_POINT is a DER OCTET STRING holding the point, but some modules
  * return the bare point: unwrap only when the DER covers the value. */
@@ -41,8 +41,8 @@ static void unwrap_point(const unsigned char **point, CK_ULONG *len)
 static EVP_PKEY *twin_from_params(P11PROV_CTX *ctx, const char *type,
                                   OSSL_PARAM *params)
 {
-    EVP_PKEY_CTX *pctx =
-        EVP_PKEY_CTX_new_from_name(ctx->libctx, type, P11PROV_SOFTWARE_PROPQ);
+    EVP_PKEY_CTX *pctx = EVP_PKEY_CTX_new_from_name(ctx->libctx, type,
+                                                    P11PROV_SOFTWARE_PROPQ);
     EVP_PKEY *pkey = NULL;
 
     if (pctx == NULL || EVP_PKEY_fromdata_init(pctx) <= 0
@@ -61,7 +61,8 @@ static EVP_PKEY *rsa_twin(P11PROV_CTX *ctx, P11PROV_TOKEN *token,
     BIGNUM *bn_n = NULL, *bn_e = NULL;
     EVP_PKEY *pkey = NULL;
 
-    *rv = p11prov_get_attribute(token, session, object, CKA_MODULUS, &n, &n_len);
+    *rv = p11prov_get_attribute(token, session, object, CKA_MODULUS, &n,
+                                &n_len);
     if (*rv == CKR_OK)
         *rv = p11prov_get_attribute(token, session, object,
                                     CKA_PUBLIC_EXPONENT, &e, &e_len);
@@ -149,9 +150,11 @@ static bool find_companion(P11PROV_TOKEN *token, CK_SESSION_HANDLE session,
     CK_ULONG count;
 
     if (key->object.id != NULL && key->object.id_len > 0)
-        tmpl[1] = (CK_ATTRIBUTE){ CKA_ID, key->object.id, key->object.id_len };
+        tmpl[1] = (CK_ATTRIBUTE){ CKA_ID, key->object.id,
+                                  key->object.id_len };
     else if (key->object.label != NULL)
-        tmpl[1] = (CK_ATTRIBUTE){ CKA_LABEL, key->object.label, key->object.label_len };
+        tmpl[1] = (CK_ATTRIBUTE){ CKA_LABEL, key->object.label,
+                                  key->object.label_len };
     else
         return false;
     if (p11prov_find_objects(token, session, tmpl, 2, &handles, &count)

@@ -22,7 +22,8 @@ typedef struct attribute_list {
     CK_ULONG count;
 } TEMPLATE;
 
-static void add(TEMPLATE *t, CK_ATTRIBUTE_TYPE type, void *value, CK_ULONG len)
+static void add(TEMPLATE *t, CK_ATTRIBUTE_TYPE type, void *value,
+                CK_ULONG len)
 {
     if (t->count < MAX_TEMPLATE)
         t->attrs[t->count++] = (CK_ATTRIBUTE){ type, value, len };
@@ -36,7 +37,8 @@ static CK_RV exists(P11PROV_TOKEN *token, CK_SESSION_HANDLE session,
     CK_ATTRIBUTE tmpl = { type, value->data, value->len };
     CK_OBJECT_HANDLE *handles;
     CK_ULONG count;
-    CK_RV rv = p11prov_find_objects(token, session, &tmpl, 1, &handles, &count);
+    CK_RV rv = p11prov_find_objects(token, session, &tmpl, 1, &handles,
+                                    &count);
 
     OPENSSL_free(handles);
     *found = rv == CKR_OK && count > 0;
@@ -83,9 +85,9 @@ static size_t usages_off(bool rsa, bool ec, bool private_key,
     return n;
 }
 
-static int generate(P11PROV_CTX *ctx, P11PROV_TOKEN *token,
-                    const p11uri *uri, const P11PROV_KEYGEN_SPEC *spec,
-                    const char *uri_text, CK_OBJECT_HANDLE *private_key)
+static int generate(P11PROV_CTX *ctx, P11PROV_TOKEN *token, const p11uri *uri,
+                    const P11PROV_KEYGEN_SPEC *spec, const char *uri_text,
+                    CK_OBJECT_HANDLE *private_key)
 {
     static CK_BBOOL yes = CK_TRUE, no = CK_FALSE;
     static unsigned char f4[] = { 0x01, 0x00, 0x01 };
@@ -109,14 +111,16 @@ static int generate(P11PROV_CTX *ctx, P11PROV_TOKEN *token,
         else
             add(i ? &priv : &pub, CKA_ID, id, sizeof(id));
     }
-    if (!given_id->present && RAND_bytes_ex(ctx->libctx, id, sizeof(id), 0) <= 0)
+    if (!given_id->present
+        && RAND_bytes_ex(ctx->libctx, id, sizeof(id), 0) <= 0)
         return 0;
     add(&priv, CKA_PRIVATE, &yes, sizeof(yes));
     add(&priv, CKA_SENSITIVE, &yes, sizeof(yes));
     add(&priv, CKA_EXTRACTABLE, &no, sizeof(no));
     add(&priv, CKA_SIGN, &yes, sizeof(yes));
     add(&pub, CKA_VERIFY, &yes, sizeof(yes));
-    bool rsa = spec->kind == P11PROV_KEY_RSA || spec->kind == P11PROV_KEY_RSA_PSS;
+    bool rsa = spec->kind == P11PROV_KEY_RSA
+               || spec->kind == P11PROV_KEY_RSA_PSS;
     bool ec = spec->kind == P11PROV_KEY_EC;
     if (rsa) {
         add(&priv, CKA_DECRYPT, &yes, sizeof(yes));
@@ -126,7 +130,8 @@ static int generate(P11PROV_CTX *ctx, P11PROV_TOKEN *token,
         add(&priv, CKA_DERIVE, &yes, sizeof(yes));
     if (rsa) {
         int exp_len = spec->rsa_exponent
-                          ? BN_bn2bin(spec->rsa_exponent, exponent) : 0;
+                          ? BN_bn2bin(spec->rsa_exponent, exponent)
+                          : 0;
         add(&pub, CKA_MODULUS_BITS, &bits, sizeof(bits));
         if (exp_len > 0)
             add(&pub, CKA_PUBLIC_EXPONENT, exponent, (CK_ULONG)exp_len);
@@ -147,8 +152,10 @@ static int generate(P11PROV_CTX *ctx, P11PROV_TOKEN *token,
     }
     P11PROV_KEYPAIR_REQUEST request = {
         .mechanism = &mechanism,
-        .public_template = pub.attrs, .public_count = pub.count,
-        .private_template = priv.attrs, .private_count = priv.count,
+        .public_template = pub.attrs,
+        .public_count = pub.count,
+        .private_template = priv.attrs,
+        .private_count = priv.count,
         .public_off = public_off,
         .public_off_count = usages_off(rsa, ec, false, public_off),
         .private_off = private_off,
@@ -169,7 +176,8 @@ static P11PROV_TOKEN *the_token(P11PROV_CTX *ctx, const p11uri *uri,
     P11PROV_TOKEN **tokens = NULL, *token = NULL;
     size_t count = 0;
 
-    if (module == NULL || !p11prov_tokens_find(ctx, module, uri, &tokens, &count))
+    if (module == NULL
+        || !p11prov_tokens_find(ctx, module, uri, &tokens, &count))
         return NULL;
     if (count == 1)
         token = tokens[0];
@@ -219,7 +227,8 @@ static int names_free(P11PROV_CTX *ctx, P11PROV_TOKEN *token,
 
 /* The key object for the new private key. */
 static P11PROV_KEY *new_key(P11PROV_CTX *ctx, P11PROV_TOKEN *token,
-                            CK_OBJECT_HANDLE private_key, const char *safe_uri)
+                            CK_OBJECT_HANDLE private_key,
+                            const char *safe_uri)
 {
     CK_SESSION_HANDLE session;
     P11PROV_KEY *key;

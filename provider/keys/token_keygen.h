@@ -11,9 +11,9 @@
 
 typedef struct p11prov_keygen_spec {
     P11PROV_KEY_KIND kind;
-    size_t rsa_bits;             /* 0: 2048 */
-    BIGNUM *rsa_exponent;        /* NULL: 65537 */
-    char group[64];              /* EC curve name; "" for others */
+    size_t rsa_bits;      /* 0: 2048 */
+    BIGNUM *rsa_exponent; /* NULL: 65537 */
+    char group[64];       /* EC curve name; "" for others */
 } P11PROV_KEYGEN_SPEC;
 
 /* Generates the pair on the token the URI names (exactly one), with the

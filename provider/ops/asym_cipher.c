@@ -11,8 +11,8 @@
 #include <openssl/params.h>
 #include <openssl/rsa.h>
 
-#include "ops/rsa_params.h"
 #include "ops/asym_cipher.h"
+#include "ops/rsa_params.h"
 #include "ops/rsa_unpad.h"
 
 static OSSL_FUNC_asym_cipher_newctx_fn rsa_newctx;
@@ -83,8 +83,9 @@ static void *rsa_dupctx(void *vctx)
 
 static const char *key_name(const RSA_ENC_CTX *ctx)
 {
-    return ctx->key != NULL && ctx->key->object.uri != NULL ? ctx->key->object.uri
-                                                     : "the software key";
+    return ctx->key != NULL && ctx->key->object.uri != NULL
+               ? ctx->key->object.uri
+               : "the software key";
 }
 
 /* "<key> <what>": what the key cannot do, or what went wrong. */
@@ -147,7 +148,8 @@ static EVP_PKEY_CTX *software_ctx(RSA_ENC_CTX *ctx, bool decrypt)
     *p++ = OSSL_PARAM_construct_int(OSSL_ASYM_CIPHER_PARAM_PAD_MODE,
                                     &pad_mode);
     if (pad_mode == RSA_PKCS1_OAEP_PADDING) {
-        const EVP_MD *md = p11prov_rsa_oaep_md(ctx->provctx, &ctx->oaep_md, ctx->oaep_props);
+        const EVP_MD *md = p11prov_rsa_oaep_md(ctx->provctx, &ctx->oaep_md,
+                                               ctx->oaep_props);
         if (md == NULL)
             return NULL;
         *p++ = OSSL_PARAM_construct_utf8_string(
@@ -165,7 +167,8 @@ static EVP_PKEY_CTX *software_ctx(RSA_ENC_CTX *ctx, bool decrypt)
                 OSSL_ASYM_CIPHER_PARAM_MGF1_DIGEST_PROPS, ctx->mgf1_props, 0);
         if (ctx->label != NULL)
             *p++ = OSSL_PARAM_construct_octet_string(
-                OSSL_ASYM_CIPHER_PARAM_OAEP_LABEL, ctx->label, ctx->label_len);
+                OSSL_ASYM_CIPHER_PARAM_OAEP_LABEL, ctx->label,
+                ctx->label_len);
     }
     if (ctx->client_version != 0)
         *p++ = OSSL_PARAM_construct_uint(
@@ -219,7 +222,8 @@ static int software_run(RSA_ENC_CTX *ctx, bool decrypt, unsigned char *out,
 }
 
 static int rsa_encrypt(void *vctx, unsigned char *out, size_t *out_len,
-                       size_t out_size, const unsigned char *in, size_t in_len)
+                       size_t out_size, const unsigned char *in,
+                       size_t in_len)
 {
     RSA_ENC_CTX *ctx = vctx;
 
@@ -233,7 +237,8 @@ static int rsa_encrypt(void *vctx, unsigned char *out, size_t *out_len,
 }
 
 static int rsa_decrypt(void *vctx, unsigned char *out, size_t *out_len,
-                       size_t out_size, const unsigned char *in, size_t in_len)
+                       size_t out_size, const unsigned char *in,
+                       size_t in_len)
 {
     RSA_ENC_CTX *ctx = vctx;
 
@@ -249,7 +254,8 @@ static int rsa_decrypt(void *vctx, unsigned char *out, size_t *out_len,
     if (out_size < needed) {
         P11PROV_RAISE(ctx->provctx, P11PROV_R_BAD_ARGUMENT,
                       "output buffer of %zu bytes for decryption with %s: "
-                      "%zu needed", out_size, key_name(ctx), needed);
+                      "%zu needed",
+                      out_size, key_name(ctx), needed);
         return 0;
     }
     if (p11prov_key_on_token(ctx->key))
@@ -284,9 +290,10 @@ static int rsa_set_ctx_params(void *vctx, const OSSL_PARAM params[])
 
     if (params == NULL)
         return 1;
-    if (!p11prov_digest_param(ctx->provctx, params, OSSL_ASYM_CIPHER_PARAM_OAEP_DIGEST,
-                    OSSL_ASYM_CIPHER_PARAM_OAEP_DIGEST_PROPS, &ctx->oaep_md,
-                    &ctx->oaep_props))
+    if (!p11prov_digest_param(ctx->provctx, params,
+                              OSSL_ASYM_CIPHER_PARAM_OAEP_DIGEST,
+                              OSSL_ASYM_CIPHER_PARAM_OAEP_DIGEST_PROPS,
+                              &ctx->oaep_md, &ctx->oaep_props))
         return 0;
     p = OSSL_PARAM_locate_const(params, OSSL_ASYM_CIPHER_PARAM_PAD_MODE);
     if (p != NULL) {
@@ -294,13 +301,17 @@ static int rsa_set_ctx_params(void *vctx, const OSSL_PARAM params[])
         if (!p11prov_rsa_pad_mode_get(p, P11PROV_RSA_FOR_CIPHER, &mode))
             return bad_value(ctx, OSSL_ASYM_CIPHER_PARAM_PAD_MODE);
         /* As OpenSSL: choosing OAEP settles its digest (SHA-1 if unset). */
-        if (mode == RSA_PKCS1_OAEP_PADDING && p11prov_rsa_oaep_md(ctx->provctx, &ctx->oaep_md, ctx->oaep_props) == NULL)
+        if (mode == RSA_PKCS1_OAEP_PADDING
+            && p11prov_rsa_oaep_md(ctx->provctx, &ctx->oaep_md,
+                                   ctx->oaep_props)
+                   == NULL)
             return 0;
         ctx->pad_mode = mode;
     }
-    if (!p11prov_digest_param(ctx->provctx, params, OSSL_ASYM_CIPHER_PARAM_MGF1_DIGEST,
-                    OSSL_ASYM_CIPHER_PARAM_MGF1_DIGEST_PROPS, &ctx->mgf1_md,
-                    &ctx->mgf1_props))
+    if (!p11prov_digest_param(ctx->provctx, params,
+                              OSSL_ASYM_CIPHER_PARAM_MGF1_DIGEST,
+                              OSSL_ASYM_CIPHER_PARAM_MGF1_DIGEST_PROPS,
+                              &ctx->mgf1_md, &ctx->mgf1_props))
         return 0;
     p = OSSL_PARAM_locate_const(params, OSSL_ASYM_CIPHER_PARAM_OAEP_LABEL);
     if (p != NULL) {
@@ -345,7 +356,8 @@ static int rsa_get_ctx_params(void *vctx, OSSL_PARAM params[])
     p = OSSL_PARAM_locate(params, OSSL_ASYM_CIPHER_PARAM_TLS_CLIENT_VERSION);
     if (p != NULL && !OSSL_PARAM_set_uint(p, ctx->client_version))
         return 0;
-    p = OSSL_PARAM_locate(params, OSSL_ASYM_CIPHER_PARAM_TLS_NEGOTIATED_VERSION);
+    p = OSSL_PARAM_locate(params,
+                          OSSL_ASYM_CIPHER_PARAM_TLS_NEGOTIATED_VERSION);
     if (p != NULL && !OSSL_PARAM_set_uint(p, ctx->alt_version))
         return 0;
     return 1;

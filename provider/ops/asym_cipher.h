@@ -11,12 +11,12 @@
 typedef struct rsa_enc_ctx {
     P11PROV_CTX *provctx;
     P11PROV_KEY *key;
-    int pad_mode;               /* RSA_PKCS1_PADDING, _OAEP_, _NO_, ... */
-    EVP_MD *oaep_md;            /* NULL: SHA-1 */
-    char *oaep_props;           /* the properties it was fetched with */
-    EVP_MD *mgf1_md;            /* NULL: the OAEP digest */
+    int pad_mode;     /* RSA_PKCS1_PADDING, _OAEP_, _NO_, ... */
+    EVP_MD *oaep_md;  /* NULL: SHA-1 */
+    char *oaep_props; /* the properties it was fetched with */
+    EVP_MD *mgf1_md;  /* NULL: the OAEP digest */
     char *mgf1_props;
-    unsigned char *label;       /* OAEP label, may be NULL */
+    unsigned char *label; /* OAEP label, may be NULL */
     size_t label_len;
     /* RSA_PKCS1_WITH_TLS_PADDING (libssl's RSA key exchange) */
     unsigned int client_version, alt_version;
@@ -29,6 +29,5 @@ typedef struct rsa_enc_ctx {
 int p11prov_rsa_token_decrypt(RSA_ENC_CTX *ctx, unsigned char *out,
                               size_t *out_len, size_t out_size,
                               const unsigned char *in, size_t in_len);
-
 
 #endif

@@ -19,11 +19,11 @@
 #include <openssl/rand.h>
 #include <openssl/rsa.h>
 
-#include "ops/rsa_params.h"
-#include "ops/asym_cipher.h"
-#include "ops/rsa_unpad.h"
-#include "core/runner.h"
 #include "core/mechanisms.h"
+#include "core/runner.h"
+#include "ops/asym_cipher.h"
+#include "ops/rsa_params.h"
+#include "ops/rsa_unpad.h"
 
 /* A 16384-bit modulus. */
 #define MAX_RSA_BYTES 2048
@@ -34,7 +34,8 @@ static int decryption_failed(RSA_ENC_CTX *ctx)
 {
     P11PROV_RAISE(ctx->provctx, P11PROV_R_BAD_ARGUMENT,
                   "decryption with %s failed: the ciphertext is not valid "
-                  "for this key and these parameters", ctx->key->object.uri);
+                  "for this key and these parameters",
+                  ctx->key->object.uri);
     return 0;
 }
 
@@ -75,8 +76,8 @@ static P11PROV_OP_STATUS decrypt(RSA_ENC_CTX *ctx, CK_MECHANISM *mechanism,
 }
 
 /* Raw RSA on the token: the size-byte block, right-aligned in raw. */
-static int raw_decrypt(RSA_ENC_CTX *ctx, const unsigned char *in,
-                       size_t size, unsigned char *raw)
+static int raw_decrypt(RSA_ENC_CTX *ctx, const unsigned char *in, size_t size,
+                       unsigned char *raw)
 {
     CK_MECHANISM mechanism = { CKM_RSA_X_509, NULL, 0 };
     size_t len = 0;
@@ -135,13 +136,15 @@ static int tls_decrypt(RSA_ENC_CTX *ctx, const unsigned char *in, size_t size,
     if (ctx->client_version == 0) {
         P11PROV_RAISE(ctx->provctx, P11PROV_R_BAD_ARGUMENT,
                       "TLS premaster decryption with %s needs the client "
-                      "version (%s)", ctx->key->object.uri,
+                      "version (%s)",
+                      ctx->key->object.uri,
                       OSSL_ASYM_CIPHER_PARAM_TLS_CLIENT_VERSION);
         return 0;
     }
     /* Before decrypting: nothing after it may depend on the result. */
     if (RAND_priv_bytes_ex(ctx->provctx->libctx, random_secret,
-                           sizeof(random_secret), 0) <= 0) {
+                           sizeof(random_secret), 0)
+        <= 0) {
         P11PROV_RAISE(ctx->provctx, P11PROV_R_INTERNAL,
                       "no random bytes for the TLS premaster secret");
         return 0;
@@ -162,10 +165,9 @@ static int tls_decrypt(RSA_ENC_CTX *ctx, const unsigned char *in, size_t size,
                                            &len, size, &rv);
         bool done = status == P11PROV_OP_DONE;
         if (done || (status == P11PROV_OP_CALL_FAILED && data_failure(rv)))
-            p11prov_tls_premaster_from_plain(out, block, done ? len : 0, done,
-                                             random_secret,
-                                             ctx->client_version,
-                                             ctx->alt_version);
+            p11prov_tls_premaster_from_plain(
+                out, block, done ? len : 0, done, random_secret,
+                ctx->client_version, ctx->alt_version);
         else
             ok = token_failed(ctx, status, rv, CKM_RSA_PKCS);
     } else {
@@ -183,7 +185,8 @@ static int oaep_decrypt(RSA_ENC_CTX *ctx, const unsigned char *in,
                         size_t size, unsigned char *out, size_t *out_len,
                         size_t out_size)
 {
-    const EVP_MD *md = p11prov_rsa_oaep_md(ctx->provctx, &ctx->oaep_md, ctx->oaep_props);
+    const EVP_MD *md = p11prov_rsa_oaep_md(ctx->provctx, &ctx->oaep_md,
+                                           ctx->oaep_props);
     if (md == NULL)
         return 0;
     const EVP_MD *mgf1_md = ctx->mgf1_md ? ctx->mgf1_md : md;
@@ -196,8 +199,8 @@ static int oaep_decrypt(RSA_ENC_CTX *ctx, const unsigned char *in,
      * tampered ciphertext does, so no fallback can follow it. With raw RSA
      * available those parameters are decoded here; only the plain ones
      * go to the token, and a refusal at C_DecryptInit falls back. */
-    bool plain = ctx->label_len == 0 && EVP_MD_is_a(mgf1_md,
-                                                    EVP_MD_get0_name(md));
+    bool plain = ctx->label_len == 0
+                 && EVP_MD_is_a(mgf1_md, EVP_MD_get0_name(md));
     params.hashAlg = p11prov_hash_mechanism(md, NULL);
     if (params.hashAlg != CK_UNAVAILABLE_INFORMATION
         && p11prov_hash_mechanism(mgf1_md, &params.mgf)
@@ -217,13 +220,16 @@ static int oaep_decrypt(RSA_ENC_CTX *ctx, const unsigned char *in,
         if (status != P11PROV_OP_INIT_FAILED || !p11prov_mechanism_refused(rv)
             || !raw_usable)
             return token_failed(ctx, status, rv, CKM_RSA_PKCS_OAEP);
-        P11PROV_DEBUG(2, "%s: the token refused these OAEP parameters: "
-                         "decoding here", ctx->key->object.uri);
+        P11PROV_DEBUG(2,
+                      "%s: the token refused these OAEP parameters: "
+                      "decoding here",
+                      ctx->key->object.uri);
     }
     if (!raw_usable)
-        return refuse(ctx, "RSA-OAEP decryption with these digests and label "
-                           "(CKM_RSA_PKCS_OAEP, or CKM_RSA_X_509 to decode it "
-                           "here)");
+        return refuse(ctx,
+                      "RSA-OAEP decryption with these digests and label "
+                      "(CKM_RSA_PKCS_OAEP, or CKM_RSA_X_509 to decode it "
+                      "here)");
     unsigned char raw[MAX_RSA_BYTES];
     if (!raw_decrypt(ctx, in, size, raw))
         return 0;
@@ -250,7 +256,8 @@ int p11prov_rsa_token_decrypt(RSA_ENC_CTX *ctx, unsigned char *out,
     if (in_len > size) {
         P11PROV_RAISE(ctx->provctx, P11PROV_R_BAD_ARGUMENT,
                       "a ciphertext of %zu bytes is longer than the modulus "
-                      "of %s (%zu bytes)", in_len, ctx->key->object.uri, size);
+                      "of %s (%zu bytes)",
+                      in_len, ctx->key->object.uri, size);
         return 0;
     }
     if (in_len < size) { /* a number: zeros in front change nothing */

@@ -35,9 +35,9 @@
 #include <openssl/params.h>
 #include <openssl/pem.h>
 
-#include "keys/key.h"
 #include "core/context.h"
 #include "core/debug.h"
+#include "keys/key.h"
 #include "ops/store.h"
 #include "ops/uri_file.h"
 
@@ -112,7 +112,8 @@ static void dec_freectx(void *vctx)
 static int read_uri_pem(DEC_CTX *dctx, BIO *in, unsigned char **der,
                         long *der_len)
 {
-    static const char begin[] = "-----BEGIN " P11PROV_URI_FILE_PEM_LABEL "-----";
+    static const char begin[] = "-----BEGIN " P11PROV_URI_FILE_PEM_LABEL
+                                "-----";
     BIO *block = BIO_new(BIO_s_mem());
     char line[256], *name = NULL, *header = NULL;
     bool begun = false, ended = false;
@@ -129,7 +130,7 @@ static int read_uri_pem(DEC_CTX *dctx, BIO *in, unsigned char **der,
                 continue;
             line[strcspn(line, "\r\n")] = '\0';
             if (strcmp(line, begin) != 0) {
-                ret = 0;  /* another PEM block */
+                ret = 0; /* another PEM block */
                 goto done;
             }
             begun = true;
@@ -166,7 +167,8 @@ static int read_uri_pem(DEC_CTX *dctx, BIO *in, unsigned char **der,
     if (header[0] != '\0') {
         P11PROV_RAISE(dctx->provctx, P11PROV_R_BAD_ARGUMENT,
                       "%s PEM block with headers (encrypted?): URI key "
-                      "files have none", P11PROV_URI_FILE_PEM_LABEL);
+                      "files have none",
+                      P11PROV_URI_FILE_PEM_LABEL);
         goto done;
     }
     ret = 1;
@@ -255,8 +257,9 @@ static int parse(DEC_CTX *dctx, const unsigned char *der, size_t der_len,
         return 0;
     P11PROV_RAISE(dctx->provctx,
                   status == P11PROV_URI_FILE_MEMORY ? P11PROV_R_MEMORY
-                  : status == P11PROV_URI_FILE_BAD_URI ? P11PROV_R_BAD_URI
-                                                       : P11PROV_R_BAD_ARGUMENT,
+                  : status == P11PROV_URI_FILE_BAD_URI
+                      ? P11PROV_R_BAD_URI
+                      : P11PROV_R_BAD_ARGUMENT,
                   "corrupted PKCS#11 URI key file: %s", msg);
     return -1;
 }
@@ -308,12 +311,15 @@ static int pass_der_on(DEC_CTX *dctx, const unsigned char *der,
     /* OpenSSL's decoders keep der alive until object_cb returns */
     outermost = current_handoff() == NULL && handoff_key_made;
     if (outermost) {
-        handoff = (struct handoff){ .provctx = dctx->provctx, .der = der,
-                                    .der_len = der_len, .key = key };
+        handoff = (struct handoff){ .provctx = dctx->provctx,
+                                    .der = der,
+                                    .der_len = der_len,
+                                    .key = key };
         if (pthread_setspecific(handoff_key, &handoff) != 0)
             outermost = false; /* the key type decoder loads it again */
     }
-    params[0] = OSSL_PARAM_construct_int(OSSL_OBJECT_PARAM_TYPE, &object_type);
+    params[0] = OSSL_PARAM_construct_int(OSSL_OBJECT_PARAM_TYPE,
+                                         &object_type);
     params[1] = OSSL_PARAM_construct_utf8_string(
         OSSL_OBJECT_PARAM_DATA_TYPE, (char *)p11prov_key_kind_name(key->kind),
         0);
@@ -345,7 +351,7 @@ static int read_input(DEC_CTX *dctx, OSSL_CORE_BIO *cin, bool pem,
 
     *der = NULL;
     if (in == NULL)
-        return 0;  /* nothing read: other decoders may do better */
+        return 0; /* nothing read: other decoders may do better */
     if (pem) {
         found = read_uri_pem(dctx, in, der, &pem_len);
         *der_len = (size_t)pem_len;
@@ -420,7 +426,8 @@ static int dec_key_decode(void *vctx, OSSL_CORE_BIO *cin, int selection,
     OPENSSL_free(der);
     if (key == NULL)
         return 0;
-    params[0] = OSSL_PARAM_construct_int(OSSL_OBJECT_PARAM_TYPE, &object_type);
+    params[0] = OSSL_PARAM_construct_int(OSSL_OBJECT_PARAM_TYPE,
+                                         &object_type);
     params[1] = OSSL_PARAM_construct_utf8_string(
         OSSL_OBJECT_PARAM_DATA_TYPE, (char *)p11prov_key_kind_name(key->kind),
         0);
@@ -444,8 +451,8 @@ static int dec_key_does_selection(void *provctx, int selection)
 /* Asked for when another provider's keymgmt would take the key: a token
  * private key is never exported. */
 static int dec_key_export_object(void *vctx, const void *reference,
-                                 size_t reference_sz, OSSL_CALLBACK *export_cb,
-                                 void *export_cbarg)
+                                 size_t reference_sz,
+                                 OSSL_CALLBACK *export_cb, void *export_cbarg)
 {
     (void)vctx;
     (void)reference;
@@ -475,12 +482,14 @@ static const OSSL_DISPATCH key_functions[] = {
     { OSSL_FUNC_DECODER_DOES_SELECTION,
       (void (*)(void))dec_key_does_selection },
     { OSSL_FUNC_DECODER_DECODE, (void (*)(void))dec_key_decode },
-    { OSSL_FUNC_DECODER_EXPORT_OBJECT, (void (*)(void))dec_key_export_object },
+    { OSSL_FUNC_DECODER_EXPORT_OBJECT,
+      (void (*)(void))dec_key_export_object },
     { 0, NULL },
 };
 
-#define KEY_DECODER(name)                                                  \
-    { name, "provider=pkcs11,input=der,structure=" P11PROV_URI_FILE_STRUCTURE, \
+#define KEY_DECODER(name)                                                    \
+    { name,                                                                  \
+      "provider=pkcs11,input=der,structure=" P11PROV_URI_FILE_STRUCTURE,     \
       key_functions, "the token key a PKCS#11 URI key file names" }
 
 const OSSL_ALGORITHM p11prov_decoder_algorithms[] = {

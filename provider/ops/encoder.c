@@ -25,9 +25,9 @@
 #include <openssl/params.h>
 #include <openssl/pem.h>
 
-#include "keys/key.h"
 #include "core/context.h"
 #include "core/debug.h"
+#include "keys/key.h"
 #include "ops/uri_file.h"
 
 typedef enum enc_output { ENC_PEM, ENC_DER, ENC_TEXT } ENC_OUTPUT;
@@ -153,8 +153,8 @@ static const char *output_type(ENC_OUTPUT output)
 /* Encodes pkey with the software providers' encoders into out. */
 static int encode_software(ENC_CTX *ectx, BIO *out, const EVP_PKEY *pkey,
                            int selection, ENC_OUTPUT output,
-                           const char *structure, OSSL_PASSPHRASE_CALLBACK *cb,
-                           void *cbarg)
+                           const char *structure,
+                           OSSL_PASSPHRASE_CALLBACK *cb, void *cbarg)
 {
     OSSL_ENCODER_CTX *ctx;
     int ok = 0;
@@ -170,7 +170,8 @@ static int encode_software(ENC_CTX *ectx, BIO *out, const EVP_PKEY *pkey,
         goto done;
     }
     if (ectx->cipher != NULL
-        && !OSSL_ENCODER_CTX_set_cipher(ctx, ectx->cipher, ectx->cipher_propq))
+        && !OSSL_ENCODER_CTX_set_cipher(ctx, ectx->cipher,
+                                        ectx->cipher_propq))
         goto done;
     if (ectx->save_parameters_set) {
         OSSL_PARAM params[] = {
@@ -218,13 +219,15 @@ static int write_uri_file(ENC_CTX *ectx, BIO *out, const P11PROV_KEY *key,
     if (key->object.object_class != CKO_PRIVATE_KEY) {
         P11PROV_RAISE(ectx->provctx, P11PROV_R_BAD_ARGUMENT,
                       "%s is not a private key object: no private key file "
-                      "can be written for it", key->object.uri);
+                      "can be written for it",
+                      key->object.uri);
         return 0;
     }
     if (p11prov_uri_file_encode(key->object.uri, &der, &der_len, msg)
         != P11PROV_URI_FILE_OK) {
         P11PROV_RAISE(ectx->provctx, P11PROV_R_INTERNAL,
-                      "writing the URI key file of %s: %s", key->object.uri, msg);
+                      "writing the URI key file of %s: %s", key->object.uri,
+                      msg);
         return 0;
     }
     if (ectx->cipher != NULL)
@@ -232,13 +235,15 @@ static int write_uri_file(ENC_CTX *ectx, BIO *out, const P11PROV_KEY *key,
                       ectx->cipher);
     if (output == ENC_PEM)
         ok = PEM_write_bio(out, P11PROV_URI_FILE_PEM_LABEL, "", der,
-                           (long)der_len) > 0;
+                           (long)der_len)
+             > 0;
     else
         ok = BIO_write(out, der, (int)der_len) == (int)der_len;
     OPENSSL_free(der);
     if (!ok)
         P11PROV_RAISE(ectx->provctx, P11PROV_R_INTERNAL,
-                      "writing the URI key file of %s failed", key->object.uri);
+                      "writing the URI key file of %s failed",
+                      key->object.uri);
     else
         P11PROV_DEBUG(1, "wrote the %s URI key file of %s",
                       output_type(output), key->object.uri);
@@ -252,11 +257,13 @@ static int write_text(ENC_CTX *ectx, BIO *out, const P11PROV_KEY *key)
 
     return BIO_printf(out, "%s %s key on a PKCS#11 token (%d bit)\n",
                       p11prov_key_kind_name(key->kind),
-                      private ? "private" : "public", key->bits) > 0
+                      private ? "private" : "public", key->bits)
+               > 0
            && BIO_printf(out, "URI: %s\n", key->object.uri) > 0
            && (!private
                || BIO_printf(out, "Private key: kept by the token, not "
-                                  "exportable\n") > 0)
+                                  "exportable\n")
+                      > 0)
            && encode_software(ectx, out, key->soft,
                               OSSL_KEYMGMT_SELECT_PUBLIC_KEY
                                   | OSSL_KEYMGMT_SELECT_ALL_PARAMETERS,
@@ -265,7 +272,8 @@ static int write_text(ENC_CTX *ectx, BIO *out, const P11PROV_KEY *key)
 
 static int encode(void *vctx, OSSL_CORE_BIO *cout, const void *obj,
                   const OSSL_PARAM abstract[], int selection,
-                  OSSL_PASSPHRASE_CALLBACK *cb, void *cbarg, ENC_OUTPUT output)
+                  OSSL_PASSPHRASE_CALLBACK *cb, void *cbarg,
+                  ENC_OUTPUT output)
 {
     ENC_CTX *ectx = vctx;
     const P11PROV_KEY *key = checked_key(ectx, obj, abstract);
@@ -282,8 +290,8 @@ static int encode(void *vctx, OSSL_CORE_BIO *cout, const void *obj,
     if (!p11prov_key_on_token(key))
         /* A software key: as the software provider writes it. */
         ok = encode_software(ectx, out, key->soft, selection, output,
-                             output == ENC_TEXT ? NULL : "PrivateKeyInfo",
-                             cb, cbarg);
+                             output == ENC_TEXT ? NULL : "PrivateKeyInfo", cb,
+                             cbarg);
     else if (output == ENC_TEXT)
         ok = write_text(ectx, out, key);
     else
@@ -313,17 +321,18 @@ static int enc_text_encode(void *vctx, OSSL_CORE_BIO *cout, const void *obj,
     return encode(vctx, cout, obj, abstract, selection, cb, cbarg, ENC_TEXT);
 }
 
-#define ENCODER_FUNCTIONS(name, encode, does_selection)                     \
-    static const OSSL_DISPATCH name[] = {                                   \
-        { OSSL_FUNC_ENCODER_NEWCTX, (void (*)(void))enc_newctx },           \
-        { OSSL_FUNC_ENCODER_FREECTX, (void (*)(void))enc_freectx },         \
-        { OSSL_FUNC_ENCODER_SET_CTX_PARAMS,                                 \
-          (void (*)(void))enc_set_ctx_params },                             \
-        { OSSL_FUNC_ENCODER_SETTABLE_CTX_PARAMS,                            \
-          (void (*)(void))enc_settable_ctx_params },                        \
-        { OSSL_FUNC_ENCODER_DOES_SELECTION, (void (*)(void))does_selection }, \
-        { OSSL_FUNC_ENCODER_ENCODE, (void (*)(void))encode },               \
-        { 0, NULL },                                                        \
+#define ENCODER_FUNCTIONS(name, encode, does_selection)                      \
+    static const OSSL_DISPATCH name[] = {                                    \
+        { OSSL_FUNC_ENCODER_NEWCTX, (void (*)(void))enc_newctx },            \
+        { OSSL_FUNC_ENCODER_FREECTX, (void (*)(void))enc_freectx },          \
+        { OSSL_FUNC_ENCODER_SET_CTX_PARAMS,                                  \
+          (void (*)(void))enc_set_ctx_params },                              \
+        { OSSL_FUNC_ENCODER_SETTABLE_CTX_PARAMS,                             \
+          (void (*)(void))enc_settable_ctx_params },                         \
+        { OSSL_FUNC_ENCODER_DOES_SELECTION,                                  \
+          (void (*)(void))does_selection },                                  \
+        { OSSL_FUNC_ENCODER_ENCODE, (void (*)(void))encode },                \
+        { 0, NULL },                                                         \
     };
 
 ENCODER_FUNCTIONS(pem_functions, enc_pem_encode, enc_private_does_selection)
@@ -338,15 +347,13 @@ ENCODER_FUNCTIONS(text_functions, enc_text_encode, enc_text_does_selection)
 #define KEY_TYPE_ENCODERS(name)                                              \
     { name, PRIVATE_PEM, pem_functions,                                      \
       "token private key as a PEM URI key file" },                           \
-    { name, PRIVATE_DER, der_functions,                                      \
-      "token private key as a DER URI key file" },                           \
-    { name, TEXT, text_functions, "token key as text: type, URI, public part" }
+        { name, PRIVATE_DER, der_functions,                                  \
+          "token private key as a DER URI key file" },                       \
+        { name, TEXT, text_functions,                                        \
+          "token key as text: type, URI, public part" }
 
 const OSSL_ALGORITHM p11prov_encoder_algorithms[] = {
-    KEY_TYPE_ENCODERS("RSA"),
-    KEY_TYPE_ENCODERS("RSA-PSS"),
-    KEY_TYPE_ENCODERS("EC"),
-    KEY_TYPE_ENCODERS("ED25519"),
-    KEY_TYPE_ENCODERS("ED448"),
-    { NULL, NULL, NULL, NULL },
+    KEY_TYPE_ENCODERS("RSA"),   KEY_TYPE_ENCODERS("RSA-PSS"),
+    KEY_TYPE_ENCODERS("EC"),    KEY_TYPE_ENCODERS("ED25519"),
+    KEY_TYPE_ENCODERS("ED448"), { NULL, NULL, NULL, NULL },
 };

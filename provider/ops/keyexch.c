@@ -11,8 +11,8 @@
 #include <openssl/objects.h>
 #include <openssl/params.h>
 
-#include "keys/key.h"
 #include "core/runner.h"
+#include "keys/key.h"
 
 /* An uncompressed P-521 point is 133 bytes; a P-521 secret 66. */
 #define MAX_POINT 160
@@ -21,7 +21,7 @@
 typedef struct ecdh_ctx {
     P11PROV_CTX *provctx;
     P11PROV_KEY *key, *peer;
-    int cofactor_mode;           /* -1: the key's default; accepted */
+    int cofactor_mode; /* -1: the key's default; accepted */
     bool x963kdf;
     EVP_MD *kdf_md;
     size_t kdf_outlen;
@@ -132,8 +132,8 @@ static int ecdh_set_peer(void *vctx, void *peerdata)
     if (ours == NID_undef || ours != theirs) {
         P11PROV_RAISE(ctx->provctx, P11PROV_R_BAD_ARGUMENT,
                       "the ECDH peer key is on curve %s, the key %s on %s",
-                      OBJ_nid2sn(theirs), ctx->key ? ctx->key->object.uri : "",
-                      OBJ_nid2sn(ours));
+                      OBJ_nid2sn(theirs),
+                      ctx->key ? ctx->key->object.uri : "", OBJ_nid2sn(ours));
         return 0;
     }
     p11prov_key_unref(ctx->peer);
@@ -165,9 +165,8 @@ static size_t peer_point(ECDH_CTX *ctx, unsigned char *out, size_t out_size)
                                           group_nid(ctx->peer->soft));
     point = group ? EC_POINT_new(group) : NULL;
     if (point != NULL && EC_POINT_oct2point(group, point, encoded, len, NULL))
-        written = EC_POINT_point2oct(group, point,
-                                     POINT_CONVERSION_UNCOMPRESSED, out,
-                                     out_size, NULL);
+        written = EC_POINT_point2oct(
+            group, point, POINT_CONVERSION_UNCOMPRESSED, out, out_size, NULL);
     EC_POINT_free(point);
     EC_GROUP_free(group);
     return written;
@@ -183,17 +182,19 @@ static int token_derive(ECDH_CTX *ctx, unsigned char *secret,
     char label[33];
 
     if (!p11prov_mechanism_usable(key, CKM_ECDH1_DERIVE)) {
-        P11PROV_RAISE(ctx->provctx, P11PROV_R_UNSUPPORTED,
-                      "token \"%s\" does not offer ECDH (CKM_ECDH1_DERIVE) for "
-                      "%s; if its module implements it without listing it, "
-                      "set pkcs11-module-unlisted-mechanisms = "
-                      "CKM_ECDH1_DERIVE",
-                      p11prov_token_label(key->object.token, label), key->object.uri);
+        P11PROV_RAISE(
+            ctx->provctx, P11PROV_R_UNSUPPORTED,
+            "token \"%s\" does not offer ECDH (CKM_ECDH1_DERIVE) for "
+            "%s; if its module implements it without listing it, "
+            "set pkcs11-module-unlisted-mechanisms = "
+            "CKM_ECDH1_DERIVE",
+            p11prov_token_label(key->object.token, label), key->object.uri);
         return 0;
     }
     if (key->object.object_class != CKO_PRIVATE_KEY || !key->can_derive) {
         P11PROV_RAISE(ctx->provctx, P11PROV_R_UNSUPPORTED,
-                      "%s cannot derive (CKA_DERIVE is false)", key->object.uri);
+                      "%s cannot derive (CKA_DERIVE is false)",
+                      key->object.uri);
         return 0;
     }
     params.ulPublicDataLen = peer_point(ctx, point, sizeof(point));
@@ -226,7 +227,8 @@ static int software_derive(ECDH_CTX *ctx, unsigned char *secret,
     int ok = pctx != NULL && EVP_PKEY_derive_init(pctx) > 0;
 
     if (ok && ctx->cofactor_mode >= 0)
-        ok = EVP_PKEY_CTX_set_ecdh_cofactor_mode(pctx, ctx->cofactor_mode) > 0;
+        ok = EVP_PKEY_CTX_set_ecdh_cofactor_mode(pctx, ctx->cofactor_mode)
+             > 0;
     *secret_len = MAX_SECRET;
     ok = ok && EVP_PKEY_derive_set_peer(pctx, ctx->peer->soft) > 0
          && EVP_PKEY_derive(pctx, secret, secret_len) > 0;
@@ -248,9 +250,8 @@ static int x963kdf(ECDH_CTX *ctx, const unsigned char *z, size_t z_len,
     *p++ = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY, (void *)z,
                                              z_len);
     if (ctx->kdf_ukm != NULL)
-        *p++ = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_INFO,
-                                                 ctx->kdf_ukm,
-                                                 ctx->kdf_ukm_len);
+        *p++ = OSSL_PARAM_construct_octet_string(
+            OSSL_KDF_PARAM_INFO, ctx->kdf_ukm, ctx->kdf_ukm_len);
     *p = OSSL_PARAM_construct_end();
     ok = kctx != NULL && EVP_KDF_derive(kctx, out, out_len, params) > 0;
     EVP_KDF_CTX_free(kctx);
@@ -282,7 +283,7 @@ static int ecdh_derive(void *vctx, unsigned char *secret, size_t *secret_len,
         return 1;
     }
     ok = p11prov_key_on_token(ctx->key) ? token_derive(ctx, z, &z_len)
-                                         : software_derive(ctx, z, &z_len);
+                                        : software_derive(ctx, z, &z_len);
     if (ok && ctx->x963kdf) {
         ok = out_size >= ctx->kdf_outlen
              && x963kdf(ctx, z, z_len, secret, ctx->kdf_outlen);
@@ -304,9 +305,11 @@ static int ecdh_set_ctx_params(void *vctx, const OSSL_PARAM params[])
 
     if (params == NULL)
         return 1;
-    p = OSSL_PARAM_locate_const(params, OSSL_EXCHANGE_PARAM_EC_ECDH_COFACTOR_MODE);
-    if (p != NULL && (!OSSL_PARAM_get_int(p, &ctx->cofactor_mode)
-                      || ctx->cofactor_mode < -1 || ctx->cofactor_mode > 1))
+    p = OSSL_PARAM_locate_const(params,
+                                OSSL_EXCHANGE_PARAM_EC_ECDH_COFACTOR_MODE);
+    if (p != NULL
+        && (!OSSL_PARAM_get_int(p, &ctx->cofactor_mode)
+            || ctx->cofactor_mode < -1 || ctx->cofactor_mode > 1))
         goto bad;
     p = OSSL_PARAM_locate_const(params, OSSL_EXCHANGE_PARAM_KDF_TYPE);
     if (p != NULL) {
@@ -377,19 +380,21 @@ static int ecdh_get_ctx_params(void *vctx, OSSL_PARAM params[])
     if (p != NULL && !OSSL_PARAM_set_int(p, ctx->cofactor_mode))
         return 0;
     p = OSSL_PARAM_locate(params, OSSL_EXCHANGE_PARAM_KDF_TYPE);
-    if (p != NULL && !OSSL_PARAM_set_utf8_string(
-                         p, ctx->x963kdf ? OSSL_KDF_NAME_X963KDF : ""))
+    if (p != NULL
+        && !OSSL_PARAM_set_utf8_string(p, ctx->x963kdf ? OSSL_KDF_NAME_X963KDF
+                                                       : ""))
         return 0;
     p = OSSL_PARAM_locate(params, OSSL_EXCHANGE_PARAM_KDF_DIGEST);
-    if (p != NULL && !OSSL_PARAM_set_utf8_string(
-                         p, ctx->kdf_md ? EVP_MD_get0_name(ctx->kdf_md) : ""))
+    if (p != NULL
+        && !OSSL_PARAM_set_utf8_string(
+            p, ctx->kdf_md ? EVP_MD_get0_name(ctx->kdf_md) : ""))
         return 0;
     p = OSSL_PARAM_locate(params, OSSL_EXCHANGE_PARAM_KDF_OUTLEN);
     if (p != NULL && !OSSL_PARAM_set_size_t(p, ctx->kdf_outlen))
         return 0;
     p = OSSL_PARAM_locate(params, OSSL_EXCHANGE_PARAM_KDF_UKM);
-    if (p != NULL && !OSSL_PARAM_set_octet_ptr(p, ctx->kdf_ukm,
-                                               ctx->kdf_ukm_len))
+    if (p != NULL
+        && !OSSL_PARAM_set_octet_ptr(p, ctx->kdf_ukm, ctx->kdf_ukm_len))
         return 0;
     return 1;
 }

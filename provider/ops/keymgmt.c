@@ -94,9 +94,10 @@ static int km_has(const void *keydata, int selection)
     if (selection & OSSL_KEYMGMT_SELECT_PUBLIC_KEY)
         ok = ok && key->soft != NULL;
     if (selection & OSSL_KEYMGMT_SELECT_PRIVATE_KEY)
-        ok = ok && (p11prov_key_on_token(key)
-                        ? key->object.object_class == CKO_PRIVATE_KEY
-                        : key->soft_has_private);
+        ok = ok
+             && (p11prov_key_on_token(key)
+                     ? key->object.object_class == CKO_PRIVATE_KEY
+                     : key->soft_has_private);
     if (selection & OSSL_KEYMGMT_SELECT_DOMAIN_PARAMETERS)
         ok = ok && (key->kind != P11PROV_KEY_EC || key->soft != NULL);
     return ok;
@@ -140,7 +141,8 @@ static int km_import(void *keydata, int selection, const OSSL_PARAM params[])
                                       P11PROV_SOFTWARE_PROPQ);
     if (pctx == NULL || EVP_PKEY_fromdata_init(pctx) <= 0
         || EVP_PKEY_fromdata(pctx, &pkey, selection_to_fromdata(selection),
-                             (OSSL_PARAM *)params) <= 0) {
+                             (OSSL_PARAM *)params)
+               <= 0) {
         EVP_PKEY_CTX_free(pctx);
         return 0;
     }
@@ -241,22 +243,23 @@ typedef struct gen_ctx {
     P11PROV_CTX *provctx;
     P11PROV_KEY_KIND kind;
     int selection;
-    EVP_PKEY_CTX *soft_ctx;      /* generation in software */
-    char *uri;                   /* pkcs11_uri: generation on that token */
+    EVP_PKEY_CTX *soft_ctx; /* generation in software */
+    char *uri;              /* pkcs11_uri: generation on that token */
     P11PROV_KEYGEN_SPEC spec;
 } GEN_CTX;
 
 static int gen_soft_init(GEN_CTX *gen, EVP_PKEY_CTX *pctx)
 {
-    bool parameters_only =
-        (gen->selection & OSSL_KEYMGMT_SELECT_KEYPAIR) == 0;
+    bool parameters_only = (gen->selection & OSSL_KEYMGMT_SELECT_KEYPAIR)
+                           == 0;
 
     EVP_PKEY_CTX_free(gen->soft_ctx);
     gen->soft_ctx = pctx;
     if (pctx == NULL)
         return 0;
     return (parameters_only ? EVP_PKEY_paramgen_init(pctx)
-                            : EVP_PKEY_keygen_init(pctx)) > 0;
+                            : EVP_PKEY_keygen_init(pctx))
+           > 0;
 }
 
 static void *gen_init(void *provctx, P11PROV_KEY_KIND kind, int selection,
@@ -332,9 +335,9 @@ static int km_gen_set_template(void *genctx, void *templ)
 
     if (key->soft == NULL)
         return 0;
-    return gen_soft_init(gen, EVP_PKEY_CTX_new_from_pkey(
-                                  gen->provctx->libctx, key->soft,
-                                  P11PROV_SOFTWARE_PROPQ));
+    return gen_soft_init(
+        gen, EVP_PKEY_CTX_new_from_pkey(gen->provctx->libctx, key->soft,
+                                        P11PROV_SOFTWARE_PROPQ));
 }
 
 static void *km_gen(void *genctx, OSSL_CALLBACK *callback, void *callback_arg)
@@ -342,15 +345,16 @@ static void *km_gen(void *genctx, OSSL_CALLBACK *callback, void *callback_arg)
     GEN_CTX *gen = genctx;
     EVP_PKEY *pkey = NULL;
     P11PROV_KEY *key;
-    bool parameters_only =
-        (gen->selection & OSSL_KEYMGMT_SELECT_KEYPAIR) == 0;
+    bool parameters_only = (gen->selection & OSSL_KEYMGMT_SELECT_KEYPAIR)
+                           == 0;
 
     (void)callback;
     (void)callback_arg;
     if (gen->uri != NULL && !parameters_only)
         return p11prov_token_generate(gen->provctx, gen->uri, &gen->spec);
     if ((parameters_only ? EVP_PKEY_paramgen(gen->soft_ctx, &pkey)
-                         : EVP_PKEY_generate(gen->soft_ctx, &pkey)) <= 0)
+                         : EVP_PKEY_generate(gen->soft_ctx, &pkey))
+        <= 0)
         return NULL;
     key = p11prov_key_new_software(gen->provctx, gen->kind);
     if (key == NULL) {
@@ -429,7 +433,8 @@ static const OSSL_PARAM rsa_key_types[] = {
 static const OSSL_PARAM ec_key_types[] = {
     OSSL_PARAM_utf8_string(OSSL_PKEY_PARAM_GROUP_NAME, NULL, 0),
     OSSL_PARAM_utf8_string(OSSL_PKEY_PARAM_EC_ENCODING, NULL, 0),
-    OSSL_PARAM_utf8_string(OSSL_PKEY_PARAM_EC_POINT_CONVERSION_FORMAT, NULL, 0),
+    OSSL_PARAM_utf8_string(OSSL_PKEY_PARAM_EC_POINT_CONVERSION_FORMAT, NULL,
+                           0),
     OSSL_PARAM_octet_string(OSSL_PKEY_PARAM_PUB_KEY, NULL, 0),
     OSSL_PARAM_BN(OSSL_PKEY_PARAM_PRIV_KEY, NULL, 0),
     OSSL_PARAM_END,

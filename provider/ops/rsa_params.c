@@ -89,7 +89,8 @@ int p11prov_rsa_pad_mode_set(OSSL_PARAM *p, int mode)
 int p11prov_rsa_saltlen_get(const OSSL_PARAM *p, int *saltlen)
 {
     if (p->data_type != OSSL_PARAM_UTF8_STRING)
-        return OSSL_PARAM_get_int(p, saltlen) && *saltlen >= RSA_PSS_SALTLEN_MAX;
+        return OSSL_PARAM_get_int(p, saltlen)
+               && *saltlen >= RSA_PSS_SALTLEN_MAX;
     if (p->data == NULL)
         return 0;
     for (size_t i = 0; i < COUNT(saltlen_names); i++)
@@ -122,8 +123,8 @@ int p11prov_rsa_saltlen_set(OSSL_PARAM *p, int saltlen)
 }
 
 int p11prov_digest_param(P11PROV_CTX *ctx, const OSSL_PARAM params[],
-                             const char *name_key, const char *props_key,
-                             EVP_MD **slot, char **props_slot)
+                         const char *name_key, const char *props_key,
+                         EVP_MD **slot, char **props_slot)
 {
     const OSSL_PARAM *p = OSSL_PARAM_locate_const(params, name_key);
     const OSSL_PARAM *pp = OSSL_PARAM_locate_const(params, props_key);
@@ -156,7 +157,8 @@ int p11prov_digest_param(P11PROV_CTX *ctx, const OSSL_PARAM params[],
 const EVP_MD *p11prov_rsa_oaep_md(P11PROV_CTX *ctx, EVP_MD **slot,
                                   const char *props)
 {
-    if (*slot == NULL && (*slot = p11prov_digest_fetch(ctx, "SHA1", props)) == NULL)
+    if (*slot == NULL
+        && (*slot = p11prov_digest_fetch(ctx, "SHA1", props)) == NULL)
         P11PROV_RAISE(ctx, P11PROV_R_INTERNAL,
                       "cannot use OAEP: SHA-1 unavailable");
     return *slot;

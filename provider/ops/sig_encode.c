@@ -20,9 +20,10 @@
 
 /* DigestInfo prefix for the NIST hashAlgs arc 2.16.840.1.101.3.4.2.n:
  * SEQUENCE { SEQUENCE { OID, NULL }, OCTET STRING (hlen bytes) }. */
-#define NIST_PREFIX(n, hlen)                                              \
-    { 0x30, 0x11 + (hlen), 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, \
-      0x65, 0x03, 0x04, 0x02, (n), 0x05, 0x00, 0x04, (hlen) }, 19
+#define NIST_PREFIX(n, hlen)                                                 \
+    { 0x30, 0x11 + (hlen), 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48,  0x01,  \
+      0x65, 0x03,          0x04, 0x02, (n),  0x05, 0x00, 0x04, (hlen) },     \
+        19
 
 /* The signature OIDs are listed here rather than found with
  * OBJ_find_sigid_by_algs(): OpenSSL 3.0's cross-reference table lacks
@@ -30,18 +31,23 @@
  * provider nevertheless writes. NID_undef: OpenSSL 3.0 writes none (PSS
  * with SHA-3, ECDSA with SHA-512/224 and SHA-512/256). */
 struct digest_entry {
-    const char *name;       /* OpenSSL's canonical name, for EVP_MD_is_a */
+    const char *name; /* OpenSSL's canonical name, for EVP_MD_is_a */
     int nid;
     int rsa_nid, ecdsa_nid;
-    int pss_aid;            /* OpenSSL 3.0 writes RSASSA-PSS params for it */
+    int pss_aid; /* OpenSSL 3.0 writes RSASSA-PSS params for it */
     unsigned char prefix[19];
     size_t prefix_len;
 };
 
 static const struct digest_entry digests[] = {
-    { "SHA1", NID_sha1, NID_sha1WithRSAEncryption, NID_ecdsa_with_SHA1, 1,
+    { "SHA1",
+      NID_sha1,
+      NID_sha1WithRSAEncryption,
+      NID_ecdsa_with_SHA1,
+      1,
       { 0x30, 0x21, 0x30, 0x09, 0x06, 0x05, 0x2b, 0x0e, 0x03, 0x02, 0x1a,
-        0x05, 0x00, 0x04, 0x14 }, 15 },
+        0x05, 0x00, 0x04, 0x14 },
+      15 },
     { "SHA2-224", NID_sha224, NID_sha224WithRSAEncryption,
       NID_ecdsa_with_SHA224, 1, NIST_PREFIX(0x04, 28) },
     { "SHA2-256", NID_sha256, NID_sha256WithRSAEncryption,
@@ -110,7 +116,7 @@ int p11prov_pss_salt_length(int requested, const EVP_MD *md, int modulus_bits)
 
     if (hlen <= 0 || modulus_bits < 2)
         return -1;
-    em_len = (modulus_bits - 1 + 7) / 8;  /* emBits = modBits - 1 */
+    em_len = (modulus_bits - 1 + 7) / 8; /* emBits = modBits - 1 */
     switch (requested) {
     case P11PROV_PSS_SALTLEN_DIGEST:
         slen = hlen;
@@ -190,7 +196,7 @@ size_t p11prov_pss_encode(OSSL_LIB_CTX *libctx, const EVP_MD *md,
     db_len = em_len - hlen - 1;
     db = em;
     h = em + db_len;
-    salt = db + db_len - slen;   /* DB = PS || 0x01 || salt */
+    salt = db + db_len - slen; /* DB = PS || 0x01 || salt */
     db[db_len - slen - 1] = 0x01;
     if (slen > 0 && RAND_bytes_ex(libctx, salt, slen, 0) <= 0)
         goto end;
@@ -334,7 +340,8 @@ size_t p11prov_aid_rsa_pkcs1(const EVP_MD *md, unsigned char *out,
 {
     const struct digest_entry *d = find_digest(md);
 
-    return d != NULL ? write_aid(d->rsa_nid, V_ASN1_NULL, NULL, out, out_size) : 0;
+    return d != NULL ? write_aid(d->rsa_nid, V_ASN1_NULL, NULL, out, out_size)
+                     : 0;
 }
 
 size_t p11prov_aid_ecdsa(const EVP_MD *md, unsigned char *out,
@@ -342,7 +349,9 @@ size_t p11prov_aid_ecdsa(const EVP_MD *md, unsigned char *out,
 {
     const struct digest_entry *d = find_digest(md);
 
-    return d != NULL ? write_aid(d->ecdsa_nid, V_ASN1_UNDEF, NULL, out, out_size) : 0;
+    return d != NULL
+               ? write_aid(d->ecdsa_nid, V_ASN1_UNDEF, NULL, out, out_size)
+               : 0;
 }
 
 size_t p11prov_aid_eddsa(int is_ed448, unsigned char *out, size_t out_size)
@@ -357,7 +366,8 @@ static X509_ALGOR *digest_algor(int nid)
 {
     X509_ALGOR *alg = X509_ALGOR_new();
 
-    if (alg != NULL && !X509_ALGOR_set0(alg, OBJ_nid2obj(nid), V_ASN1_NULL, NULL)) {
+    if (alg != NULL
+        && !X509_ALGOR_set0(alg, OBJ_nid2obj(nid), V_ASN1_NULL, NULL)) {
         X509_ALGOR_free(alg);
         alg = NULL;
     }
@@ -368,7 +378,8 @@ size_t p11prov_aid_rsa_pss(const EVP_MD *md, const EVP_MD *mgf1_md,
                            int salt_len, unsigned char *out, size_t out_size)
 {
     const struct digest_entry *d = find_digest(md);
-    const struct digest_entry *m = find_digest(mgf1_md != NULL ? mgf1_md : md);
+    const struct digest_entry *m = find_digest(mgf1_md != NULL ? mgf1_md
+                                                               : md);
     RSA_PSS_PARAMS *pss = NULL;
     X509_ALGOR *mhash = NULL;
     ASN1_STRING *mparam = NULL, *params = NULL;
@@ -379,12 +390,14 @@ size_t p11prov_aid_rsa_pss(const EVP_MD *md, const EVP_MD *mgf1_md,
     if (pss == NULL)
         goto err;
     /* DEFAULT values are omitted: SHA-1, MGF1 with SHA-1, 20, trailer 1. */
-    if (d->nid != NID_sha1 && (pss->hashAlgorithm = digest_algor(d->nid)) == NULL)
+    if (d->nid != NID_sha1
+        && (pss->hashAlgorithm = digest_algor(d->nid)) == NULL)
         goto err;
     if (m->nid != NID_sha1) {
         if ((mhash = digest_algor(m->nid)) == NULL
             || (mparam = ASN1_item_pack(mhash, ASN1_ITEM_rptr(X509_ALGOR),
-                                        NULL)) == NULL
+                                        NULL))
+                   == NULL
             || (pss->maskGenAlgorithm = X509_ALGOR_new()) == NULL
             || !X509_ALGOR_set0(pss->maskGenAlgorithm, OBJ_nid2obj(NID_mgf1),
                                 V_ASN1_SEQUENCE, mparam))

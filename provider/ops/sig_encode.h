@@ -13,7 +13,8 @@
  * "SHA256", "SHA2-256", "sha256"): SHA-1, SHA-224, SHA-256, SHA-384,
  * SHA-512, SHA-512/224, SHA-512/256, SHA3-224..512. Sets *len; NULL when
  * the digest has none. */
-const unsigned char *p11prov_digest_info_prefix(const EVP_MD *md, size_t *len);
+const unsigned char *p11prov_digest_info_prefix(const EVP_MD *md,
+                                                size_t *len);
 
 /* Writes prefix||hash into out (capacity out_size). Returns the length,
  * or 0 when the digest is unknown, hash_len differs from the digest's
@@ -25,12 +26,13 @@ size_t p11prov_digest_info(const EVP_MD *md, const unsigned char *hash,
 /* Salt-length conventions, as OpenSSL's RSA_PSS_SALTLEN_* values. */
 #define P11PROV_PSS_SALTLEN_DIGEST (-1)
 #define P11PROV_PSS_SALTLEN_MAX (-3)
-#define P11PROV_PSS_SALTLEN_AUTO (-2)   /* for signing: same as MAX */
+#define P11PROV_PSS_SALTLEN_AUTO (-2) /* for signing: same as MAX */
 
 /* The salt length a PSS signature over an RSA key of modulus_bits uses for
  * a requested saltlen (a P11PROV_PSS_SALTLEN_* value or >= 0). Returns -1
  * when it does not fit (key too small for digest + salt). */
-int p11prov_pss_salt_length(int requested, const EVP_MD *md, int modulus_bits);
+int p11prov_pss_salt_length(int requested, const EVP_MD *md,
+                            int modulus_bits);
 
 /* EMSA-PSS-ENCODE (RFC 8017 9.1.1) of an already computed hash mHash,
  * with MGF1 over mgf1_md and a random salt of salt_len bytes (from

@@ -37,16 +37,16 @@ int p11prov_sig_set_ctx_params(void *vctx, const OSSL_PARAM params[])
         return 0;
     }
     if (!p11prov_digest_param(ctx->provctx, params,
-                                  OSSL_SIGNATURE_PARAM_DIGEST,
-                                  OSSL_SIGNATURE_PARAM_PROPERTIES, &ctx->md,
-                                  NULL)
-        || !p11prov_digest_param(ctx->provctx, params,
-                                     OSSL_SIGNATURE_PARAM_MGF1_DIGEST,
-                                     OSSL_SIGNATURE_PARAM_MGF1_PROPERTIES,
-                                     &ctx->mgf1_md, NULL))
+                              OSSL_SIGNATURE_PARAM_DIGEST,
+                              OSSL_SIGNATURE_PARAM_PROPERTIES, &ctx->md, NULL)
+        || !p11prov_digest_param(
+            ctx->provctx, params, OSSL_SIGNATURE_PARAM_MGF1_DIGEST,
+            OSSL_SIGNATURE_PARAM_MGF1_PROPERTIES, &ctx->mgf1_md, NULL))
         return 0;
     p = OSSL_PARAM_locate_const(params, OSSL_SIGNATURE_PARAM_PAD_MODE);
-    if (p != NULL && !p11prov_rsa_pad_mode_get(p, P11PROV_RSA_FOR_SIGNATURE, &ctx->pad_mode))
+    if (p != NULL
+        && !p11prov_rsa_pad_mode_get(p, P11PROV_RSA_FOR_SIGNATURE,
+                                     &ctx->pad_mode))
         return bad_value(ctx, OSSL_SIGNATURE_PARAM_PAD_MODE);
     p = OSSL_PARAM_locate_const(params, OSSL_SIGNATURE_PARAM_PSS_SALTLEN);
     if (p != NULL && !p11prov_rsa_saltlen_get(p, &ctx->saltlen))
@@ -76,10 +76,9 @@ static size_t algorithm_id(const SIG_CTX *ctx, unsigned char *out,
     if (ctx->pad_mode == RSA_PKCS1_PSS_PADDING) {
         int salt = p11prov_sig_salt_length(ctx);
         return salt < 0 ? 0
-                        : p11prov_aid_rsa_pss(ctx->md,
-                                              ctx->mgf1_md ? ctx->mgf1_md
-                                                           : ctx->md,
-                                              salt, out, out_size);
+                        : p11prov_aid_rsa_pss(
+                              ctx->md, ctx->mgf1_md ? ctx->mgf1_md : ctx->md,
+                              salt, out, out_size);
     }
     return 0;
 }
@@ -103,7 +102,8 @@ int p11prov_sig_get_ctx_params(void *vctx, OSSL_PARAM params[])
     p = OSSL_PARAM_locate(params, OSSL_SIGNATURE_PARAM_MGF1_DIGEST);
     if (p != NULL) {
         const EVP_MD *mgf1 = ctx->mgf1_md ? ctx->mgf1_md : ctx->md;
-        if (mgf1 != NULL && !OSSL_PARAM_set_utf8_string(p, EVP_MD_get0_name(mgf1)))
+        if (mgf1 != NULL
+            && !OSSL_PARAM_set_utf8_string(p, EVP_MD_get0_name(mgf1)))
             return 0;
     }
     p = OSSL_PARAM_locate(params, OSSL_SIGNATURE_PARAM_PAD_MODE);
@@ -149,14 +149,14 @@ static const OSSL_PARAM eddsa_gettable[] = {
 static const OSSL_PARAM eddsa_settable[] = { OSSL_PARAM_END };
 
 #define PARAM_TABLES(prefix)                                                 \
-    const OSSL_PARAM *p11prov_##prefix##_sig_gettable_ctx_params(           \
+    const OSSL_PARAM *p11prov_##prefix##_sig_gettable_ctx_params(            \
         void *ctx, void *provctx)                                            \
     {                                                                        \
         (void)ctx;                                                           \
         (void)provctx;                                                       \
         return prefix##_gettable;                                            \
     }                                                                        \
-    const OSSL_PARAM *p11prov_##prefix##_sig_settable_ctx_params(           \
+    const OSSL_PARAM *p11prov_##prefix##_sig_settable_ctx_params(            \
         void *ctx, void *provctx)                                            \
     {                                                                        \
         (void)ctx;                                                           \

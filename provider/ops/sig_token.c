@@ -8,11 +8,11 @@
 #include <openssl/err.h>
 #include <openssl/rsa.h>
 
+#include "core/mechanisms.h"
+#include "core/runner.h"
 #include "ops/rsa_params.h"
 #include "ops/sig_encode.h"
 #include "ops/signature.h"
-#include "core/runner.h"
-#include "core/mechanisms.h"
 
 /* Big enough for a raw P-521 ECDSA signature and a 16384-bit RSA one. */
 #define MAX_RAW_SIGNATURE 2048
@@ -59,7 +59,8 @@ static int ecdsa_sign(SIG_CTX *ctx, const unsigned char *tbs, size_t tbs_len,
     if (*sig_len == 0) {
         P11PROV_RAISE(ctx->provctx, P11PROV_R_MODULE_BAD_ANSWER,
                       "C_Sign with CKM_ECDSA for %s returned %zu bytes, not "
-                      "an r||s pair", ctx->key->object.uri, raw_len);
+                      "an r||s pair",
+                      ctx->key->object.uri, raw_len);
         return 0;
     }
     return 1;
@@ -79,7 +80,8 @@ static int rsa_pss_sign(SIG_CTX *ctx, const unsigned char *hash,
         || salt_len < 0) {
         P11PROV_RAISE(ctx->provctx, P11PROV_R_BAD_ARGUMENT,
                       "RSA-PSS with %s needs a digest of its size and a salt "
-                      "that fits the key", key->object.uri);
+                      "that fits the key",
+                      key->object.uri);
         return 0;
     }
     params.hashAlg = p11prov_hash_mechanism(ctx->md, NULL);
@@ -89,7 +91,8 @@ static int rsa_pss_sign(SIG_CTX *ctx, const unsigned char *hash,
         && params.hashAlg != CK_UNAVAILABLE_INFORMATION
         && p11prov_mechanism_usable(key, CKM_RSA_PKCS_PSS)) {
         params.mgf = mgf;
-        CK_MECHANISM mechanism = { CKM_RSA_PKCS_PSS, &params, sizeof(params) };
+        CK_MECHANISM mechanism = { CKM_RSA_PKCS_PSS, &params,
+                                   sizeof(params) };
         CK_RV rv;
         ERR_set_mark();
         if (sign_with_mechanism(ctx, &mechanism, hash, hash_len, sig, sig_len,
@@ -105,8 +108,10 @@ static int rsa_pss_sign(SIG_CTX *ctx, const unsigned char *hash,
             return 0;
         }
         ERR_pop_to_mark();
-        P11PROV_DEBUG(2, "token refused these PSS parameters for %s: "
-                         "encoding here", key->object.uri);
+        P11PROV_DEBUG(2,
+                      "token refused these PSS parameters for %s: "
+                      "encoding here",
+                      key->object.uri);
     }
     /* No PSS on the token (OpenPGP cards, some TPMs): encode here and use
      * the raw RSA operation. */
@@ -156,7 +161,8 @@ static int rsa_sign(SIG_CTX *ctx, const unsigned char *tbs, size_t tbs_len,
             if (tbs_len == 0) {
                 P11PROV_RAISE(ctx->provctx, P11PROV_R_BAD_ARGUMENT,
                               "input for %s is not a %s digest",
-                              ctx->key->object.uri, EVP_MD_get0_name(ctx->md));
+                              ctx->key->object.uri,
+                              EVP_MD_get0_name(ctx->md));
                 return 0;
             }
         }
@@ -173,10 +179,11 @@ static int rsa_sign(SIG_CTX *ctx, const unsigned char *tbs, size_t tbs_len,
 
 static int check_can_sign(SIG_CTX *ctx)
 {
-    if (ctx->key->object.object_class == CKO_PRIVATE_KEY && ctx->key->can_sign)
+    if (ctx->key->object.object_class == CKO_PRIVATE_KEY
+        && ctx->key->can_sign)
         return 1;
-    P11PROV_RAISE(ctx->provctx, P11PROV_R_UNSUPPORTED,
-                  "%s cannot sign (%s)", ctx->key->object.uri,
+    P11PROV_RAISE(ctx->provctx, P11PROV_R_UNSUPPORTED, "%s cannot sign (%s)",
+                  ctx->key->object.uri,
                   ctx->key->object.object_class == CKO_PRIVATE_KEY
                       ? "CKA_SIGN is false"
                       : "not a private key");

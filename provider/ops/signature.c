@@ -120,7 +120,8 @@ static int sig_sign_init(void *ctx, void *keydata, const OSSL_PARAM params[])
     return sig_init(ctx, keydata, EVP_PKEY_OP_SIGN, params);
 }
 
-static int sig_verify_init(void *ctx, void *keydata, const OSSL_PARAM params[])
+static int sig_verify_init(void *ctx, void *keydata,
+                           const OSSL_PARAM params[])
 {
     return sig_init(ctx, keydata, EVP_PKEY_OP_VERIFY, params);
 }
@@ -140,7 +141,8 @@ static EVP_PKEY_CTX *software_ctx(SIG_CTX *ctx, bool sign)
         if (ok && ctx->pad_mode == RSA_PKCS1_PSS_PADDING)
             ok = EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, ctx->saltlen) > 0
                  && EVP_PKEY_CTX_set_rsa_mgf1_md(
-                        pctx, ctx->mgf1_md ? ctx->mgf1_md : ctx->md) > 0;
+                        pctx, ctx->mgf1_md ? ctx->mgf1_md : ctx->md)
+                        > 0;
     }
     if (ok && ctx->md != NULL)
         ok = EVP_PKEY_CTX_set_signature_md(pctx, ctx->md) > 0;
@@ -169,7 +171,8 @@ static int sig_sign(void *vctx, unsigned char *sig, size_t *sig_len,
         return p11prov_token_sign(ctx, tbs, tbs_len, sig, sig_len, sig_size);
     EVP_PKEY_CTX *pctx = software_ctx(ctx, true);
     *sig_len = sig_size;
-    int ok = pctx != NULL && EVP_PKEY_sign(pctx, sig, sig_len, tbs, tbs_len) > 0;
+    int ok = pctx != NULL
+             && EVP_PKEY_sign(pctx, sig, sig_len, tbs, tbs_len) > 0;
     EVP_PKEY_CTX_free(pctx);
     return ok;
 }
@@ -179,7 +182,8 @@ static int sig_verify(void *vctx, const unsigned char *sig, size_t sig_len,
 {
     SIG_CTX *ctx = vctx;
     EVP_PKEY_CTX *pctx = software_ctx(ctx, false);
-    int ok = pctx != NULL && EVP_PKEY_verify(pctx, sig, sig_len, tbs, tbs_len) > 0;
+    int ok = pctx != NULL
+             && EVP_PKEY_verify(pctx, sig, sig_len, tbs, tbs_len) > 0;
 
     EVP_PKEY_CTX_free(pctx);
     return ok;
@@ -278,13 +282,14 @@ static int eddsa_software(SIG_CTX *ctx, bool sign, unsigned char *sig,
     if (ok && sign)
         ok = EVP_DigestSignInit_ex(md_ctx, NULL, NULL, ctx->provctx->libctx,
                                    P11PROV_SOFTWARE_PROPQ, ctx->key->soft,
-                                   NULL) > 0
+                                   NULL)
+                 > 0
              && EVP_DigestSign(md_ctx, sig, sig_len, msg, msg_len) > 0;
     else if (ok)
-        ok = EVP_DigestVerifyInit_ex(md_ctx, NULL, NULL,
-                                     ctx->provctx->libctx,
+        ok = EVP_DigestVerifyInit_ex(md_ctx, NULL, NULL, ctx->provctx->libctx,
                                      P11PROV_SOFTWARE_PROPQ, ctx->key->soft,
-                                     NULL) > 0
+                                     NULL)
+                 > 0
              && EVP_DigestVerify(md_ctx, sig, *sig_len, msg, msg_len) > 0;
     EVP_MD_CTX_free(md_ctx);
     return ok;
@@ -339,7 +344,8 @@ static int sig_digest_verify(void *vctx, const unsigned char *sig,
           (void (*)(void))sig_digest_update },                               \
         { OSSL_FUNC_SIGNATURE_DIGEST_SIGN_FINAL,                             \
           (void (*)(void))sig_digest_sign_final },                           \
-        { OSSL_FUNC_SIGNATURE_DIGEST_SIGN, (void (*)(void))sig_digest_sign }, \
+        { OSSL_FUNC_SIGNATURE_DIGEST_SIGN,                                   \
+          (void (*)(void))sig_digest_sign },                                 \
         { OSSL_FUNC_SIGNATURE_DIGEST_VERIFY_INIT,                            \
           (void (*)(void))sig_digest_verify_init },                          \
         { OSSL_FUNC_SIGNATURE_DIGEST_VERIFY_UPDATE,                          \
@@ -349,13 +355,13 @@ static int sig_digest_verify(void *vctx, const unsigned char *sig,
         { OSSL_FUNC_SIGNATURE_DIGEST_VERIFY,                                 \
           (void (*)(void))sig_digest_verify },                               \
         { OSSL_FUNC_SIGNATURE_GET_CTX_PARAMS,                                \
-          (void (*)(void))p11prov_sig_get_ctx_params },                              \
+          (void (*)(void))p11prov_sig_get_ctx_params },                      \
         { OSSL_FUNC_SIGNATURE_GETTABLE_CTX_PARAMS,                           \
-          (void (*)(void))p11prov_##prefix##_sig_gettable_ctx_params },                    \
+          (void (*)(void))p11prov_##prefix##_sig_gettable_ctx_params },      \
         { OSSL_FUNC_SIGNATURE_SET_CTX_PARAMS,                                \
-          (void (*)(void))p11prov_sig_set_ctx_params },                              \
+          (void (*)(void))p11prov_sig_set_ctx_params },                      \
         { OSSL_FUNC_SIGNATURE_SETTABLE_CTX_PARAMS,                           \
-          (void (*)(void))p11prov_##prefix##_sig_settable_ctx_params },                    \
+          (void (*)(void))p11prov_##prefix##_sig_settable_ctx_params },      \
         { 0, NULL },                                                         \
     };
 

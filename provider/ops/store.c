@@ -9,20 +9,20 @@
 #include <openssl/crypto.h>
 #include <openssl/store.h>
 
-#include "keys/key.h"
+#include "core/context.h"
+#include "core/debug.h"
 #include "core/login.h"
 #include "core/module.h"
 #include "core/object.h"
-#include "core/context.h"
-#include "core/debug.h"
-#include "ops/store.h"
 #include "core/sessions.h"
+#include "keys/key.h"
+#include "ops/store.h"
 
 typedef struct store_ctx {
     P11PROV_CTX *provctx;
     p11uri *uri;
-    char *uri_text;              /* for messages: the PIN left out */
-    int expect;                  /* OSSL_STORE_INFO_* or 0 for any */
+    char *uri_text; /* for messages: the PIN left out */
+    int expect;     /* OSSL_STORE_INFO_* or 0 for any */
     bool collected, failed;
     /* A failed collection is reported by one load returning 0 while eof
      * is still false (so OSSL_STORE_error() is set); after that, eof. */
@@ -114,15 +114,16 @@ static int compare_items(const void *a, const void *b)
         return c;
     if (x->label_len != y->label_len)
         return x->label_len < y->label_len ? -1 : 1;
-    if (x->label_len > 0 && (c = memcmp(x->label, y->label, x->label_len)) != 0)
+    if (x->label_len > 0
+        && (c = memcmp(x->label, y->label, x->label_len)) != 0)
         return c;
     return x->class_rank - y->class_rank;
 }
 
 static int add_item(STORE_CTX *store, STORE_ITEM *item)
 {
-    STORE_ITEM *grown = OPENSSL_realloc(
-        store->items, (store->item_count + 1) * sizeof(*grown));
+    STORE_ITEM *grown = OPENSSL_realloc(store->items, (store->item_count + 1)
+                                                          * sizeof(*grown));
     if (grown == NULL) {
         p11prov_store_item_free(item);
         P11PROV_RAISE(store->provctx, P11PROV_R_MEMORY, "collecting objects");
@@ -171,18 +172,19 @@ static CK_RV read_key(STORE_CTX *store, P11PROV_TOKEN *token,
                       CK_OBJECT_CLASS object_class, STORE_ITEM *item)
 {
     bool unsupported;
-    P11PROV_KEY *key = p11prov_key_from_token(store->provctx, token, session,
-                                              object, object_class,
-                                              &unsupported);
+    P11PROV_KEY *key = p11prov_key_from_token(
+        store->provctx, token, session, object, object_class, &unsupported);
 
     if (key == NULL)
         return unsupported ? CKR_OK : CKR_GENERAL_ERROR;
     item->key = key;
     item->object_type = OSSL_OBJECT_PKEY;
     if ((key->object.id != NULL
-         && (item->id = OPENSSL_memdup(key->object.id, key->object.id_len)) == NULL)
+         && (item->id = OPENSSL_memdup(key->object.id, key->object.id_len))
+                == NULL)
         || (key->object.label != NULL
-            && (item->label = OPENSSL_memdup(key->object.label, key->object.label_len))
+            && (item->label = OPENSSL_memdup(key->object.label,
+                                             key->object.label_len))
                    == NULL)
         || (item->uri = OPENSSL_strdup(key->object.uri)) == NULL)
         return CKR_HOST_MEMORY;
@@ -193,7 +195,7 @@ static CK_RV read_key(STORE_CTX *store, P11PROV_TOKEN *token,
 
 static const struct object_class_info {
     CK_OBJECT_CLASS object_class;
-    int store_info;              /* OSSL_STORE_INFO_* it satisfies */
+    int store_info; /* OSSL_STORE_INFO_* it satisfies */
 } classes[] = {
     { CKO_PRIVATE_KEY, OSSL_STORE_INFO_PKEY },
     { CKO_PUBLIC_KEY, OSSL_STORE_INFO_PUBKEY },
@@ -202,8 +204,8 @@ static const struct object_class_info {
 
 /* Every object of one class on one token that the URI selects. */
 static CK_RV collect_class(STORE_CTX *store, P11PROV_TOKEN *token,
-                           CK_SESSION_HANDLE session, size_t index,
-                           int rank, size_t *found)
+                           CK_SESSION_HANDLE session, size_t index, int rank,
+                           size_t *found)
 {
     CK_OBJECT_CLASS object_class = classes[rank].object_class;
     CK_BBOOL on_token = CK_TRUE;

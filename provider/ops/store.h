@@ -6,15 +6,15 @@
 #include "keys/key.h"
 
 typedef struct store_item {
-    int object_type;             /* OSSL_OBJECT_CERT or OSSL_OBJECT_PKEY */
-    int class_rank;              /* private, public, certificate */
-    P11PROV_KEY *key;            /* keys: handed out by reference */
-    unsigned char *der;          /* certificates: DER */
+    int object_type;    /* OSSL_OBJECT_CERT or OSSL_OBJECT_PKEY */
+    int class_rank;     /* private, public, certificate */
+    P11PROV_KEY *key;   /* keys: handed out by reference */
+    unsigned char *der; /* certificates: DER */
     CK_ULONG der_len;
     unsigned char *id, *label;
     CK_ULONG id_len, label_len;
     size_t token_index;
-    char *uri;                   /* the object's own URI, no PIN */
+    char *uri; /* the object's own URI, no PIN */
 } STORE_ITEM;
 
 /* The one private key a URI names (the application's passphrase callback

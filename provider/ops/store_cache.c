@@ -16,14 +16,14 @@
 
 typedef struct cache_entry {
     P11PROV_TOKEN *token;
-    unsigned int generation;     /* module init count */
-    unsigned int epoch;          /* token record epoch */
-    double expires;              /* CLOCK_MONOTONIC seconds */
+    unsigned int generation; /* module init count */
+    unsigned int epoch;      /* token record epoch */
+    double expires;          /* CLOCK_MONOTONIC seconds */
     char *query;
     int rank;
     STORE_ITEM *items;
     size_t count;
-    struct cache_entry *next;    /* newest first */
+    struct cache_entry *next; /* newest first */
 } CACHE_ENTRY;
 
 struct p11prov_store_cache {
@@ -150,8 +150,8 @@ bool p11prov_store_cache_get(P11PROV_CTX *ctx, P11PROV_TOKEN *token,
         if (e->token != token || e->rank != rank
             || strcmp(e->query, query) != 0)
             continue;
-        if (entry_valid(e, now) && (*items = copy_items(e->items, e->count))
-                                       != NULL) {
+        if (entry_valid(e, now)
+            && (*items = copy_items(e->items, e->count)) != NULL) {
             *count = e->count;
             for (size_t i = 0; i < *count; i++)
                 (*items)[i].token_index = token_index;

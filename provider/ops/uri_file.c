@@ -173,7 +173,8 @@ p11prov_uri_file_status p11prov_uri_file_decode(
         return fail(msg, P11PROV_URI_FILE_CORRUPT,
                     "URI file DER truncated or malformed (its SEQUENCE "
                     "claims more bytes than the %zu there are, or an "
-                    "indefinite length)", der_len);
+                    "indefinite length)",
+                    der_len);
     if (p != end)
         return fail(msg, P11PROV_URI_FILE_CORRUPT,
                     "%zu bytes after the URI file's SEQUENCE",
@@ -269,13 +270,13 @@ p11prov_uri_file_status p11prov_uri_file_encode(
     *der = NULL;
     *der_len = 0;
     if (strlen(uri) > P11PROV_URI_FILE_MAX_URI)
-        return fail(msg, P11PROV_URI_FILE_BAD_URI,
-                    "URI longer than %d bytes", P11PROV_URI_FILE_MAX_URI);
+        return fail(msg, P11PROV_URI_FILE_BAD_URI, "URI longer than %d bytes",
+                    P11PROV_URI_FILE_MAX_URI);
     if (p11uri_parse(uri, &parsed, &error) != P11URI_OK) {
         if (error.status == P11URI_ERR_MEMORY)
             return fail(msg, P11PROV_URI_FILE_MEMORY, "out of memory");
-        return fail(msg, P11PROV_URI_FILE_BAD_URI, "not a valid pkcs11: URI: %s",
-                    error.message);
+        return fail(msg, P11PROV_URI_FILE_BAD_URI,
+                    "not a valid pkcs11: URI: %s", error.message);
     }
     p11uri_unset(parsed, P11URI_PIN_VALUE);
     text = p11uri_format(parsed, P11URI_FORMAT_OMIT_PIN);
@@ -285,10 +286,11 @@ p11prov_uri_file_status p11prov_uri_file_encode(
     text_len = strlen(text);
     if (text_len > P11PROV_URI_FILE_MAX_URI) {
         free(text);
-        return fail(msg, P11PROV_URI_FILE_BAD_URI,
-                    "URI longer than %d bytes", P11PROV_URI_FILE_MAX_URI);
+        return fail(msg, P11PROV_URI_FILE_BAD_URI, "URI longer than %d bytes",
+                    P11PROV_URI_FILE_MAX_URI);
     }
-    inner = header_size(desc_len) + desc_len + header_size(text_len) + text_len;
+    inner = header_size(desc_len) + desc_len + header_size(text_len)
+            + text_len;
     *der_len = header_size(inner) + inner;
     *der = OPENSSL_malloc(*der_len);
     if (*der == NULL) {

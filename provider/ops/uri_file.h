@@ -34,8 +34,8 @@ typedef enum p11prov_uri_file_status {
     /* Starts like a URI file but is malformed: bad or truncated DER,
      * wrong element types, bytes after the structure. */
     P11PROV_URI_FILE_CORRUPT,
-    P11PROV_URI_FILE_BAD_DESC,   /* not exactly P11PROV_URI_FILE_DESC */
-    P11PROV_URI_FILE_BAD_URI,    /* not UTF-8, or not a valid pkcs11: URI */
+    P11PROV_URI_FILE_BAD_DESC, /* not exactly P11PROV_URI_FILE_DESC */
+    P11PROV_URI_FILE_BAD_URI,  /* not UTF-8, or not a valid pkcs11: URI */
     P11PROV_URI_FILE_MEMORY,
 } p11prov_uri_file_status;
 

@@ -77,8 +77,9 @@ typedef CK_MECHANISM_PTR M_;
  * a session, s, other than those of the next two lists. */
 #define SESSION_FUNCTIONS(X)                                                 \
     X(InitPIN, (S_ s, CK_UTF8CHAR_PTR p, CK_ULONG n), (s, p, n))             \
-    X(SetPIN, (S_ s, CK_UTF8CHAR_PTR o, CK_ULONG on, CK_UTF8CHAR_PTR p,      \
-               CK_ULONG n), (s, o, on, p, n))                                \
+    X(SetPIN,                                                                \
+      (S_ s, CK_UTF8CHAR_PTR o, CK_ULONG on, CK_UTF8CHAR_PTR p, CK_ULONG n), \
+      (s, o, on, p, n))                                                      \
     X(CloseSession, (S_ s), (s))                                             \
     X(GetSessionInfo, (S_ s, CK_SESSION_INFO_PTR info), (s, info))           \
     X(GetOperationState, P_OUT, A_OUT)                                       \
@@ -118,14 +119,18 @@ typedef CK_MECHANISM_PTR M_;
     X(DecryptVerifyUpdate, P_IN_OUT, A_IN_OUT)                               \
     X(GenerateKey, (S_ s, M_ m, T_ t, CK_ULONG n, CK_OBJECT_HANDLE_PTR k),   \
       (s, m, t, n, k))                                                       \
-    X(GenerateKeyPair, (S_ s, M_ m, T_ pt, CK_ULONG pn, T_ qt, CK_ULONG qn,  \
-                        CK_OBJECT_HANDLE_PTR pub, CK_OBJECT_HANDLE_PTR priv),\
+    X(GenerateKeyPair,                                                       \
+      (S_ s, M_ m, T_ pt, CK_ULONG pn, T_ qt, CK_ULONG qn,                   \
+       CK_OBJECT_HANDLE_PTR pub, CK_OBJECT_HANDLE_PTR priv),                 \
       (s, m, pt, pn, qt, qn, pub, priv))                                     \
     X(WrapKey, (S_ s, M_ m, O_ w, O_ k, B_ o, L_ on), (s, m, w, k, o, on))   \
-    X(UnwrapKey, (S_ s, M_ m, O_ u, B_ i, CK_ULONG in, T_ t, CK_ULONG n,     \
-                  CK_OBJECT_HANDLE_PTR k), (s, m, u, i, in, t, n, k))        \
-    X(DeriveKey, (S_ s, M_ m, O_ b, T_ t, CK_ULONG n,                        \
-                  CK_OBJECT_HANDLE_PTR k), (s, m, b, t, n, k))               \
+    X(UnwrapKey,                                                             \
+      (S_ s, M_ m, O_ u, B_ i, CK_ULONG in, T_ t, CK_ULONG n,                \
+       CK_OBJECT_HANDLE_PTR k),                                              \
+      (s, m, u, i, in, t, n, k))                                             \
+    X(DeriveKey,                                                             \
+      (S_ s, M_ m, O_ b, T_ t, CK_ULONG n, CK_OBJECT_HANDLE_PTR k),          \
+      (s, m, b, t, n, k))                                                    \
     X(SeedRandom, P_IN, A_IN)                                                \
     X(GenerateRandom, (S_ s, B_ o, CK_ULONG on), (s, o, on))                 \
     X(GetFunctionStatus, (S_ s), (s))                                        \
@@ -134,9 +139,17 @@ typedef CK_MECHANISM_PTR M_;
 /* X(name): the single-part calls and finals that end an operation and
  * write their answer to (o, on): P_IN_OUT and P_OUT. */
 #define ENDING_IN_OUT_FUNCTIONS(X)                                           \
-    X(Encrypt) X(Decrypt) X(Digest) X(Sign) X(SignRecover) X(VerifyRecover)
+    X(Encrypt)                                                               \
+    X(Decrypt)                                                               \
+    X(Digest)                                                                \
+    X(Sign)                                                                  \
+    X(SignRecover)                                                           \
+    X(VerifyRecover)
 #define ENDING_OUT_FUNCTIONS(X)                                              \
-    X(EncryptFinal) X(DecryptFinal) X(DigestFinal) X(SignFinal)
+    X(EncryptFinal)                                                          \
+    X(DecryptFinal)                                                          \
+    X(DigestFinal)                                                           \
+    X(SignFinal)
 
 /* X(name, parameters, arguments): the verifications, which end theirs and
  * write nothing; and the functions without a session (C_Initialize and
@@ -153,12 +166,15 @@ typedef CK_MECHANISM_PTR M_;
     X(GetTokenInfo, (CK_SLOT_ID id, CK_TOKEN_INFO_PTR info), (id, info))     \
     X(GetMechanismList, (CK_SLOT_ID id, CK_MECHANISM_TYPE_PTR l, L_ n),      \
       (id, l, n))                                                            \
-    X(GetMechanismInfo, (CK_SLOT_ID id, CK_MECHANISM_TYPE t,                 \
-                         CK_MECHANISM_INFO_PTR info), (id, t, info))         \
-    X(InitToken, (CK_SLOT_ID id, CK_UTF8CHAR_PTR p, CK_ULONG n,              \
-                  CK_UTF8CHAR_PTR label), (id, p, n, label))                 \
-    X(OpenSession, (CK_SLOT_ID id, CK_FLAGS f, CK_VOID_PTR app,              \
-                    CK_NOTIFY notify, CK_SESSION_HANDLE_PTR s),              \
+    X(GetMechanismInfo,                                                      \
+      (CK_SLOT_ID id, CK_MECHANISM_TYPE t, CK_MECHANISM_INFO_PTR info),      \
+      (id, t, info))                                                         \
+    X(InitToken,                                                             \
+      (CK_SLOT_ID id, CK_UTF8CHAR_PTR p, CK_ULONG n, CK_UTF8CHAR_PTR label), \
+      (id, p, n, label))                                                     \
+    X(OpenSession,                                                           \
+      (CK_SLOT_ID id, CK_FLAGS f, CK_VOID_PTR app, CK_NOTIFY notify,         \
+       CK_SESSION_HANDLE_PTR s),                                             \
       (id, f, app, notify, s))                                               \
     X(CloseAllSessions, (CK_SLOT_ID id), (id))                               \
     X(WaitForSlotEvent, (CK_FLAGS f, CK_SLOT_ID_PTR id, CK_VOID_PTR r),      \
@@ -167,31 +183,50 @@ typedef CK_MECHANISM_PTR M_;
 /* Every function a rule may name. */
 #define NAME_OF(name, ...) "C_" #name,
 static const char *const function_names[] = {
-    "C_Initialize", SESSION_FUNCTIONS(NAME_OF)
-    ENDING_IN_OUT_FUNCTIONS(NAME_OF) ENDING_OUT_FUNCTIONS(NAME_OF)
-    ENDING_VERIFY_FUNCTIONS(NAME_OF) GLOBAL_FUNCTIONS(NAME_OF)};
+    "C_Initialize",
+    SESSION_FUNCTIONS(NAME_OF) ENDING_IN_OUT_FUNCTIONS(NAME_OF)
+        ENDING_OUT_FUNCTIONS(NAME_OF) ENDING_VERIFY_FUNCTIONS(NAME_OF)
+            GLOBAL_FUNCTIONS(NAME_OF)
+};
 
 /* ---- CKR names, for the rules --------------------------------------- */
 
-#define CKR(name) {#name, name}
+#define CKR(name) { #name, name }
 static const struct {
     const char *name;
     CK_RV rv;
 } ckr_names[] = {
-    CKR(CKR_OK), CKR(CKR_HOST_MEMORY), CKR(CKR_GENERAL_ERROR),
-    CKR(CKR_FUNCTION_FAILED), CKR(CKR_ARGUMENTS_BAD),
-    CKR(CKR_DEVICE_ERROR), CKR(CKR_DEVICE_MEMORY), CKR(CKR_DEVICE_REMOVED),
-    CKR(CKR_FUNCTION_CANCELED), CKR(CKR_FUNCTION_NOT_SUPPORTED),
-    CKR(CKR_KEY_HANDLE_INVALID), CKR(CKR_KEY_FUNCTION_NOT_PERMITTED),
-    CKR(CKR_MECHANISM_INVALID), CKR(CKR_MECHANISM_PARAM_INVALID),
-    CKR(CKR_OBJECT_HANDLE_INVALID), CKR(CKR_OPERATION_ACTIVE),
-    CKR(CKR_OPERATION_NOT_INITIALIZED), CKR(CKR_PIN_INCORRECT),
-    CKR(CKR_PIN_EXPIRED), CKR(CKR_PIN_LOCKED), CKR(CKR_SESSION_CLOSED),
-    CKR(CKR_SESSION_COUNT), CKR(CKR_SESSION_HANDLE_INVALID),
-    CKR(CKR_SESSION_READ_ONLY), CKR(CKR_TOKEN_NOT_PRESENT),
-    CKR(CKR_USER_NOT_LOGGED_IN), CKR(CKR_USER_ALREADY_LOGGED_IN),
-    CKR(CKR_DATA_LEN_RANGE), CKR(CKR_ENCRYPTED_DATA_INVALID),
-    CKR(CKR_BUFFER_TOO_SMALL), CKR(CKR_CRYPTOKI_NOT_INITIALIZED),
+    CKR(CKR_OK),
+    CKR(CKR_HOST_MEMORY),
+    CKR(CKR_GENERAL_ERROR),
+    CKR(CKR_FUNCTION_FAILED),
+    CKR(CKR_ARGUMENTS_BAD),
+    CKR(CKR_DEVICE_ERROR),
+    CKR(CKR_DEVICE_MEMORY),
+    CKR(CKR_DEVICE_REMOVED),
+    CKR(CKR_FUNCTION_CANCELED),
+    CKR(CKR_FUNCTION_NOT_SUPPORTED),
+    CKR(CKR_KEY_HANDLE_INVALID),
+    CKR(CKR_KEY_FUNCTION_NOT_PERMITTED),
+    CKR(CKR_MECHANISM_INVALID),
+    CKR(CKR_MECHANISM_PARAM_INVALID),
+    CKR(CKR_OBJECT_HANDLE_INVALID),
+    CKR(CKR_OPERATION_ACTIVE),
+    CKR(CKR_OPERATION_NOT_INITIALIZED),
+    CKR(CKR_PIN_INCORRECT),
+    CKR(CKR_PIN_EXPIRED),
+    CKR(CKR_PIN_LOCKED),
+    CKR(CKR_SESSION_CLOSED),
+    CKR(CKR_SESSION_COUNT),
+    CKR(CKR_SESSION_HANDLE_INVALID),
+    CKR(CKR_SESSION_READ_ONLY),
+    CKR(CKR_TOKEN_NOT_PRESENT),
+    CKR(CKR_USER_NOT_LOGGED_IN),
+    CKR(CKR_USER_ALREADY_LOGGED_IN),
+    CKR(CKR_DATA_LEN_RANGE),
+    CKR(CKR_ENCRYPTED_DATA_INVALID),
+    CKR(CKR_BUFFER_TOO_SMALL),
+    CKR(CKR_CRYPTOKI_NOT_INITIALIZED),
 };
 
 /* ---- state ----------------------------------------------------------- */
@@ -199,13 +234,13 @@ static const struct {
 typedef struct rule {
     char function[32];
     CK_RV rv;
-    unsigned long nth;   /* fires on call nth (once) or from call nth on */
+    unsigned long nth; /* fires on call nth (once) or from call nth on */
     int always;
     unsigned long calls; /* of function, so far */
 } rule;
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
-static int configured;   /* the environment was read (at most once) */
+static int configured; /* the environment was read (at most once) */
 static int config_ok;
 static CK_FUNCTION_LIST *real; /* set once, with the lock held */
 static rule rules[MAX_RULES];
@@ -295,14 +330,18 @@ static int parse_rules(const char *var, int always)
         if (at != NULL) {
             *at = '\0';
             if (!parse_nth(at + 1, &r->nth)) {
-                fprintf(stderr, "p11fault: %s: bad @N \"%s\" (want 1 to "
-                        "%lu)\n", var, at + 1, MAX_NTH);
+                fprintf(stderr,
+                        "p11fault: %s: bad @N \"%s\" (want 1 to "
+                        "%lu)\n",
+                        var, at + 1, MAX_NTH);
                 return 0;
             }
         }
         if (!parse_rv(colon + 1, &r->rv) || r->rv == CKR_OK) {
-            fprintf(stderr, "p11fault: %s: bad code \"%s\" (want a CKR_* name "
-                    "or a non-zero number)\n", var, colon + 1);
+            fprintf(stderr,
+                    "p11fault: %s: bad code \"%s\" (want a CKR_* name "
+                    "or a non-zero number)\n",
+                    var, colon + 1);
             return 0;
         }
         n_rules++;
@@ -319,7 +358,7 @@ static int load_module(void)
 
     if (path == NULL || path[0] == '\0') {
         fprintf(stderr, "p11fault: P11FAULT_MODULE (the real module) is not "
-                "set\n");
+                        "set\n");
         return 0;
     }
     library = dlopen(path, RTLD_NOW | RTLD_LOCAL);
@@ -341,8 +380,8 @@ static int read_config(void)
     const char *log = getenv("P11FAULT_LOG");
 
     snprintf(log_path, sizeof(log_path), "%s", log != NULL ? log : "");
-    return parse_rules("P11FAULT_ONCE", 0) && parse_rules("P11FAULT_ALWAYS", 1)
-           && load_module();
+    return parse_rules("P11FAULT_ONCE", 0)
+           && parse_rules("P11FAULT_ALWAYS", 1) && load_module();
 }
 
 /* ---- a call ---------------------------------------------------------- */
@@ -477,7 +516,7 @@ static CK_RV fault_Initialize(CK_VOID_PTR args)
     pthread_mutex_unlock(&lock);
     if (!config_ok) {
         fprintf(stderr, "p11fault: malformed configuration (see above): "
-                "C_Initialize fails\n");
+                        "C_Initialize fails\n");
         return CKR_GENERAL_ERROR;
     }
     if (intercept("C_Initialize", &rv))
@@ -491,12 +530,13 @@ CK_RV C_GetFunctionList(CK_FUNCTION_LIST_PTR_PTR list);
 
 #define ENTRY(name, ...) .C_##name = fault_##name,
 static CK_FUNCTION_LIST function_list = {
-    .version = {2, 40},
+    .version = { 2, 40 },
     .C_Initialize = fault_Initialize,
     .C_GetFunctionList = C_GetFunctionList,
     SESSION_FUNCTIONS(ENTRY) ENDING_IN_OUT_FUNCTIONS(ENTRY)
-    ENDING_OUT_FUNCTIONS(ENTRY) ENDING_VERIFY_FUNCTIONS(ENTRY)
-    GLOBAL_FUNCTIONS(ENTRY)};
+        ENDING_OUT_FUNCTIONS(ENTRY) ENDING_VERIFY_FUNCTIONS(ENTRY)
+            GLOBAL_FUNCTIONS(ENTRY)
+};
 
 __attribute__((visibility("default"))) CK_RV
 C_GetFunctionList(CK_FUNCTION_LIST_PTR_PTR list)

@@ -16,10 +16,10 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-#define REQUIRE(cond)            \
-    do {                         \
-        if (!(cond))             \
-            __builtin_trap();    \
+#define REQUIRE(cond)                                                        \
+    do {                                                                     \
+        if (!(cond))                                                         \
+            __builtin_trap();                                                \
     } while (0)
 
 /* Pads value into a Cryptoki field when it fits; false when it cannot be
@@ -29,8 +29,9 @@ static bool fill(unsigned char *field, size_t size, const p11uri_value *v)
     memset(field, ' ', size);
     if (!v->present)
         return true;
-    if (v->len > size ||
-        (v->len > 0 && (v->data[v->len - 1] == ' ' || v->data[v->len - 1] == '\0')))
+    if (v->len > size
+        || (v->len > 0
+            && (v->data[v->len - 1] == ' ' || v->data[v->len - 1] == '\0')))
         return false;
     memcpy(field, v->data, v->len);
     return true;
@@ -48,19 +49,23 @@ static void check_matchers(const p11uri *uri)
     memset(&slot, 0, sizeof(slot));
 
     /* Info built from the URI's own values matches it. */
-    if (fill(token.label, sizeof(token.label), &v[P11URI_TOKEN]) &&
-        fill(token.manufacturerID, sizeof(token.manufacturerID), &v[P11URI_MANUFACTURER]) &&
-        fill(token.serialNumber, sizeof(token.serialNumber), &v[P11URI_SERIAL]) &&
-        fill(token.model, sizeof(token.model), &v[P11URI_MODEL]))
+    if (fill(token.label, sizeof(token.label), &v[P11URI_TOKEN])
+        && fill(token.manufacturerID, sizeof(token.manufacturerID),
+                &v[P11URI_MANUFACTURER])
+        && fill(token.serialNumber, sizeof(token.serialNumber),
+                &v[P11URI_SERIAL])
+        && fill(token.model, sizeof(token.model), &v[P11URI_MODEL]))
         REQUIRE(p11uri_match_token_info(uri, &token));
     module.libraryVersion = uri->library_version;
     if (fill(module.manufacturerID, sizeof(module.manufacturerID),
-             &v[P11URI_LIBRARY_MANUFACTURER]) &&
-        fill(module.libraryDescription, sizeof(module.libraryDescription),
-             &v[P11URI_LIBRARY_DESCRIPTION]))
+             &v[P11URI_LIBRARY_MANUFACTURER])
+        && fill(module.libraryDescription, sizeof(module.libraryDescription),
+                &v[P11URI_LIBRARY_DESCRIPTION]))
         REQUIRE(p11uri_match_module_info(uri, &module));
-    if (fill(slot.manufacturerID, sizeof(slot.manufacturerID), &v[P11URI_SLOT_MANUFACTURER]) &&
-        fill(slot.slotDescription, sizeof(slot.slotDescription), &v[P11URI_SLOT_DESCRIPTION]))
+    if (fill(slot.manufacturerID, sizeof(slot.manufacturerID),
+             &v[P11URI_SLOT_MANUFACTURER])
+        && fill(slot.slotDescription, sizeof(slot.slotDescription),
+                &v[P11URI_SLOT_DESCRIPTION]))
         REQUIRE(p11uri_match_slot_info(uri, uri->slot_id, &slot));
 
     /* Fixed structures: a match is only possible when the URI leaves the
@@ -68,8 +73,9 @@ static void check_matchers(const p11uri *uri)
     memset(&token, ' ', sizeof(token));
     memcpy(token.label, "fuzz-token", 10);
     if (p11uri_match_token_info(uri, &token))
-        REQUIRE(!v[P11URI_TOKEN].present ||
-                (v[P11URI_TOKEN].len == 10 && memcmp(v[P11URI_TOKEN].data, "fuzz-token", 10) == 0));
+        REQUIRE(!v[P11URI_TOKEN].present
+                || (v[P11URI_TOKEN].len == 10
+                    && memcmp(v[P11URI_TOKEN].data, "fuzz-token", 10) == 0));
     memset(&slot, 0, sizeof(slot));
     if (p11uri_match_slot_info(uri, 7, &slot))
         REQUIRE(!v[P11URI_SLOT_ID].present || uri->slot_id == 7);
@@ -81,8 +87,9 @@ static void check_template(const p11uri *uri)
 {
     CK_ATTRIBUTE tmpl[3];
     size_t n = p11uri_object_template(uri, tmpl);
-    size_t expected = (size_t)uri->values[P11URI_TYPE].present +
-                      uri->values[P11URI_OBJECT].present + uri->values[P11URI_ID].present;
+    size_t expected = (size_t)uri->values[P11URI_TYPE].present
+                      + uri->values[P11URI_OBJECT].present
+                      + uri->values[P11URI_ID].present;
 
     REQUIRE(n == expected);
     for (size_t i = 0; i < n; i++) {
@@ -92,7 +99,8 @@ static void check_template(const p11uri *uri)
         else if (tmpl[i].type == CKA_LABEL)
             REQUIRE(tmpl[i].ulValueLen == uri->values[P11URI_OBJECT].len);
         else
-            REQUIRE(tmpl[i].type == CKA_ID && tmpl[i].ulValueLen == uri->values[P11URI_ID].len);
+            REQUIRE(tmpl[i].type == CKA_ID
+                    && tmpl[i].ulValueLen == uri->values[P11URI_ID].len);
     }
 }
 
@@ -102,7 +110,7 @@ static void check_round_trip(const p11uri *uri)
     p11uri *again = NULL;
 
     if (text == NULL)
-        return;   /* out of memory: nothing to check */
+        return; /* out of memory: nothing to check */
     REQUIRE(p11uri_parse(text, &again, NULL) == P11URI_OK);
     REQUIRE(p11uri_equal(uri, again));
     REQUIRE(p11uri_equal(again, uri));
@@ -117,7 +125,8 @@ static void check_round_trip(const p11uri *uri)
         return;
     REQUIRE(p11uri_parse(text, &again, NULL) == P11URI_OK);
     REQUIRE(!again->values[P11URI_PIN_VALUE].present);
-    REQUIRE(p11uri_equal(uri, again) == !uri->values[P11URI_PIN_VALUE].present);
+    REQUIRE(p11uri_equal(uri, again)
+            == !uri->values[P11URI_PIN_VALUE].present);
     p11uri_free(again);
     free(text);
 }
@@ -144,7 +153,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     } else {
         REQUIRE(uri == NULL);
         REQUIRE(err.position <= strlen(text));
-        REQUIRE(err.message[0] != '\0' && memchr(err.message, '\0', sizeof(err.message)));
+        REQUIRE(err.message[0] != '\0'
+                && memchr(err.message, '\0', sizeof(err.message)));
         REQUIRE(memchr(err.attribute, '\0', sizeof(err.attribute)) != NULL);
     }
     free(text);

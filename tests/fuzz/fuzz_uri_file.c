@@ -25,10 +25,10 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-#define REQUIRE(cond)            \
-    do {                         \
-        if (!(cond))             \
-            __builtin_trap();    \
+#define REQUIRE(cond)                                                        \
+    do {                                                                     \
+        if (!(cond))                                                         \
+            __builtin_trap();                                                \
     } while (0)
 
 static void check_encoding(const char *uri)

@@ -57,27 +57,47 @@
 
 /* ---- CKR names, for P11MOCK_FAIL ------------------------------------ */
 
-#define CKR(name) {#name, name}
+#define CKR(name) { #name, name }
 static const struct {
     const char *name;
     CK_RV rv;
 } ckr_names[] = {
-    CKR(CKR_OK), CKR(CKR_CANCEL), CKR(CKR_HOST_MEMORY),
-    CKR(CKR_SLOT_ID_INVALID), CKR(CKR_GENERAL_ERROR),
-    CKR(CKR_FUNCTION_FAILED), CKR(CKR_ARGUMENTS_BAD), CKR(CKR_CANT_LOCK),
-    CKR(CKR_ATTRIBUTE_SENSITIVE), CKR(CKR_ATTRIBUTE_TYPE_INVALID),
-    CKR(CKR_DEVICE_ERROR), CKR(CKR_DEVICE_MEMORY), CKR(CKR_DEVICE_REMOVED),
-    CKR(CKR_FUNCTION_CANCELED), CKR(CKR_FUNCTION_NOT_SUPPORTED),
-    CKR(CKR_KEY_HANDLE_INVALID), CKR(CKR_MECHANISM_INVALID),
-    CKR(CKR_OBJECT_HANDLE_INVALID), CKR(CKR_OPERATION_ACTIVE),
-    CKR(CKR_OPERATION_NOT_INITIALIZED), CKR(CKR_PIN_INCORRECT),
-    CKR(CKR_PIN_EXPIRED), CKR(CKR_PIN_LOCKED), CKR(CKR_SESSION_CLOSED),
-    CKR(CKR_SESSION_COUNT), CKR(CKR_SESSION_HANDLE_INVALID),
-    CKR(CKR_TOKEN_NOT_PRESENT), CKR(CKR_TOKEN_NOT_RECOGNIZED),
-    CKR(CKR_USER_ALREADY_LOGGED_IN), CKR(CKR_USER_NOT_LOGGED_IN),
-    CKR(CKR_USER_PIN_NOT_INITIALIZED), CKR(CKR_USER_TYPE_INVALID),
-    CKR(CKR_BUFFER_TOO_SMALL), CKR(CKR_CRYPTOKI_NOT_INITIALIZED),
-    CKR(CKR_KEY_FUNCTION_NOT_PERMITTED), CKR(CKR_MECHANISM_PARAM_INVALID),
+    CKR(CKR_OK),
+    CKR(CKR_CANCEL),
+    CKR(CKR_HOST_MEMORY),
+    CKR(CKR_SLOT_ID_INVALID),
+    CKR(CKR_GENERAL_ERROR),
+    CKR(CKR_FUNCTION_FAILED),
+    CKR(CKR_ARGUMENTS_BAD),
+    CKR(CKR_CANT_LOCK),
+    CKR(CKR_ATTRIBUTE_SENSITIVE),
+    CKR(CKR_ATTRIBUTE_TYPE_INVALID),
+    CKR(CKR_DEVICE_ERROR),
+    CKR(CKR_DEVICE_MEMORY),
+    CKR(CKR_DEVICE_REMOVED),
+    CKR(CKR_FUNCTION_CANCELED),
+    CKR(CKR_FUNCTION_NOT_SUPPORTED),
+    CKR(CKR_KEY_HANDLE_INVALID),
+    CKR(CKR_MECHANISM_INVALID),
+    CKR(CKR_OBJECT_HANDLE_INVALID),
+    CKR(CKR_OPERATION_ACTIVE),
+    CKR(CKR_OPERATION_NOT_INITIALIZED),
+    CKR(CKR_PIN_INCORRECT),
+    CKR(CKR_PIN_EXPIRED),
+    CKR(CKR_PIN_LOCKED),
+    CKR(CKR_SESSION_CLOSED),
+    CKR(CKR_SESSION_COUNT),
+    CKR(CKR_SESSION_HANDLE_INVALID),
+    CKR(CKR_TOKEN_NOT_PRESENT),
+    CKR(CKR_TOKEN_NOT_RECOGNIZED),
+    CKR(CKR_USER_ALREADY_LOGGED_IN),
+    CKR(CKR_USER_NOT_LOGGED_IN),
+    CKR(CKR_USER_PIN_NOT_INITIALIZED),
+    CKR(CKR_USER_TYPE_INVALID),
+    CKR(CKR_BUFFER_TOO_SMALL),
+    CKR(CKR_CRYPTOKI_NOT_INITIALIZED),
+    CKR(CKR_KEY_FUNCTION_NOT_PERMITTED),
+    CKR(CKR_MECHANISM_PARAM_INVALID),
     CKR(CKR_DATA_LEN_RANGE),
     CKR(CKR_CRYPTOKI_ALREADY_INITIALIZED),
 };
@@ -302,12 +322,13 @@ static CK_RV mock_Initialize(void *init_args)
 
     pthread_mutex_lock(&lock);
     if (!read_config()) {
-        fprintf(stderr,
-                "p11mock: malformed P11MOCK_FAIL (want C_Name:CKR_NAME[,...]), "
-                "P11MOCK_TOKEN_FLAGS (want hex), P11MOCK_MAX_SESSIONS (want 1 "
-                "to %d) or P11MOCK_SIGN_DELAY_MS (want 0 to %lu): "
-                "C_Initialize fails\n",
-                MOCK_SESSION_TABLE_SIZE, MOCK_MAX_SIGN_DELAY_MS);
+        fprintf(
+            stderr,
+            "p11mock: malformed P11MOCK_FAIL (want C_Name:CKR_NAME[,...]), "
+            "P11MOCK_TOKEN_FLAGS (want hex), P11MOCK_MAX_SESSIONS (want 1 "
+            "to %d) or P11MOCK_SIGN_DELAY_MS (want 0 to %lu): "
+            "C_Initialize fails\n",
+            MOCK_SESSION_TABLE_SIZE, MOCK_MAX_SIGN_DELAY_MS);
         pthread_mutex_unlock(&lock);
         return CKR_GENERAL_ERROR;
     }
@@ -361,7 +382,7 @@ static CK_RV mock_GetInfo(CK_INFO *info)
 static CK_RV mock_GetSlotList(CK_BBOOL token_present, CK_SLOT_ID *list,
                               CK_ULONG *count)
 {
-    static const CK_SLOT_ID slots[] = {MOCK_SLOT_ID};
+    static const CK_SLOT_ID slots[] = { MOCK_SLOT_ID };
     CK_RV rv = enter("C_GetSlotList");
 
     (void)token_present; /* the token is always present */
@@ -398,8 +419,8 @@ static CK_RV mock_GetTokenInfo(CK_SLOT_ID slot, CK_TOKEN_INFO *info)
     TOKEN_PAD(info->serialNumber, "0001");
     info->flags = CKF_LOGIN_REQUIRED | CKF_USER_PIN_INITIALIZED
                   | CKF_TOKEN_INITIALIZED | extra_token_flags;
-    info->ulMaxSessionCount =
-        hide_max_sessions ? CK_EFFECTIVELY_INFINITE : max_sessions;
+    info->ulMaxSessionCount = hide_max_sessions ? CK_EFFECTIVELY_INFINITE
+                                                : max_sessions;
     info->ulSessionCount = session_count(0);
     info->ulMaxRwSessionCount = info->ulMaxSessionCount;
     info->ulRwSessionCount = session_count(1);
@@ -616,7 +637,8 @@ static CK_RV mock_SignInit(CK_SESSION_HANDLE h, CK_MECHANISM *mech,
 /* Sleeps ms milliseconds, signals or not; 0 makes no system call. */
 static void sleep_ms(unsigned long ms)
 {
-    struct timespec left = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000};
+    struct timespec left = { (time_t)(ms / 1000),
+                             (long)(ms % 1000) * 1000000 };
 
     if (ms == 0)
         return;

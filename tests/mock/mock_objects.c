@@ -56,28 +56,28 @@ static const CK_OBJECT_CLASS cert_class = CKO_CERTIFICATE;
 static const CK_CERTIFICATE_TYPE cert_type = CKC_X_509;
 static const CK_ULONG cert_category = 0; /* unspecified */
 static const char cert_label[] = "mock-cert";
-static const unsigned char cert_id[] = {0x01};
+static const unsigned char cert_id[] = { 0x01 };
 
 static const token_attr cert_attrs[] = {
     TOKEN_ATTR_OF(CKA_CLASS, cert_class),
     TOKEN_ATTR_BOOL(CKA_TOKEN, 1),
     TOKEN_ATTR_BOOL(CKA_PRIVATE, 0),
     TOKEN_ATTR_BOOL(CKA_MODIFIABLE, 0),
-    {CKA_LABEL, cert_label, sizeof(cert_label) - 1},
+    { CKA_LABEL, cert_label, sizeof(cert_label) - 1 },
     TOKEN_ATTR_OF(CKA_CERTIFICATE_TYPE, cert_type),
     TOKEN_ATTR_BOOL(CKA_TRUSTED, 0),
     TOKEN_ATTR_OF(CKA_CERTIFICATE_CATEGORY, cert_category),
-    {CKA_ID, cert_id, sizeof(cert_id)},
-    {CKA_SUBJECT, CERT_SUBJECT},
-    {CKA_ISSUER, CERT_ISSUER},
-    {CKA_SERIAL_NUMBER, CERT_SERIAL},
+    { CKA_ID, cert_id, sizeof(cert_id) },
+    { CKA_SUBJECT, CERT_SUBJECT },
+    { CKA_ISSUER, CERT_ISSUER },
+    { CKA_SERIAL_NUMBER, CERT_SERIAL },
     TOKEN_ATTR_OF(CKA_VALUE, cert_der),
 };
 
 /* ---- mock-key: EC P-256, the certificate's public key ---------------- */
 
 static const char key_label[] = "mock-key";
-static const unsigned char key_id[] = {0x02};
+static const unsigned char key_id[] = { 0x02 };
 /* DER OCTET STRING of the uncompressed point in cert_der's
  * SubjectPublicKeyInfo (`openssl x509 -noout -pubkey`). */
 static const unsigned char ec_point[] = {
@@ -98,11 +98,12 @@ static const token_attr privkey_attrs[] = {
 };
 
 static const token_object objects[] = {
-    {MOCK_CERT_HANDLE, 0, cert_attrs, TOKEN_N_OF(cert_attrs)},
-    {MOCK_PUBKEY_HANDLE, 0, pubkey_attrs, TOKEN_N_OF(pubkey_attrs)},
-    {MOCK_PRIVKEY_HANDLE, 1, privkey_attrs, TOKEN_N_OF(privkey_attrs)},
+    { MOCK_CERT_HANDLE, 0, cert_attrs, TOKEN_N_OF(cert_attrs) },
+    { MOCK_PUBKEY_HANDLE, 0, pubkey_attrs, TOKEN_N_OF(pubkey_attrs) },
+    { MOCK_PRIVKEY_HANDLE, 1, privkey_attrs, TOKEN_N_OF(privkey_attrs) },
 };
-const token_object_table mock_token_objects = {objects, TOKEN_N_OF(objects)};
+const token_object_table mock_token_objects = { objects,
+                                                TOKEN_N_OF(objects) };
 
 /*
  * What C_Sign returns for CKM_ECDSA, whatever it signs: r||s with
@@ -111,10 +112,10 @@ const token_object_table mock_token_objects = {objects, TOKEN_N_OF(objects)};
  * below the P-256 order. Not a valid signature.
  */
 const unsigned char mock_ecdsa_signature[MOCK_ECDSA_SIG_LEN] = {
-    0x00, 0x7f, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08, 0x09, 0x0a, 0x0b,
-    0x0c, 0x0d, 0x0e, 0x0f, 0x10, 0x11, 0x12, 0x13, 0x14, 0x15, 0x16, 0x17,
-    0x18, 0x19, 0x1a, 0x1b, 0x1c, 0x1d, 0x1e, 0x1f, 0x80, 0x01, 0x02, 0x03,
-    0x04, 0x05, 0x06, 0x07, 0x08, 0x09, 0x0a, 0x0b, 0x0c, 0x0d, 0x0e, 0x0f,
-    0x10, 0x11, 0x12, 0x13, 0x14, 0x15, 0x16, 0x17, 0x18, 0x19, 0x1a, 0x1b,
-    0x1c, 0x1d, 0x1e, 0x1f,
+    0x00, 0x7f, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08, 0x09, 0x0a,
+    0x0b, 0x0c, 0x0d, 0x0e, 0x0f, 0x10, 0x11, 0x12, 0x13, 0x14, 0x15,
+    0x16, 0x17, 0x18, 0x19, 0x1a, 0x1b, 0x1c, 0x1d, 0x1e, 0x1f, 0x80,
+    0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08, 0x09, 0x0a, 0x0b,
+    0x0c, 0x0d, 0x0e, 0x0f, 0x10, 0x11, 0x12, 0x13, 0x14, 0x15, 0x16,
+    0x17, 0x18, 0x19, 0x1a, 0x1b, 0x1c, 0x1d, 0x1e, 0x1f,
 };

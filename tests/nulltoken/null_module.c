@@ -46,14 +46,15 @@ static session *session_of(CK_SESSION_HANDLE h)
     return h != 0 && s->handle == h ? s : NULL;
 }
 
-#define NEED_INIT() \
-    if (!atomic_load(&initialized)) return CKR_CRYPTOKI_NOT_INITIALIZED
+#define NEED_INIT()                                                          \
+    if (!atomic_load(&initialized))                                          \
+    return CKR_CRYPTOKI_NOT_INITIALIZED
 
-#define NEED_SESSION(h, s)                 \
-    NEED_INIT();                           \
-    session *s = session_of(h);            \
-    if (s == NULL)                         \
-        return CKR_SESSION_HANDLE_INVALID
+#define NEED_SESSION(h, s)                                                   \
+    NEED_INIT();                                                             \
+    session *s = session_of(h);                                              \
+    if (s == NULL)                                                           \
+    return CKR_SESSION_HANDLE_INVALID
 
 /* ---- general, slot and token ---------------------------------------- */
 
@@ -88,7 +89,7 @@ static CK_RV null_GetInfo(CK_INFO *info)
 static CK_RV null_GetSlotList(CK_BBOOL token_present, CK_SLOT_ID *list,
                               CK_ULONG *count)
 {
-    static const CK_SLOT_ID slots[] = {NULL_SLOT_ID};
+    static const CK_SLOT_ID slots[] = { NULL_SLOT_ID };
 
     (void)token_present;
     NEED_INIT();
@@ -124,7 +125,8 @@ static CK_RV null_GetTokenInfo(CK_SLOT_ID slot, CK_TOKEN_INFO *info)
     info->flags = CKF_TOKEN_INITIALIZED;
     info->ulMaxSessionCount = info->ulMaxRwSessionCount =
         CK_EFFECTIVELY_INFINITE;
-    info->ulSessionCount = info->ulRwSessionCount = CK_UNAVAILABLE_INFORMATION;
+    info->ulSessionCount = info->ulRwSessionCount =
+        CK_UNAVAILABLE_INFORMATION;
     info->ulMaxPinLen = 64;
     info->ulTotalPublicMemory = info->ulFreePublicMemory =
         info->ulTotalPrivateMemory = info->ulFreePrivateMemory =

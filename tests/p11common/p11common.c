@@ -49,8 +49,8 @@ static const token_attr *find_attr(const token_object *obj,
 }
 
 /* Does obj have every attribute of the template, with the same value? */
-static int template_matches(const token_object *obj,
-                            const CK_ATTRIBUTE *tmpl, CK_ULONG count)
+static int template_matches(const token_object *obj, const CK_ATTRIBUTE *tmpl,
+                            CK_ULONG count)
 {
     for (CK_ULONG i = 0; i < count; i++) {
         const token_attr *a = find_attr(obj, tmpl[i].type);
@@ -93,8 +93,7 @@ CK_RV token_get_attribute_values(const token_object *obj, CK_ATTRIBUTE *tmpl,
 /* ---- finding objects ------------------------------------------------- */
 
 CK_RV token_find_init(token_find *find, const token_object_table *table,
-                      const CK_ATTRIBUTE *tmpl, CK_ULONG count,
-                      int logged_in)
+                      const CK_ATTRIBUTE *tmpl, CK_ULONG count, int logged_in)
 {
     if (find->active)
         return CKR_OPERATION_ACTIVE;
@@ -156,7 +155,7 @@ CK_RV token_fill_list(CK_ULONG *out, CK_ULONG *count, const CK_ULONG *items,
 
 CK_RV token_mechanism_list(CK_MECHANISM_TYPE *list, CK_ULONG *count)
 {
-    static const CK_MECHANISM_TYPE mechanisms[] = {CKM_ECDSA, CKM_RSA_PKCS};
+    static const CK_MECHANISM_TYPE mechanisms[] = { CKM_ECDSA, CKM_RSA_PKCS };
 
     return token_fill_list(list, count, mechanisms, TOKEN_N_OF(mechanisms));
 }

@@ -32,7 +32,8 @@ bool fixture_setup(CORE_FIXTURE *f)
 
     memset(f, 0, sizeof(*f));
     if (module == NULL || module[0] == '\0') {
-        fprintf(stderr, "P11TEST_MODULE is not set (run the test from ctest)\n");
+        fprintf(stderr,
+                "P11TEST_MODULE is not set (run the test from ctest)\n");
         return false;
     }
     f->log_path = getenv("P11FAULT_LOG");
@@ -140,7 +141,8 @@ double fixture_now(void)
 
 void fixture_sleep_ms(unsigned int ms)
 {
-    struct timespec left = { (time_t)(ms / 1000), (long)(ms % 1000) * 1000000L };
+    struct timespec left = { (time_t)(ms / 1000),
+                             (long)(ms % 1000) * 1000000L };
 
     while (nanosleep(&left, &left) != 0 && errno == EINTR)
         continue;

@@ -24,8 +24,8 @@
 typedef struct core_fixture {
     P11PROV_CTX ctx;
     P11PROV_MODULE *module;
-    P11PROV_TOKEN *token;       /* "mock-token" */
-    const char *log_path;       /* the call log counted, or NULL */
+    P11PROV_TOKEN *token; /* "mock-token" */
+    const char *log_path; /* the call log counted, or NULL */
 } CORE_FIXTURE;
 
 /* Empties the call log, builds the context (PIN "1234" configured), loads

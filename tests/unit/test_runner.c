@@ -22,13 +22,15 @@
 
 /* Calls counted before and after an operation. */
 static const char *const counted[] = {
-    "C_OpenSession", "C_CloseSession", "C_Login", "C_SignInit", "C_Sign",
-    "C_FindObjectsInit",
+    "C_OpenSession", "C_CloseSession", "C_Login",
+    "C_SignInit",    "C_Sign",         "C_FindObjectsInit",
 };
 #define N_COUNTED (sizeof(counted) / sizeof(counted[0]))
 enum { OPEN, CLOSE, LOGIN, SIGN_INIT, SIGN, FIND };
 
-typedef struct counts { unsigned long n[N_COUNTED]; } COUNTS;
+typedef struct counts {
+    unsigned long n[N_COUNTED];
+} COUNTS;
 
 static COUNTS count_calls(CORE_FIXTURE *f)
 {
@@ -203,7 +205,8 @@ static void check_raised(CORE_FIXTURE *f, P11PROV_OP_STATUS status,
 
     ERR_clear_error();
     CHECK(p11prov_token_op_raise(&f->ctx, P11PROV_TOKEN_SIGN, status,
-                                 CKM_ECDSA, uri, rv) == 0);
+                                 CKM_ECDSA, uri, rv)
+          == 0);
     text = last_error_text();
     snprintf(want, sizeof(want), "%s with CKM_ECDSA for %s: %s", call, uri,
              ckr);
@@ -227,7 +230,8 @@ static void scenario_device_error(CORE_FIXTURE *f)
     mock_key(f, &key);
     sign_ok(&key, f, __LINE__);
     before = count_calls(f);
-    CHECK(sign(&key, f, sig, sizeof(sig), &len, &rv) == P11PROV_OP_CALL_FAILED);
+    CHECK(sign(&key, f, sig, sizeof(sig), &len, &rv)
+          == P11PROV_OP_CALL_FAILED);
     CHECKF(rv == CKR_DEVICE_ERROR && len == 0, "rv 0x%lx", rv);
     CHECK_DELTAS(f, before, 0, 0, 0, 1, 1, 0);
     CHECK(ERR_peek_error() == 0); /* the caller words the failure */
@@ -237,10 +241,12 @@ static void scenario_device_error(CORE_FIXTURE *f)
     CHECK(fixture_sessions_open(f) == 1 && fixture_sessions_idle(f) == 1);
     /* Statuses that were raised already, or succeeded, raise nothing. */
     CHECK(p11prov_token_op_raise(&f->ctx, P11PROV_TOKEN_SIGN, P11PROV_OP_DONE,
-                                 CKM_ECDSA, key.uri, CKR_OK) == 0);
+                                 CKM_ECDSA, key.uri, CKR_OK)
+          == 0);
     CHECK(p11prov_token_op_raise(&f->ctx, P11PROV_TOKEN_SIGN,
                                  P11PROV_OP_RAISED, CKM_ECDSA, key.uri,
-                                 CKR_GENERAL_ERROR) == 0);
+                                 CKR_GENERAL_ERROR)
+          == 0);
     CHECK(ERR_peek_error() == 0);
     p11prov_object_clear(&key);
 }
@@ -258,7 +264,8 @@ static void scenario_init_failed(CORE_FIXTURE *f)
     mock_key(f, &key);
     sign_ok(&key, f, __LINE__);
     before = count_calls(f);
-    CHECK(sign(&key, f, sig, sizeof(sig), &len, &rv) == P11PROV_OP_INIT_FAILED);
+    CHECK(sign(&key, f, sig, sizeof(sig), &len, &rv)
+          == P11PROV_OP_INIT_FAILED);
     CHECKF(rv == CKR_KEY_HANDLE_INVALID, "rv 0x%lx", rv);
     CHECK_DELTAS(f, before, 0, 0, 0, 2, 0, 1);
     check_raised(f, P11PROV_OP_INIT_FAILED, "C_SignInit", rv,
@@ -279,7 +286,8 @@ static void scenario_login_lost_always(CORE_FIXTURE *f)
     mock_key(f, &key);
     sign_ok(&key, f, __LINE__);
     before = count_calls(f);
-    CHECK(sign(&key, f, sig, sizeof(sig), &len, &rv) == P11PROV_OP_CALL_FAILED);
+    CHECK(sign(&key, f, sig, sizeof(sig), &len, &rv)
+          == P11PROV_OP_CALL_FAILED);
     CHECKF(rv == CKR_USER_NOT_LOGGED_IN, "rv 0x%lx", rv);
     CHECK_DELTAS(f, before, 0, 0, 1, 2, 2, 1);
     p11prov_object_clear(&key);
@@ -299,7 +307,8 @@ static void scenario_buffer_too_small(CORE_FIXTURE *f)
     mock_key(f, &key);
     sign_ok(&key, f, __LINE__);
     before = count_calls(f);
-    CHECK(sign(&key, f, sig, sizeof(sig), &len, &rv) == P11PROV_OP_CALL_FAILED);
+    CHECK(sign(&key, f, sig, sizeof(sig), &len, &rv)
+          == P11PROV_OP_CALL_FAILED);
     CHECKF(rv == CKR_GENERAL_ERROR, "rv 0x%lx", rv);
     CHECK_DELTAS(f, before, 0, 1, 0, 1, 1, 0);
     CHECK(fixture_sessions_open(f) == 0);
@@ -324,11 +333,14 @@ static void scenario_answer_too_long(CORE_FIXTURE *f)
 
     mock_key(f, &key);
     ERR_clear_error();
-    CHECK(sign(&key, f, NULL, 16, &len, &rv) == P11PROV_OP_RAISED && len == 0);
-    CHECK(ERR_GET_REASON(ERR_peek_last_error()) == P11PROV_R_MODULE_BAD_ANSWER);
+    CHECK(sign(&key, f, NULL, 16, &len, &rv) == P11PROV_OP_RAISED
+          && len == 0);
+    CHECK(ERR_GET_REASON(ERR_peek_last_error())
+          == P11PROV_R_MODULE_BAD_ANSWER);
     snprintf(want, sizeof(want),
              "C_Sign with CKM_ECDSA for %s returned 64 bytes, more than the "
-             "16 expected", key.uri);
+             "16 expected",
+             key.uri);
     CHECKF(strcmp(last_error_text(), want) == 0, "raised \"%s\"",
            last_error_text());
     ERR_clear_error();
@@ -357,18 +369,20 @@ static void scenario_unsupported(CORE_FIXTURE *f)
     mock_key(f, &key);
     CHECK(p11prov_token_operation(&f->ctx, &key, P11PROV_TOKEN_DECRYPT,
                                   &decrypt, digest, sizeof(digest), out, &len,
-                                  sizeof(out), &rv) == P11PROV_OP_INIT_FAILED);
+                                  sizeof(out), &rv)
+          == P11PROV_OP_INIT_FAILED);
     CHECKF(rv == CKR_FUNCTION_NOT_SUPPORTED, "decrypt: 0x%lx", rv);
-    CHECK(p11prov_token_operation(&f->ctx, &key, P11PROV_TOKEN_DERIVE, &derive,
-                                  NULL, 0, out, &len, 32, &rv)
+    CHECK(p11prov_token_operation(&f->ctx, &key, P11PROV_TOKEN_DERIVE,
+                                  &derive, NULL, 0, out, &len, 32, &rv)
           == P11PROV_OP_INIT_FAILED);
     CHECKF(rv == CKR_FUNCTION_NOT_SUPPORTED, "derive: 0x%lx", rv);
     CHECK(fixture_sessions_open(f) == 1 && fixture_sessions_idle(f) == 1);
 
     opens = fixture_calls(f, "C_OpenSession");
     closes = fixture_calls(f, "C_CloseSession");
-    CHECK(p11prov_token_generate_pair(&f->ctx, f->token, "pkcs11:token=mock-token",
-                                      &pair, &pub, &priv, &rv)
+    CHECK(p11prov_token_generate_pair(&f->ctx, f->token,
+                                      "pkcs11:token=mock-token", &pair, &pub,
+                                      &priv, &rv)
           == P11PROV_OP_INIT_FAILED);
     CHECKF(rv == CKR_FUNCTION_NOT_SUPPORTED, "generate: 0x%lx", rv);
     CHECK(pub == CK_INVALID_HANDLE && priv == CK_INVALID_HANDLE);

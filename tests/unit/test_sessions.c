@@ -90,7 +90,8 @@ static void scenario_read_write(CORE_FIXTURE *f)
     p11prov_session_return(f->token, ro, true);
 
     CHECK(p11prov_session_borrow_rw(&f->ctx, f->token, &rw) == CKR_OK);
-    CHECKF(rw != ro, "the idle read-only session %lu was lent as read-write", ro);
+    CHECKF(rw != ro, "the idle read-only session %lu was lent as read-write",
+           ro);
     CHECK(fixture_calls(f, "C_OpenSession") == 2);
     CHECK(session_flags(f, rw) & CKF_RW_SESSION);
     CHECK(fixture_sessions_open(f) == 2);
@@ -110,21 +111,31 @@ static void scenario_read_write(CORE_FIXTURE *f)
 static void scenario_broken(CORE_FIXTURE *f)
 {
     static const CK_RV broken[] = {
-        CKR_SESSION_HANDLE_INVALID, CKR_SESSION_CLOSED, CKR_DEVICE_REMOVED,
-        CKR_TOKEN_NOT_PRESENT, CKR_CRYPTOKI_NOT_INITIALIZED,
+        CKR_SESSION_HANDLE_INVALID,   CKR_SESSION_CLOSED,
+        CKR_DEVICE_REMOVED,           CKR_TOKEN_NOT_PRESENT,
+        CKR_CRYPTOKI_NOT_INITIALIZED,
     };
     static const CK_RV not_broken[] = {
-        CKR_OK, CKR_GENERAL_ERROR, CKR_DEVICE_ERROR, CKR_FUNCTION_FAILED,
-        CKR_USER_NOT_LOGGED_IN, CKR_KEY_HANDLE_INVALID,
-        CKR_OBJECT_HANDLE_INVALID, CKR_OPERATION_ACTIVE, CKR_SESSION_COUNT,
-        CKR_SESSION_READ_ONLY, CKR_BUFFER_TOO_SMALL, CKR_PIN_INCORRECT,
+        CKR_OK,
+        CKR_GENERAL_ERROR,
+        CKR_DEVICE_ERROR,
+        CKR_FUNCTION_FAILED,
+        CKR_USER_NOT_LOGGED_IN,
+        CKR_KEY_HANDLE_INVALID,
+        CKR_OBJECT_HANDLE_INVALID,
+        CKR_OPERATION_ACTIVE,
+        CKR_SESSION_COUNT,
+        CKR_SESSION_READ_ONLY,
+        CKR_BUFFER_TOO_SMALL,
+        CKR_PIN_INCORRECT,
     };
 
     (void)f;
     for (size_t i = 0; i < sizeof(broken) / sizeof(broken[0]); i++)
         CHECKF(p11prov_session_broken(broken[i]), "0x%lx", broken[i]);
     for (size_t i = 0; i < sizeof(not_broken) / sizeof(not_broken[0]); i++)
-        CHECKF(!p11prov_session_broken(not_broken[i]), "0x%lx", not_broken[i]);
+        CHECKF(!p11prov_session_broken(not_broken[i]), "0x%lx",
+               not_broken[i]);
 }
 
 /* ---- waiting --------------------------------------------------------- */
@@ -244,8 +255,8 @@ static void scenario_count_none_ours(CORE_FIXTURE *f)
 
 typedef struct stress {
     CORE_FIXTURE *f;
-    int lent[65];            /* by handle (the mock's are 1..64): atomic */
-    unsigned int most_open;  /* atomic */
+    int lent[65];              /* by handle (the mock's are 1..64): atomic */
+    unsigned int most_open;    /* atomic */
     unsigned int most_waiting; /* atomic */
     int failures, double_lent; /* atomic */
 } STRESS;
@@ -256,8 +267,8 @@ static void raise_to(unsigned int *most, unsigned int value)
     unsigned int seen = __atomic_load_n(most, __ATOMIC_RELAXED);
 
     while (value > seen
-           && !__atomic_compare_exchange_n(most, &seen, value, true,
-                                           __ATOMIC_RELAXED, __ATOMIC_RELAXED))
+           && !__atomic_compare_exchange_n(
+               most, &seen, value, true, __ATOMIC_RELAXED, __ATOMIC_RELAXED))
         ;
 }
 
@@ -281,8 +292,8 @@ static void *stress_thread(void *arg)
         raise_to(&st->most_open,
                  __atomic_load_n(&token->sessions_open, __ATOMIC_ACQUIRE));
         nanosleep(&hold, NULL); /* held a while: others must wait */
-        raise_to(&st->most_waiting, __atomic_load_n(&token->session_waiters,
-                                                    __ATOMIC_ACQUIRE));
+        raise_to(&st->most_waiting,
+                 __atomic_load_n(&token->session_waiters, __ATOMIC_ACQUIRE));
         if (s <= 64)
             __atomic_store_n(&st->lent[s], 0, __ATOMIC_RELEASE);
         /* One return in seven closes its session: reopening, and waking
@@ -304,8 +315,8 @@ static void stress(CORE_FIXTURE *f, unsigned int ceiling)
 
     st.f = f;
     for (; started < STRESS_THREADS; started++)
-        if (!CHECK(pthread_create(&threads[started], NULL, stress_thread,
-                                  &st) == 0))
+        if (!CHECK(pthread_create(&threads[started], NULL, stress_thread, &st)
+                   == 0))
             break;
     for (int i = 0; i < started; i++)
         pthread_join(threads[i], NULL);
@@ -314,17 +325,19 @@ static void stress(CORE_FIXTURE *f, unsigned int ceiling)
     CHECKF(st.double_lent == 0, "%d sessions lent twice", st.double_lent);
     CHECKF(st.most_open <= ceiling, "%u counted open at once", st.most_open);
     CHECK(st.most_open >= 1);
-    CHECKF(st.most_waiting >= 1, "no borrower ever waited: not a stress test");
+    CHECKF(st.most_waiting >= 1,
+           "no borrower ever waited: not a stress test");
     CHECKF(fixture_sessions_open(f) == fixture_sessions_idle(f),
            "%u counted open, %u idle", fixture_sessions_open(f),
            fixture_sessions_idle(f));
     CHECKF(fixture_module_sessions(f) == fixture_sessions_open(f),
-           "the module has %lu open, we count %u",
-           fixture_module_sessions(f), fixture_sessions_open(f));
+           "the module has %lu open, we count %u", fixture_module_sessions(f),
+           fixture_sessions_open(f));
     CHECK(__atomic_load_n(&f->token->session_waiters, __ATOMIC_ACQUIRE) == 0);
     printf("stress: at most %u counted open, %u waiting, %lu C_OpenSession, "
-           "%lu C_CloseSession\n", st.most_open, st.most_waiting,
-           fixture_calls(f, "C_OpenSession"), fixture_calls(f, "C_CloseSession"));
+           "%lu C_CloseSession\n",
+           st.most_open, st.most_waiting, fixture_calls(f, "C_OpenSession"),
+           fixture_calls(f, "C_CloseSession"));
 }
 
 /* The token announces STRESS_LIMIT: we never count more open. */

@@ -20,12 +20,14 @@
 #include <openssl/x509.h>
 
 static const char *const md_names[] = {
-    "SHA1", "SHA2-224", "SHA2-256", "SHA2-384", "SHA2-512", "SHA2-512/224",
-    "SHA2-512/256", "SHA3-224", "SHA3-256", "SHA3-384", "SHA3-512",
+    "SHA1",     "SHA2-224",     "SHA2-256",     "SHA2-384",
+    "SHA2-512", "SHA2-512/224", "SHA2-512/256", "SHA3-224",
+    "SHA3-256", "SHA3-384",     "SHA3-512",
 };
 #define N_MDS (sizeof(md_names) / sizeof(md_names[0]))
 
-static const char *hex(char *buf, size_t size, const unsigned char *p, size_t n)
+static const char *hex(char *buf, size_t size, const unsigned char *p,
+                       size_t n)
 {
     size_t i;
 
@@ -39,7 +41,8 @@ static const char *hex(char *buf, size_t size, const unsigned char *p, size_t n)
     do {                                                                     \
         char ha_[1024], hb_[1024];                                           \
         CHECKF((alen) == (blen) && memcmp((a), (b), (alen)) == 0,            \
-               "%s: ours %s, OpenSSL %s", (what), hex(ha_, sizeof(ha_), (a), (alen)), \
+               "%s: ours %s, OpenSSL %s", (what),                            \
+               hex(ha_, sizeof(ha_), (a), (alen)),                           \
                hex(hb_, sizeof(hb_), (b), (blen)));                          \
     } while (0)
 
@@ -56,9 +59,12 @@ static EVP_MD *fetch(const char *name)
 static void test_digest_info(EVP_PKEY *rsa)
 {
     static const char *const aliases[][2] = {
-        { "sha256", "SHA2-256" }, { "SHA-256", "SHA2-256" },
-        { "SHA512-256", "SHA2-512/256" }, { "sha1", "SHA1" },
-        { "SHA-1", "SHA1" }, { "sha3-384", "SHA3-384" },
+        { "sha256", "SHA2-256" },
+        { "SHA-256", "SHA2-256" },
+        { "SHA512-256", "SHA2-512/256" },
+        { "sha1", "SHA1" },
+        { "SHA-1", "SHA1" },
+        { "sha3-384", "SHA3-384" },
     };
     unsigned char hash[EVP_MAX_MD_SIZE], out[128], sig[512];
     size_t i, plen, n, siglen;
@@ -78,21 +84,25 @@ static void test_digest_info(EVP_PKEY *rsa)
             return;
         CHECK(EVP_Digest("abc", 3, hash, &hlen, md, NULL));
         X509_SIG_getm(xs, &alg, &dig);
-        CHECK(X509_ALGOR_set0(alg, OBJ_nid2obj(EVP_MD_get_type(md)), V_ASN1_NULL, NULL));
+        CHECK(X509_ALGOR_set0(alg, OBJ_nid2obj(EVP_MD_get_type(md)),
+                              V_ASN1_NULL, NULL));
         CHECK(ASN1_OCTET_STRING_set(dig, hash, (int)hlen));
         der_len = i2d_X509_SIG(xs, &der);
         prefix = p11prov_digest_info_prefix(md, &plen);
         n = p11prov_digest_info(md, hash, hlen, out, sizeof(out));
         if (CHECKF(prefix != NULL && der_len > 0, "%s", md_names[i])) {
-            CHECK_BYTES(prefix, plen, der, (size_t)der_len - hlen, md_names[i]);
+            CHECK_BYTES(prefix, plen, der, (size_t)der_len - hlen,
+                        md_names[i]);
             CHECK_BYTES(out, n, der, (size_t)der_len, md_names[i]);
         }
         /* The same via the legacy EVP_MD of that NID. */
-        CHECK(p11prov_digest_info_prefix(EVP_get_digestbynid(EVP_MD_get_type(md)),
-                                         NULL) == prefix);
+        CHECK(p11prov_digest_info_prefix(
+                  EVP_get_digestbynid(EVP_MD_get_type(md)), NULL)
+              == prefix);
         CHECK(p11prov_digest_info(md, hash, hlen - 1, out, sizeof(out)) == 0);
         CHECK(p11prov_digest_info(md, hash, hlen, out, plen + hlen - 1) == 0);
-        CHECK(p11prov_digest_info(md, hash, hlen, out, plen + hlen) == plen + hlen);
+        CHECK(p11prov_digest_info(md, hash, hlen, out, plen + hlen)
+              == plen + hlen);
 
         /* A raw PKCS#1 v1.5 signature over it verifies as md's signature. */
         siglen = sizeof(sig);
@@ -101,9 +111,9 @@ static void test_digest_info(EVP_PKEY *rsa)
               && EVP_PKEY_CTX_set_rsa_padding(ctx, RSA_PKCS1_PADDING) > 0
               && EVP_PKEY_sign(ctx, sig, &siglen, out, n) > 0);
         CHECKF(ctx != NULL && EVP_PKEY_verify_init(ctx) > 0
-               && EVP_PKEY_CTX_set_rsa_padding(ctx, RSA_PKCS1_PADDING) > 0
-               && EVP_PKEY_CTX_set_signature_md(ctx, md) > 0
-               && EVP_PKEY_verify(ctx, sig, siglen, hash, hlen) == 1,
+                   && EVP_PKEY_CTX_set_rsa_padding(ctx, RSA_PKCS1_PADDING) > 0
+                   && EVP_PKEY_CTX_set_signature_md(ctx, md) > 0
+                   && EVP_PKEY_verify(ctx, sig, siglen, hash, hlen) == 1,
                "PKCS#1 verify %s", md_names[i]);
         EVP_PKEY_CTX_free(ctx);
         OPENSSL_free(der);
@@ -113,13 +123,16 @@ static void test_digest_info(EVP_PKEY *rsa)
     for (i = 0; i < sizeof(aliases) / sizeof(aliases[0]); i++) {
         EVP_MD *a = fetch(aliases[i][0]), *c = fetch(aliases[i][1]);
 
-        CHECKF(a != NULL && c != NULL && p11prov_digest_info_prefix(a, NULL) != NULL
-               && p11prov_digest_info_prefix(a, NULL) == p11prov_digest_info_prefix(c, NULL),
+        CHECKF(a != NULL && c != NULL
+                   && p11prov_digest_info_prefix(a, NULL) != NULL
+                   && p11prov_digest_info_prefix(a, NULL)
+                          == p11prov_digest_info_prefix(c, NULL),
                "alias %s", aliases[i][0]);
         EVP_MD_free(a);
         EVP_MD_free(c);
     }
-    CHECK(p11prov_digest_info_prefix(EVP_sha256(), &plen) != NULL && plen == 19);
+    CHECK(p11prov_digest_info_prefix(EVP_sha256(), &plen) != NULL
+          && plen == 19);
     CHECK(p11prov_digest_info_prefix(EVP_md5(), &plen) == NULL);
     CHECK(p11prov_digest_info(EVP_md5(), hash, 16, out, sizeof(out)) == 0);
     CHECK(p11prov_digest_info_prefix(NULL, &plen) == NULL);
@@ -129,13 +142,14 @@ static void test_digest_info(EVP_PKEY *rsa)
 
 /* OpenSSL's own PSS signature (sign: salt length possibly symbolic) or
  * verification of sig over hash (with a numeric salt length). */
-static int pss_op(EVP_PKEY *key, int sign, const EVP_MD *md, const EVP_MD *mgf1,
-                  int saltlen, const unsigned char *hash, size_t hlen,
-                  unsigned char *sig, size_t *siglen)
+static int pss_op(EVP_PKEY *key, int sign, const EVP_MD *md,
+                  const EVP_MD *mgf1, int saltlen, const unsigned char *hash,
+                  size_t hlen, unsigned char *sig, size_t *siglen)
 {
     EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new(key, NULL);
     int ok = ctx != NULL
-             && (sign ? EVP_PKEY_sign_init(ctx) : EVP_PKEY_verify_init(ctx)) > 0
+             && (sign ? EVP_PKEY_sign_init(ctx) : EVP_PKEY_verify_init(ctx))
+                    > 0
              && EVP_PKEY_CTX_set_rsa_padding(ctx, RSA_PKCS1_PSS_PADDING) > 0
              && EVP_PKEY_CTX_set_signature_md(ctx, md) > 0
              && EVP_PKEY_CTX_set_rsa_mgf1_md(ctx, mgf1) > 0
@@ -182,36 +196,46 @@ static void test_pss_one(EVP_PKEY *key, const EVP_MD *md, const EVP_MD *mgf1,
 
     /* OpenSSL signs with the same request iff the salt fits, and then its
      * salt length is the one we computed. */
-    ossl_ok = pss_op(key, 1, md, mgf1, requested, hash, (size_t)hlen, sig, &siglen);
+    ossl_ok = pss_op(key, 1, md, mgf1, requested, hash, (size_t)hlen, sig,
+                     &siglen);
     CHECKF(ossl_ok == (sl >= 0), "%s: OpenSSL signs: %d", what, ossl_ok);
     if (ossl_ok && sl >= 0)
         CHECKF(pss_verify(key, md, mgf1, sl, sig, siglen, hash, (size_t)hlen),
                "%s: OpenSSL's salt length differs", what);
     if (sl < 0) {
-        CHECKF(p11prov_pss_encode(NULL, md, mgf1, hash, (size_t)hlen, requested,
-                                  bits, em, sizeof(em)) == 0, "%s", what);
+        CHECKF(p11prov_pss_encode(NULL, md, mgf1, hash, (size_t)hlen,
+                                  requested, bits, em, sizeof(em))
+                   == 0,
+               "%s", what);
         return;
     }
 
-    n = p11prov_pss_encode(NULL, md, mgf1, hash, (size_t)hlen, sl, bits, em, sizeof(em));
+    n = p11prov_pss_encode(NULL, md, mgf1, hash, (size_t)hlen, sl, bits, em,
+                           sizeof(em));
     if (!CHECKF(n == k, "%s: length %zu", what, n))
         return;
     if (bits % 8 == 1)
         CHECKF(em[0] == 0, "%s: leading zero", what);
-    CHECKF(p11prov_pss_encode(NULL, md, mgf1, hash, (size_t)hlen, requested, bits,
-                              em2, sizeof(em2)) == k
-           && (sl == 0) == (memcmp(em, em2, k) == 0), "%s: salt randomness", what);
-    CHECK(p11prov_pss_encode(NULL, md, mgf1, hash, (size_t)hlen, sl, bits, em2, k - 1) == 0);
-    CHECK(p11prov_pss_encode(NULL, md, mgf1, hash, (size_t)hlen - 1, sl, bits, em2,
-                             sizeof(em2)) == 0);
+    CHECKF(p11prov_pss_encode(NULL, md, mgf1, hash, (size_t)hlen, requested,
+                              bits, em2, sizeof(em2))
+                   == k
+               && (sl == 0) == (memcmp(em, em2, k) == 0),
+           "%s: salt randomness", what);
+    CHECK(p11prov_pss_encode(NULL, md, mgf1, hash, (size_t)hlen, sl, bits,
+                             em2, k - 1)
+          == 0);
+    CHECK(p11prov_pss_encode(NULL, md, mgf1, hash, (size_t)hlen - 1, sl, bits,
+                             em2, sizeof(em2))
+          == 0);
 
     siglen = sizeof(sig);
     if (!CHECKF(raw_rsa(key, em, n, sig, &siglen), "%s: raw RSA", what))
         return;
     CHECKF(pss_verify(key, md, mgf1, sl, sig, siglen, hash, (size_t)hlen),
            "%s: OpenSSL rejects", what);
-    CHECKF(!pss_verify(key, md, mgf1, sl + 1, sig, siglen, hash, (size_t)hlen),
-           "%s: accepted with salt length + 1", what);
+    CHECKF(
+        !pss_verify(key, md, mgf1, sl + 1, sig, siglen, hash, (size_t)hlen),
+        "%s: accepted with salt length + 1", what);
     sig[siglen / 2] ^= 0x10;
     CHECKF(!pss_verify(key, md, mgf1, sl, sig, siglen, hash, (size_t)hlen),
            "%s: accepted a flipped bit", what);
@@ -219,8 +243,10 @@ static void test_pss_one(EVP_PKEY *key, const EVP_MD *md, const EVP_MD *mgf1,
 
 static void test_pss(EVP_PKEY *const keys[], size_t n_keys)
 {
-    static const char *const mds[] = { "SHA1", "SHA2-256", "SHA2-384", "SHA2-512" };
-    static const int salts[] = { P11PROV_PSS_SALTLEN_DIGEST, P11PROV_PSS_SALTLEN_MAX,
+    static const char *const mds[] = { "SHA1", "SHA2-256", "SHA2-384",
+                                       "SHA2-512" };
+    static const int salts[] = { P11PROV_PSS_SALTLEN_DIGEST,
+                                 P11PROV_PSS_SALTLEN_MAX,
                                  P11PROV_PSS_SALTLEN_AUTO, 0, 17 };
     size_t i, j, s;
 
@@ -229,7 +255,9 @@ static void test_pss(EVP_PKEY *const keys[], size_t n_keys)
             EVP_MD *md = fetch(mds[j]);
             EVP_MD *other = fetch(j == 1 ? "SHA2-512" : "SHA2-256");
 
-            for (s = 0; md != NULL && other != NULL && s < sizeof(salts) / sizeof(salts[0]); s++) {
+            for (s = 0; md != NULL && other != NULL
+                        && s < sizeof(salts) / sizeof(salts[0]);
+                 s++) {
                 test_pss_one(keys[i], md, md, salts[s]);
                 test_pss_one(keys[i], md, other, salts[s]);
             }
@@ -237,8 +265,10 @@ static void test_pss(EVP_PKEY *const keys[], size_t n_keys)
             EVP_MD_free(other);
         }
     }
-    CHECK(p11prov_pss_salt_length(P11PROV_PSS_SALTLEN_MAX, EVP_sha256(), 2048) == 222);
-    CHECK(p11prov_pss_salt_length(P11PROV_PSS_SALTLEN_MAX, EVP_sha256(), 2049) == 222);
+    CHECK(p11prov_pss_salt_length(P11PROV_PSS_SALTLEN_MAX, EVP_sha256(), 2048)
+          == 222);
+    CHECK(p11prov_pss_salt_length(P11PROV_PSS_SALTLEN_MAX, EVP_sha256(), 2049)
+          == 222);
     CHECK(p11prov_pss_salt_length(-4, EVP_sha256(), 2048) == -1);
     CHECK(p11prov_pss_salt_length(223, EVP_sha256(), 2048) == -1);
     CHECK(p11prov_pss_salt_length(0, NULL, 2048) == -1);
@@ -260,9 +290,11 @@ static void test_ecdsa(void)
         if (!CHECKF(key != NULL, "keygen %s", curves[c]))
             continue;
         fb = (size_t)(EVP_PKEY_get_bits(key) + 7) / 8;
-        CHECKF(p11prov_ecdsa_der_max_size(EVP_PKEY_get_bits(key)) == (size_t)EVP_PKEY_get_size(key)
-               && (size_t)EVP_PKEY_get_size(key) == max_sizes[c], "%s max size %zu vs %d",
-               curves[c], p11prov_ecdsa_der_max_size(EVP_PKEY_get_bits(key)),
+        CHECKF(p11prov_ecdsa_der_max_size(EVP_PKEY_get_bits(key))
+                       == (size_t)EVP_PKEY_get_size(key)
+                   && (size_t)EVP_PKEY_get_size(key) == max_sizes[c],
+               "%s max size %zu vs %d", curves[c],
+               p11prov_ecdsa_der_max_size(EVP_PKEY_get_bits(key)),
                EVP_PKEY_get_size(key));
         for (i = 0; i < 200; i++) {
             EVP_MD_CTX *mctx = EVP_MD_CTX_new();
@@ -272,10 +304,14 @@ static void test_ecdsa(void)
             const BIGNUM *r = NULL, *s = NULL;
 
             if (!CHECK(mctx != NULL
-                       && EVP_DigestSignInit_ex(mctx, NULL, "SHA2-256", NULL, NULL, key, NULL) > 0
-                       && EVP_DigestSign(mctx, der, &der_len, (const unsigned char *)&i,
-                                         sizeof(i)) > 0
-                       && (sig = d2i_ECDSA_SIG(NULL, &p, (long)der_len)) != NULL)) {
+                       && EVP_DigestSignInit_ex(mctx, NULL, "SHA2-256", NULL,
+                                                NULL, key, NULL)
+                              > 0
+                       && EVP_DigestSign(mctx, der, &der_len,
+                                         (const unsigned char *)&i, sizeof(i))
+                              > 0
+                       && (sig = d2i_ECDSA_SIG(NULL, &p, (long)der_len))
+                              != NULL)) {
                 EVP_MD_CTX_free(mctx);
                 break;
             }
@@ -287,7 +323,8 @@ static void test_ecdsa(void)
             CHECK(n <= p11prov_ecdsa_der_max_size(EVP_PKEY_get_bits(key)));
             CHECK(p11prov_ecdsa_raw_to_der(raw, 2 * fb, out, n - 1) == 0);
             CHECK(p11prov_ecdsa_raw_to_der(raw, 2 * fb, out, n) == n);
-            CHECK(p11prov_ecdsa_raw_to_der(raw, 2 * fb - 1, out, sizeof(out)) == 0);
+            CHECK(p11prov_ecdsa_raw_to_der(raw, 2 * fb - 1, out, sizeof(out))
+                  == 0);
             ECDSA_SIG_free(sig);
             EVP_MD_CTX_free(mctx);
         }
@@ -332,13 +369,14 @@ static void test_ecdsa(void)
 
 struct ossl_aid {
     unsigned char prov[256], x509[256];
-    size_t prov_len, x509_len;   /* 0: none */
+    size_t prov_len, x509_len; /* 0: none */
 };
 
 /* What OpenSSL produces for a signature: the provider's ALGORITHM_ID and
  * the signatureAlgorithm of an X509_REQ signed with the same context. */
 static void openssl_aid(EVP_PKEY *key, const char *mdname, int pss,
-                        const char *saltlen, const char *mgf1, struct ossl_aid *a)
+                        const char *saltlen, const char *mgf1,
+                        struct ossl_aid *a)
 {
     EVP_MD_CTX *mctx = EVP_MD_CTX_new();
     EVP_PKEY_CTX *pctx = NULL;
@@ -348,22 +386,23 @@ static void openssl_aid(EVP_PKEY *key, const char *mdname, int pss,
 
     a->prov_len = a->x509_len = 0;
     if (mctx == NULL || req == NULL
-        || EVP_DigestSignInit_ex(mctx, &pctx, mdname, NULL, NULL, key, NULL) <= 0)
+        || EVP_DigestSignInit_ex(mctx, &pctx, mdname, NULL, NULL, key, NULL)
+               <= 0)
         goto end;
     if (pss) {
         if (EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING) <= 0)
             goto end;
-        set[ns++] = OSSL_PARAM_construct_utf8_string(OSSL_SIGNATURE_PARAM_PSS_SALTLEN,
-                                                     (char *)saltlen, 0);
+        set[ns++] = OSSL_PARAM_construct_utf8_string(
+            OSSL_SIGNATURE_PARAM_PSS_SALTLEN, (char *)saltlen, 0);
         if (mgf1 != NULL)
-            set[ns++] = OSSL_PARAM_construct_utf8_string(OSSL_SIGNATURE_PARAM_MGF1_DIGEST,
-                                                         (char *)mgf1, 0);
+            set[ns++] = OSSL_PARAM_construct_utf8_string(
+                OSSL_SIGNATURE_PARAM_MGF1_DIGEST, (char *)mgf1, 0);
         set[ns] = OSSL_PARAM_construct_end();
         if (EVP_PKEY_CTX_set_params(pctx, set) <= 0)
             goto end;
     }
-    get[0] = OSSL_PARAM_construct_octet_string(OSSL_SIGNATURE_PARAM_ALGORITHM_ID,
-                                               a->prov, sizeof(a->prov));
+    get[0] = OSSL_PARAM_construct_octet_string(
+        OSSL_SIGNATURE_PARAM_ALGORITHM_ID, a->prov, sizeof(a->prov));
     get[1] = OSSL_PARAM_construct_end();
     if (EVP_PKEY_CTX_get_params(pctx, get) > 0 && OSSL_PARAM_modified(get))
         a->prov_len = get[0].return_size;
@@ -380,13 +419,13 @@ end:
     EVP_MD_CTX_free(mctx);
 }
 
-static void compare_aid(const unsigned char *ours, size_t n, const struct ossl_aid *a,
-                        const char *what)
+static void compare_aid(const unsigned char *ours, size_t n,
+                        const struct ossl_aid *a, const char *what)
 {
-    CHECKF((n != 0) == (a->prov_len != 0), "%s: ours %zu bytes, OpenSSL %zu", what, n,
-           a->prov_len);
-    CHECKF((n != 0) == (a->x509_len != 0), "%s: ours %zu bytes, X.509 %zu", what, n,
-           a->x509_len);
+    CHECKF((n != 0) == (a->prov_len != 0), "%s: ours %zu bytes, OpenSSL %zu",
+           what, n, a->prov_len);
+    CHECKF((n != 0) == (a->x509_len != 0), "%s: ours %zu bytes, X.509 %zu",
+           what, n, a->x509_len);
     if (n != 0 && a->prov_len != 0)
         CHECK_BYTES(ours, n, a->prov, a->prov_len, what);
     if (n != 0 && a->x509_len != 0)
@@ -395,11 +434,19 @@ static void compare_aid(const unsigned char *ours, size_t n, const struct ossl_a
 
 static void test_aids(EVP_PKEY *const rsa_keys[], size_t n_keys)
 {
-    static const struct { const char *name; int value; } salts[] = {
-        { "digest", P11PROV_PSS_SALTLEN_DIGEST }, { "max", P11PROV_PSS_SALTLEN_MAX },
-        { "auto", P11PROV_PSS_SALTLEN_AUTO }, { "20", 20 }, { "0", 0 }, { "32", 32 },
+    static const struct {
+        const char *name;
+        int value;
+    } salts[] = {
+        { "digest", P11PROV_PSS_SALTLEN_DIGEST },
+        { "max", P11PROV_PSS_SALTLEN_MAX },
+        { "auto", P11PROV_PSS_SALTLEN_AUTO },
+        { "20", 20 },
+        { "0", 0 },
+        { "32", 32 },
     };
-    static const char *const mgfs[] = { NULL, "SHA1", "SHA2-256", "SHA2-512", "SHA3-256" };
+    static const char *const mgfs[] = { NULL, "SHA1", "SHA2-256", "SHA2-512",
+                                        "SHA3-256" };
     EVP_PKEY *ec = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
     EVP_PKEY *ed25519 = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
     EVP_PKEY *ed448 = EVP_PKEY_Q_keygen(NULL, NULL, "ED448");
@@ -430,12 +477,16 @@ static void test_aids(EVP_PKEY *const rsa_keys[], size_t n_keys)
             for (j = 0; j < sizeof(mgfs) / sizeof(mgfs[0]); j++) {
                 mgf = mgfs[j] != NULL ? fetch(mgfs[j]) : NULL;
                 for (s = 0; s < sizeof(salts) / sizeof(salts[0]); s++) {
-                    int sl = p11prov_pss_salt_length(salts[s].value, md, bits);
+                    int sl = p11prov_pss_salt_length(salts[s].value, md,
+                                                     bits);
 
-                    snprintf(what, sizeof(what), "RSA-PSS %d %s mgf1 %s salt %s (%d)", bits,
-                             md_names[i], mgfs[j] ? mgfs[j] : "same", salts[s].name, sl);
-                    openssl_aid(rsa_keys[k], md_names[i], 1, salts[s].name, mgfs[j], &a);
-                    if (sl < 0) {   /* OpenSSL cannot sign with it either */
+                    snprintf(what, sizeof(what),
+                             "RSA-PSS %d %s mgf1 %s salt %s (%d)", bits,
+                             md_names[i], mgfs[j] ? mgfs[j] : "same",
+                             salts[s].name, sl);
+                    openssl_aid(rsa_keys[k], md_names[i], 1, salts[s].name,
+                                mgfs[j], &a);
+                    if (sl < 0) { /* OpenSSL cannot sign with it either */
                         CHECKF(a.x509_len == 0, "%s", what);
                         continue;
                     }
@@ -447,11 +498,13 @@ static void test_aids(EVP_PKEY *const rsa_keys[], size_t n_keys)
         }
         EVP_MD_free(md);
     }
-    CHECK(p11prov_aid_rsa_pss(EVP_sha256(), NULL, -1, ours, sizeof(ours)) == 0);
+    CHECK(p11prov_aid_rsa_pss(EVP_sha256(), NULL, -1, ours, sizeof(ours))
+          == 0);
     CHECK(p11prov_aid_rsa_pkcs1(EVP_md5(), ours, sizeof(ours)) == 0);
 
     openssl_aid(ed25519, NULL, 0, NULL, NULL, &a);
-    compare_aid(ours, p11prov_aid_eddsa(0, ours, sizeof(ours)), &a, "Ed25519");
+    compare_aid(ours, p11prov_aid_eddsa(0, ours, sizeof(ours)), &a,
+                "Ed25519");
     openssl_aid(ed448, NULL, 0, NULL, NULL, &a);
     compare_aid(ours, p11prov_aid_eddsa(1, ours, sizeof(ours)), &a, "Ed448");
     CHECK(p11prov_aid_eddsa(1, ours, 4) == 0);
@@ -468,7 +521,8 @@ int main(void)
 
     for (i = 0; i < 4; i++) {
         keys[n] = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", sizes[i]);
-        if (CHECKF(keys[n] != NULL && EVP_PKEY_get_bits(keys[n]) == (int)sizes[i],
+        if (CHECKF(keys[n] != NULL
+                       && EVP_PKEY_get_bits(keys[n]) == (int)sizes[i],
                    "RSA keygen %zu", sizes[i]))
             n++;
     }

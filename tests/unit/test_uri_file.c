@@ -12,8 +12,8 @@
 #include <openssl/asn1.h>
 #include <openssl/crypto.h>
 
-#include "test_util.h"
 #include "ops/uri_file.h"
+#include "test_util.h"
 
 #define DESC P11PROV_URI_FILE_DESC
 
@@ -52,13 +52,15 @@ static void check_encoder_matches_reference(const char *uri)
 
     ref = reference_der(DESC, uri, &ref_len);
     CHECKF(p11prov_uri_file_encode(uri, &ours, &ours_len, msg)
-               == P11PROV_URI_FILE_OK, "%s", msg);
+               == P11PROV_URI_FILE_OK,
+           "%s", msg);
     CHECKF(ours_len == ref_len && memcmp(ours, ref, ref_len) == 0,
            "encoding of %s differs from libcrypto's (%zu vs %zu bytes)", uri,
            ours_len, ref_len);
     /* and libcrypto reads ours as that structure */
     const unsigned char *p = ours;
-    STACK_OF(ASN1_TYPE) *seq = d2i_ASN1_SEQUENCE_ANY(NULL, &p, (long)ours_len);
+    STACK_OF(ASN1_TYPE) *seq = d2i_ASN1_SEQUENCE_ANY(NULL, &p,
+                                                     (long)ours_len);
     CHECK(seq != NULL && sk_ASN1_TYPE_num(seq) == 2
           && ASN1_TYPE_get(sk_ASN1_TYPE_value(seq, 0)) == V_ASN1_VISIBLESTRING
           && ASN1_TYPE_get(sk_ASN1_TYPE_value(seq, 1)) == V_ASN1_UTF8STRING);
@@ -81,8 +83,10 @@ static void check_encoder_strips_pin(void)
     CHECK(p11prov_uri_file_encode(
               "pkcs11:token=t;object=k;type=private?pin-value=S3cret"
               "&pin-source=file:/etc/k.pin",
-              &der, &len, msg) == P11PROV_URI_FILE_OK);
-    CHECK(p11prov_uri_file_decode(der, len, &back, msg) == P11PROV_URI_FILE_OK);
+              &der, &len, msg)
+          == P11PROV_URI_FILE_OK);
+    CHECK(p11prov_uri_file_decode(der, len, &back, msg)
+          == P11PROV_URI_FILE_OK);
     CHECKF(back != NULL && strstr(back, "S3cret") == NULL
                && strstr(back, "pin-value") == NULL
                && strstr(back, "pin-source=file:/etc/k.pin") != NULL
@@ -113,8 +117,9 @@ static size_t put(unsigned char *out, unsigned char tag, const void *value,
     return n + len;
 }
 
-static size_t build(unsigned char *out, const char *desc, unsigned char uri_tag,
-                    const void *uri, size_t uri_len, int long_form)
+static size_t build(unsigned char *out, const char *desc,
+                    unsigned char uri_tag, const void *uri, size_t uri_len,
+                    int long_form)
 {
     unsigned char inner[512];
     size_t n = put(inner, 0x1a, desc, strlen(desc), long_form);
@@ -127,7 +132,8 @@ static void expect(const char *what, const unsigned char *der, size_t len,
                    p11prov_uri_file_status status, const char *in_msg)
 {
     char msg[P11PROV_URI_FILE_MSG_MAX] = "", *uri = NULL;
-    p11prov_uri_file_status got = p11prov_uri_file_decode(der, len, &uri, msg);
+    p11prov_uri_file_status got = p11prov_uri_file_decode(der, len, &uri,
+                                                          msg);
 
     CHECKF(got == status, "%s: status %d, expected %d (%s)", what, (int)got,
            (int)status, msg);
@@ -162,7 +168,8 @@ static void check_decoder_verdicts(void)
     n = build(der, "PKCS#11 Provider URI v2.0", 0x0c, U, strlen(U), 0);
     expect("other version", der, n, P11PROV_URI_FILE_BAD_DESC, "v2.0");
     n = build(der, "PKCS#11 Provider URI v1.0 ", 0x0c, U, strlen(U), 0);
-    expect("description with a space", der, n, P11PROV_URI_FILE_BAD_DESC, NULL);
+    expect("description with a space", der, n, P11PROV_URI_FILE_BAD_DESC,
+           NULL);
     n = build(der, DESC, 0x04, U, strlen(U), 0);
     expect("URI as OCTET STRING", der, n, P11PROV_URI_FILE_CORRUPT,
            "UTF8String");
@@ -196,17 +203,19 @@ static void check_decoder_verdicts(void)
     expect("description only", der, n, P11PROV_URI_FILE_CORRUPT, NULL);
 
     /* other structures are not ours: no error for other decoders */
-    static const unsigned char pkcs8[] = { 0x30, 0x05, 0x02, 0x01, 0x00,
-                                           0x30, 0x00 };
+    static const unsigned char pkcs8[] = { 0x30, 0x05, 0x02, 0x01,
+                                           0x00, 0x30, 0x00 };
     expect("PrivateKeyInfo-like", pkcs8, sizeof(pkcs8),
            P11PROV_URI_FILE_NOT_OURS, NULL);
     expect("not a SEQUENCE", (const unsigned char *)"\x04\x01x", 3,
            P11PROV_URI_FILE_NOT_OURS, NULL);
     CHECK(!p11prov_uri_file_looks_ours(pkcs8, sizeof(pkcs8)));
-    CHECK(p11prov_uri_file_looks_ours((const unsigned char *)"\x30\x82\x01",
-                                      3) == 0);
-    CHECK(p11prov_uri_file_looks_ours((const unsigned char *)"\x30\x82\x01\x00\x1a",
-                                      5) == 1);
+    CHECK(
+        p11prov_uri_file_looks_ours((const unsigned char *)"\x30\x82\x01", 3)
+        == 0);
+    CHECK(p11prov_uri_file_looks_ours(
+              (const unsigned char *)"\x30\x82\x01\x00\x1a", 5)
+          == 1);
 }
 
 int main(void)

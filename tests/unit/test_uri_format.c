@@ -24,11 +24,13 @@ static char *check_round_trip(const p11uri *uri, const char *what)
         return NULL;
     if (CHECKF(p11uri_parse(text, &again, &err) == P11URI_OK,
                "%s: \"%s\" does not parse: %s", what, text, err.message)) {
-        CHECKF(p11uri_equal(uri, again), "%s: \"%s\" parses differently", what, text);
+        CHECKF(p11uri_equal(uri, again), "%s: \"%s\" parses differently",
+               what, text);
         /* Formatting is canonical: a second round gives the same text. */
         char *second = p11uri_format(again, 0);
-        CHECKF(second != NULL && strcmp(second, text) == 0, "%s: \"%s\" vs \"%s\"", what,
-               text, second ? second : "(null)");
+        CHECKF(second != NULL && strcmp(second, text) == 0,
+               "%s: \"%s\" vs \"%s\"", what, text,
+               second ? second : "(null)");
         free(second);
     }
     p11uri_free(again);
@@ -39,22 +41,25 @@ static void test_table_round_trip(void)
 {
     for (size_t i = 0; i < n_valid_cases; i++) {
         p11uri *uri = NULL;
-        if (!CHECKF(p11uri_parse(valid_cases[i].text, &uri, NULL) == P11URI_OK, "%s",
-                    valid_cases[i].text))
+        if (!CHECKF(p11uri_parse(valid_cases[i].text, &uri, NULL)
+                        == P11URI_OK,
+                    "%s", valid_cases[i].text))
             continue;
         free(check_round_trip(uri, valid_cases[i].text));
         p11uri_free(uri);
     }
 }
 
-static void expect_format(const char *input, unsigned int flags, const char *expected)
+static void expect_format(const char *input, unsigned int flags,
+                          const char *expected)
 {
     p11uri *uri = NULL;
     if (!CHECKF(p11uri_parse(input, &uri, NULL) == P11URI_OK, "%s", input))
         return;
     char *text = p11uri_format(uri, flags);
-    CHECKF(text != NULL && strcmp(text, expected) == 0, "%s: got \"%s\", expected \"%s\"",
-           input, text ? text : "(null)", expected);
+    CHECKF(text != NULL && strcmp(text, expected) == 0,
+           "%s: got \"%s\", expected \"%s\"", input, text ? text : "(null)",
+           expected);
     free(text);
     p11uri_free(uri);
 }
@@ -64,13 +69,16 @@ static void test_exact_output(void)
     expect_format("pkcs11:", 0, "pkcs11:");
     expect_format("PKCS11:?", 0, "pkcs11:");
     /* Path attributes in enum order, vendor ones after, then the query. */
-    expect_format("pkcs11:type=cert;x-v=1;object=o;token=t?module-name=m&pin-value=1",
-                  0, "pkcs11:token=t;object=o;type=cert;x-v=1?pin-value=1&module-name=m");
+    expect_format(
+        "pkcs11:type=cert;x-v=1;object=o;token=t?module-name=m&pin-value=1",
+        0,
+        "pkcs11:token=t;object=o;type=cert;x-v=1?pin-value=1&module-name=m");
     expect_format("pkcs11:id=abc", 0, "pkcs11:id=%61%62%63");
     expect_format("pkcs11:id=%ab%0f", 0, "pkcs11:id=%AB%0F");
     expect_format("pkcs11:object=%41%7e", 0, "pkcs11:object=A~");
     expect_format("pkcs11:object=a&b=c", 0, "pkcs11:object=a%26b%3Dc");
-    expect_format("pkcs11:token=Snake%20Oil,%20Inc.", 0, "pkcs11:token=Snake%20Oil,%20Inc.");
+    expect_format("pkcs11:token=Snake%20Oil,%20Inc.", 0,
+                  "pkcs11:token=Snake%20Oil,%20Inc.");
     expect_format("pkcs11:?pin-source=file:/etc/pin%3Fx", 0,
                   "pkcs11:?pin-source=file:/etc/pin%3Fx");
     expect_format("pkcs11:object=%2F", 0, "pkcs11:object=%2F");
@@ -78,24 +86,28 @@ static void test_exact_output(void)
                   "pkcs11:library-version=1.23;slot-id=0042");
 
     /* OMIT_PIN drops the pin-value only, and the "?" when nothing is left. */
-    expect_format("pkcs11:token=t?pin-value=1234&module-name=m", P11URI_FORMAT_OMIT_PIN,
-                  "pkcs11:token=t?module-name=m");
-    expect_format("pkcs11:token=t?pin-value=1234", P11URI_FORMAT_OMIT_PIN, "pkcs11:token=t");
-    expect_format("pkcs11:?pin-value=1234&x-q=1", P11URI_FORMAT_OMIT_PIN, "pkcs11:?x-q=1");
+    expect_format("pkcs11:token=t?pin-value=1234&module-name=m",
+                  P11URI_FORMAT_OMIT_PIN, "pkcs11:token=t?module-name=m");
+    expect_format("pkcs11:token=t?pin-value=1234", P11URI_FORMAT_OMIT_PIN,
+                  "pkcs11:token=t");
+    expect_format("pkcs11:?pin-value=1234&x-q=1", P11URI_FORMAT_OMIT_PIN,
+                  "pkcs11:?x-q=1");
     expect_format("pkcs11:?pin-value=1234", 0, "pkcs11:?pin-value=1234");
 
     /* PIN attributes given in the path are written in the query, their
      * canonical place, and OMIT_PIN drops a path pin-value all the same. */
     expect_format("pkcs11:serial=0123;pin-value=S3cret;id=%01", 0,
                   "pkcs11:serial=0123;id=%01?pin-value=S3cret");
-    expect_format("pkcs11:serial=0123;pin-value=S3cret;id=%01", P11URI_FORMAT_OMIT_PIN,
-                  "pkcs11:serial=0123;id=%01");
+    expect_format("pkcs11:serial=0123;pin-value=S3cret;id=%01",
+                  P11URI_FORMAT_OMIT_PIN, "pkcs11:serial=0123;id=%01");
     expect_format("pkcs11:pin-value=1234", P11URI_FORMAT_OMIT_PIN, "pkcs11:");
     expect_format("pkcs11:token=t;pin-source=file:/etc/pin|x;object=o", 0,
                   "pkcs11:token=t;object=o?pin-source=file:/etc/pin%7Cx");
     expect_format("pkcs11:token=t;pin-value=a&b;pin-source=/p?module-name=m",
-                  P11URI_FORMAT_OMIT_PIN, "pkcs11:token=t?pin-source=/p&module-name=m");
-    expect_format("pkcs11:token=t;pin-value=a&b", 0, "pkcs11:token=t?pin-value=a%26b");
+                  P11URI_FORMAT_OMIT_PIN,
+                  "pkcs11:token=t?pin-source=/p&module-name=m");
+    expect_format("pkcs11:token=t;pin-value=a&b", 0,
+                  "pkcs11:token=t?pin-value=a%26b");
 }
 
 static void test_set_round_trip(void)
@@ -129,31 +141,36 @@ static void test_set_round_trip(void)
     if (!CHECK(uri != NULL))
         return;
     for (size_t i = 0; i < sizeof(sets) / sizeof(sets[0]); i++) {
-        CHECKF(p11uri_set(uri, sets[i].attr, sets[i].bytes, sets[i].len) == P11URI_OK,
+        CHECKF(p11uri_set(uri, sets[i].attr, sets[i].bytes, sets[i].len)
+                   == P11URI_OK,
                "set %s", p11uri_attr_name(sets[i].attr));
         /* Round trip after each addition, not only with everything set. */
         free(check_round_trip(uri, p11uri_attr_name(sets[i].attr)));
     }
-    CHECK(uri->library_version.major == 2 && uri->library_version.minor == 40);
+    CHECK(uri->library_version.major == 2
+          && uri->library_version.minor == 40);
     CHECK(uri->slot_id == 12 && uri->object_class == CKO_SECRET_KEY);
 
     char *text = check_round_trip(uri, "all attributes");
     /* Delimiters in values are always escaped. */
-    CHECKF(text != NULL && strstr(text, "object=my%20key%20%2F%20with%20%3F") != NULL,
+    CHECKF(text != NULL
+               && strstr(text, "object=my%20key%20%2F%20with%20%3F") != NULL,
            "%s", text ? text : "");
-    CHECKF(text != NULL && strstr(text, "pin-value=p%26i%3Dn%3F%3B/%25") != NULL,
+    CHECKF(text != NULL
+               && strstr(text, "pin-value=p%26i%3Dn%3F%3B/%25") != NULL,
            "%s", text ? text : "");
-    CHECKF(text != NULL && strstr(text, "id=%00%FF%00%25%3B%80;") != NULL, "%s",
-           text ? text : "");
+    CHECKF(text != NULL && strstr(text, "id=%00%FF%00%25%3B%80;") != NULL,
+           "%s", text ? text : "");
     free(text);
 
     /* OMIT_PIN output has no trace of the PIN, and parses without one. */
     text = p11uri_format(uri, P11URI_FORMAT_OMIT_PIN);
     p11uri *no_pin = NULL;
-    CHECK(text != NULL && strstr(text, "pin-value") == NULL && strstr(text, "p%26i") == NULL);
-    CHECK(text != NULL && p11uri_parse(text, &no_pin, NULL) == P11URI_OK &&
-          !no_pin->values[P11URI_PIN_VALUE].present &&
-          no_pin->values[P11URI_PIN_SOURCE].present);
+    CHECK(text != NULL && strstr(text, "pin-value") == NULL
+          && strstr(text, "p%26i") == NULL);
+    CHECK(text != NULL && p11uri_parse(text, &no_pin, NULL) == P11URI_OK
+          && !no_pin->values[P11URI_PIN_VALUE].present
+          && no_pin->values[P11URI_PIN_SOURCE].present);
     p11uri_unset(uri, P11URI_PIN_VALUE);
     CHECK(p11uri_equal(uri, no_pin));
     p11uri_free(no_pin);
@@ -179,8 +196,8 @@ static void test_random_round_trip(void)
         if (!CHECK(uri != NULL))
             return;
         for (size_t a = 0; a < P11URI_ATTR_COUNT; a++) {
-            if (a == P11URI_LIBRARY_VERSION || a == P11URI_SLOT_ID || a == P11URI_TYPE ||
-                rng() % 3 == 0)
+            if (a == P11URI_LIBRARY_VERSION || a == P11URI_SLOT_ID
+                || a == P11URI_TYPE || rng() % 3 == 0)
                 continue;
             size_t len = rng() % sizeof(buf);
             for (size_t i = 0; i < len; i++)
@@ -189,9 +206,11 @@ static void test_random_round_trip(void)
         }
         char *text = p11uri_format(uri, 0);
         p11uri *again = NULL;
-        bool ok = text != NULL && p11uri_parse(text, &again, NULL) == P11URI_OK &&
-                  p11uri_equal(uri, again);
-        if (!CHECKF(ok, "random URI %d: \"%s\"", iter, text ? text : "(null)"))
+        bool ok = text != NULL
+                  && p11uri_parse(text, &again, NULL) == P11URI_OK
+                  && p11uri_equal(uri, again);
+        if (!CHECKF(ok, "random URI %d: \"%s\"", iter,
+                    text ? text : "(null)"))
             failures_before++;
         p11uri_free(again);
         free(text);
@@ -223,19 +242,21 @@ static void test_set_validation(void)
         { P11URI_ATTR_COUNT, "x", P11URI_ERR_BAD_VALUE },
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
-        CHECKF(p11uri_set(uri, cases[i].attr, cases[i].text, strlen(cases[i].text)) ==
-                   cases[i].expect,
+        CHECKF(p11uri_set(uri, cases[i].attr, cases[i].text,
+                          strlen(cases[i].text))
+                   == cases[i].expect,
                "set %d to \"%s\"", (int)cases[i].attr, cases[i].text);
     /* A rejected value leaves the previous one in place. */
     CHECK(uri->library_version.major == 7 && uri->library_version.minor == 0);
     CHECK(uri->values[P11URI_LIBRARY_VERSION].len == 1);
     CHECK(uri->slot_id == 5 && uri->object_class == CKO_PUBLIC_KEY);
     CHECK(p11uri_set(uri, P11URI_OBJECT, NULL, 1) == P11URI_ERR_BAD_VALUE);
-    CHECK(p11uri_set(uri, P11URI_OBJECT, NULL, 0) == P11URI_OK &&
-          uri->values[P11URI_OBJECT].present && uri->values[P11URI_OBJECT].len == 0);
+    CHECK(p11uri_set(uri, P11URI_OBJECT, NULL, 0) == P11URI_OK
+          && uri->values[P11URI_OBJECT].present
+          && uri->values[P11URI_OBJECT].len == 0);
     p11uri_unset(uri, P11URI_OBJECT);
     CHECK(!uri->values[P11URI_OBJECT].present);
-    p11uri_unset(uri, P11URI_OBJECT);   /* unsetting twice is harmless */
+    p11uri_unset(uri, P11URI_OBJECT); /* unsetting twice is harmless */
     p11uri_free(uri);
     p11uri_free(NULL);
 }
@@ -258,16 +279,18 @@ static void test_equal(void)
         p11uri *a = NULL, *b = NULL;
         CHECK(p11uri_parse(pairs[i][0], &a, NULL) == P11URI_OK);
         CHECK(p11uri_parse(pairs[i][1], &b, NULL) == P11URI_OK);
-        CHECKF(!p11uri_equal(a, b) && !p11uri_equal(b, a), "%s vs %s", pairs[i][0],
-               pairs[i][1]);
+        CHECKF(!p11uri_equal(a, b) && !p11uri_equal(b, a), "%s vs %s",
+               pairs[i][0], pairs[i][1]);
         CHECK(p11uri_equal(a, a));
         p11uri_free(a);
         p11uri_free(b);
     }
     /* Order and escaping do not matter, vendor attribute order neither. */
     p11uri *a = NULL, *b = NULL;
-    CHECK(p11uri_parse("pkcs11:token=a%20b;x-1=1;x-2=2?x-3=3", &a, NULL) == P11URI_OK);
-    CHECK(p11uri_parse("PKCS11:x-2=2;x-1=%31;token=a%20b?x-3=3", &b, NULL) == P11URI_OK);
+    CHECK(p11uri_parse("pkcs11:token=a%20b;x-1=1;x-2=2?x-3=3", &a, NULL)
+          == P11URI_OK);
+    CHECK(p11uri_parse("PKCS11:x-2=2;x-1=%31;token=a%20b?x-3=3", &b, NULL)
+          == P11URI_OK);
     CHECK(p11uri_equal(a, b));
     CHECK(!p11uri_equal(a, NULL) && p11uri_equal(NULL, NULL));
     p11uri_free(a);
@@ -277,8 +300,10 @@ static void test_equal(void)
     static const char *const same[][2] = {
         { "pkcs11:token=a;pin-value=1234", "pkcs11:token=a?pin-value=1234" },
         { "pkcs11:pin-value=%41;token=a", "pkcs11:token=a?pin-value=A" },
-        { "pkcs11:pin-source=file:/p;token=a", "pkcs11:token=a?pin-source=file:/p" },
-        { "pkcs11:pin-value=1;pin-source=/p", "pkcs11:?pin-source=/p&pin-value=1" },
+        { "pkcs11:pin-source=file:/p;token=a",
+          "pkcs11:token=a?pin-source=file:/p" },
+        { "pkcs11:pin-value=1;pin-source=/p",
+          "pkcs11:?pin-source=/p&pin-value=1" },
     };
     for (size_t i = 0; i < sizeof(same) / sizeof(same[0]); i++) {
         a = b = NULL;

@@ -11,7 +11,8 @@
 #include <string.h>
 
 /* Fills a Cryptoki text field the way modules do: text, then padding. */
-static void pad(unsigned char *field, size_t size, const char *text, char filler)
+static void pad(unsigned char *field, size_t size, const char *text,
+                char filler)
 {
     size_t len = strlen(text);
     memset(field, filler, size);
@@ -22,7 +23,8 @@ static p11uri *parse(const char *text)
 {
     p11uri *uri = NULL;
     p11uri_error err;
-    CHECKF(p11uri_parse(text, &uri, &err) == P11URI_OK, "%s: %s", text, err.message);
+    CHECKF(p11uri_parse(text, &uri, &err) == P11URI_OK, "%s: %s", text,
+           err.message);
     return uri;
 }
 
@@ -39,7 +41,8 @@ static bool token_match(const char *uri_text, size_t offset, size_t size,
     return m;
 }
 
-#define TOKEN_FIELD(f) offsetof(CK_TOKEN_INFO, f), sizeof(((CK_TOKEN_INFO *)0)->f)
+#define TOKEN_FIELD(f)                                                       \
+    offsetof(CK_TOKEN_INFO, f), sizeof(((CK_TOKEN_INFO *)0)->f)
 
 static void test_token_padding(void)
 {
@@ -59,34 +62,48 @@ static void test_token_padding(void)
         const char *name = fields[i].attr;
 
         snprintf(uri, sizeof(uri), "pkcs11:%s=abc", name);
-        CHECKF(token_match(uri, off, size, "abc", ' '), "%s: abc vs abc___", name);
-        CHECKF(token_match(uri, off, size, "abc", '\0'), "%s: NUL padding", name);
-        CHECKF(!token_match(uri, off, size, "abcd", ' '), "%s: abc vs abcd__", name);
-        CHECKF(!token_match(uri, off, size, "ab", ' '), "%s: abc vs ab____", name);
-        CHECKF(!token_match(uri, off, size, "ABC", ' '), "%s: case matters", name);
-        CHECKF(!token_match(uri, off, size, "", ' '), "%s: abc vs blank", name);
+        CHECKF(token_match(uri, off, size, "abc", ' '), "%s: abc vs abc___",
+               name);
+        CHECKF(token_match(uri, off, size, "abc", '\0'), "%s: NUL padding",
+               name);
+        CHECKF(!token_match(uri, off, size, "abcd", ' '), "%s: abc vs abcd__",
+               name);
+        CHECKF(!token_match(uri, off, size, "ab", ' '), "%s: abc vs ab____",
+               name);
+        CHECKF(!token_match(uri, off, size, "ABC", ' '), "%s: case matters",
+               name);
+        CHECKF(!token_match(uri, off, size, "", ' '), "%s: abc vs blank",
+               name);
         /* Leading spaces are part of the value. */
-        CHECKF(!token_match(uri, off, size, " abc", ' '), "%s: leading space", name);
+        CHECKF(!token_match(uri, off, size, " abc", ' '), "%s: leading space",
+               name);
 
         snprintf(uri, sizeof(uri), "pkcs11:%s=a%%20c", name);
-        CHECKF(token_match(uri, off, size, "a c", ' '), "%s: inner space", name);
+        CHECKF(token_match(uri, off, size, "a c", ' '), "%s: inner space",
+               name);
         snprintf(uri, sizeof(uri), "pkcs11:%s=", name);
-        CHECKF(token_match(uri, off, size, "", ' '), "%s: empty vs blank", name);
-        CHECKF(!token_match(uri, off, size, "x", ' '), "%s: empty vs x", name);
+        CHECKF(token_match(uri, off, size, "", ' '), "%s: empty vs blank",
+               name);
+        CHECKF(!token_match(uri, off, size, "x", ' '), "%s: empty vs x",
+               name);
         /* Absent matches anything. */
-        CHECKF(token_match("pkcs11:", off, size, "whatever", ' '), "%s: absent", name);
-        CHECKF(token_match("pkcs11:object=x", off, size, "whatever", ' '), "%s", name);
+        CHECKF(token_match("pkcs11:", off, size, "whatever", ' '),
+               "%s: absent", name);
+        CHECKF(token_match("pkcs11:object=x", off, size, "whatever", ' '),
+               "%s", name);
 
         /* A value filling the field exactly matches; one byte more never. */
         char full[80], longer[80];
         memset(full, 'F', size);
         full[size] = '\0';
         snprintf(uri, sizeof(uri), "pkcs11:%s=%s", name, full);
-        CHECKF(token_match(uri, off, size, full, ' '), "%s: full-width value", name);
+        CHECKF(token_match(uri, off, size, full, ' '), "%s: full-width value",
+               name);
         memset(longer, 'F', size + 1);
         longer[size + 1] = '\0';
         snprintf(uri, sizeof(uri), "pkcs11:%s=%s", name, longer);
-        CHECKF(!token_match(uri, off, size, full, ' '), "%s: value longer than field", name);
+        CHECKF(!token_match(uri, off, size, full, ' '),
+               "%s: value longer than field", name);
     }
 
     /* All four together; any one differing fails the match. */
@@ -96,7 +113,8 @@ static void test_token_padding(void)
     pad(info.manufacturerID, sizeof(info.manufacturerID), "ACME", ' ');
     pad(info.serialNumber, sizeof(info.serialNumber), "0001", ' ');
     pad(info.model, sizeof(info.model), "M1", ' ');
-    p11uri *uri = parse("pkcs11:token=My%20Token;manufacturer=ACME;serial=0001;model=M1");
+    p11uri *uri = parse(
+        "pkcs11:token=My%20Token;manufacturer=ACME;serial=0001;model=M1");
     CHECK(uri != NULL && p11uri_match_token_info(uri, &info));
     pad(info.model, sizeof(info.model), "M2", ' ');
     CHECK(uri != NULL && !p11uri_match_token_info(uri, &info));
@@ -108,8 +126,10 @@ static void test_module_info(void)
 {
     CK_INFO info;
     memset(&info, 0, sizeof(info));
-    pad(info.manufacturerID, sizeof(info.manufacturerID), "Snake Oil, Inc.", ' ');
-    pad(info.libraryDescription, sizeof(info.libraryDescription), "Soft Token Library", ' ');
+    pad(info.manufacturerID, sizeof(info.manufacturerID), "Snake Oil, Inc.",
+        ' ');
+    pad(info.libraryDescription, sizeof(info.libraryDescription),
+        "Soft Token Library", ' ');
     info.libraryVersion.major = 1;
     info.libraryVersion.minor = 23;
 
@@ -119,7 +139,8 @@ static void test_module_info(void)
     } cases[] = {
         { "pkcs11:", true },
         { "pkcs11:library-manufacturer=Snake%20Oil,%20Inc.;"
-          "library-description=Soft%20Token%20Library;library-version=1.23", true },
+          "library-description=Soft%20Token%20Library;library-version=1.23",
+          true },
         { "pkcs11:library-version=1.23", true },
         { "pkcs11:library-version=1.2", false },
         { "pkcs11:library-version=1", false },
@@ -133,7 +154,8 @@ static void test_module_info(void)
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         p11uri *uri = parse(cases[i].text);
-        CHECKF(uri != NULL && p11uri_match_module_info(uri, &info) == cases[i].match,
+        CHECKF(uri != NULL
+                   && p11uri_match_module_info(uri, &info) == cases[i].match,
                "%s", cases[i].text);
         p11uri_free(uri);
     }
@@ -150,7 +172,8 @@ static void test_slot_info(void)
 {
     CK_SLOT_INFO info;
     memset(&info, 0, sizeof(info));
-    pad(info.slotDescription, sizeof(info.slotDescription), "Sun Metaslot", ' ');
+    pad(info.slotDescription, sizeof(info.slotDescription), "Sun Metaslot",
+        ' ');
     pad(info.manufacturerID, sizeof(info.manufacturerID), "Oracle", ' ');
 
     static const struct {
@@ -171,8 +194,9 @@ static void test_slot_info(void)
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         p11uri *uri = parse(cases[i].text);
-        CHECKF(uri != NULL &&
-                   p11uri_match_slot_info(uri, cases[i].slot, &info) == cases[i].match,
+        CHECKF(uri != NULL
+                   && p11uri_match_slot_info(uri, cases[i].slot, &info)
+                          == cases[i].match,
                "%s (slot %lu)", cases[i].text, cases[i].slot);
         p11uri_free(uri);
     }
@@ -201,27 +225,30 @@ static void test_template(void)
         return;
     memset(tmpl, 0, sizeof(tmpl));
     CHECK(p11uri_object_template(uri, tmpl) == 3);
-    CHECK(tmpl[0].type == CKA_CLASS && tmpl[0].ulValueLen == sizeof(CK_OBJECT_CLASS) &&
-          tmpl[0].pValue == &uri->object_class &&
-          *(CK_OBJECT_CLASS *)tmpl[0].pValue == CKO_CERTIFICATE);
-    CHECK(tmpl[1].type == CKA_LABEL && tmpl[1].ulValueLen == 6 &&
-          memcmp(tmpl[1].pValue, "my key", 6) == 0 &&
-          tmpl[1].pValue == uri->values[P11URI_OBJECT].data);
-    CHECK(tmpl[2].type == CKA_ID && tmpl[2].ulValueLen == 2 &&
-          memcmp(tmpl[2].pValue, "\x00\xff", 2) == 0);
+    CHECK(tmpl[0].type == CKA_CLASS
+          && tmpl[0].ulValueLen == sizeof(CK_OBJECT_CLASS)
+          && tmpl[0].pValue == &uri->object_class
+          && *(CK_OBJECT_CLASS *)tmpl[0].pValue == CKO_CERTIFICATE);
+    CHECK(tmpl[1].type == CKA_LABEL && tmpl[1].ulValueLen == 6
+          && memcmp(tmpl[1].pValue, "my key", 6) == 0
+          && tmpl[1].pValue == uri->values[P11URI_OBJECT].data);
+    CHECK(tmpl[2].type == CKA_ID && tmpl[2].ulValueLen == 2
+          && memcmp(tmpl[2].pValue, "\x00\xff", 2) == 0);
     p11uri_free(uri);
 
     uri = parse("pkcs11:id=%01");
     if (uri != NULL) {
-        CHECK(p11uri_object_template(uri, tmpl) == 1 && tmpl[0].type == CKA_ID);
+        CHECK(p11uri_object_template(uri, tmpl) == 1
+              && tmpl[0].type == CKA_ID);
         p11uri_free(uri);
     }
     uri = parse("pkcs11:object=;type=secret-key");
     if (uri != NULL) {
         CHECK(p11uri_object_template(uri, tmpl) == 2);
-        CHECK(tmpl[0].type == CKA_CLASS &&
-              *(CK_OBJECT_CLASS *)tmpl[0].pValue == CKO_SECRET_KEY);
-        CHECK(tmpl[1].type == CKA_LABEL && tmpl[1].ulValueLen == 0 && tmpl[1].pValue != NULL);
+        CHECK(tmpl[0].type == CKA_CLASS
+              && *(CK_OBJECT_CLASS *)tmpl[0].pValue == CKO_SECRET_KEY);
+        CHECK(tmpl[1].type == CKA_LABEL && tmpl[1].ulValueLen == 0
+              && tmpl[1].pValue != NULL);
         p11uri_free(uri);
     }
     uri = parse("pkcs11:token=t;library-version=1?pin-value=1");
@@ -234,16 +261,19 @@ static void test_template(void)
         const char *text;
         CK_OBJECT_CLASS klass;
     } types[] = {
-        { "pkcs11:type=private", CKO_PRIVATE_KEY }, { "pkcs11:type=public", CKO_PUBLIC_KEY },
-        { "pkcs11:type=cert", CKO_CERTIFICATE }, { "pkcs11:type=secret-key", CKO_SECRET_KEY },
+        { "pkcs11:type=private", CKO_PRIVATE_KEY },
+        { "pkcs11:type=public", CKO_PUBLIC_KEY },
+        { "pkcs11:type=cert", CKO_CERTIFICATE },
+        { "pkcs11:type=secret-key", CKO_SECRET_KEY },
         { "pkcs11:type=data", CKO_DATA },
     };
     for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++) {
         uri = parse(types[i].text);
         if (uri == NULL)
             continue;
-        CHECKF(p11uri_object_template(uri, tmpl) == 1 && tmpl[0].type == CKA_CLASS &&
-                   *(CK_OBJECT_CLASS *)tmpl[0].pValue == types[i].klass,
+        CHECKF(p11uri_object_template(uri, tmpl) == 1
+                   && tmpl[0].type == CKA_CLASS
+                   && *(CK_OBJECT_CLASS *)tmpl[0].pValue == types[i].klass,
                "%s", types[i].text);
         p11uri_free(uri);
     }
@@ -256,7 +286,7 @@ static void test_set_token_info(void)
     pad(info.label, sizeof(info.label), "Label with; odd/chars", ' ');
     pad(info.manufacturerID, sizeof(info.manufacturerID), "ACME", '\0');
     pad(info.serialNumber, sizeof(info.serialNumber), "", ' ');
-    memset(info.model, 'M', sizeof(info.model));   /* no padding at all */
+    memset(info.model, 'M', sizeof(info.model)); /* no padding at all */
 
     p11uri *uri = p11uri_new();
     if (!CHECK(uri != NULL))
@@ -264,8 +294,8 @@ static void test_set_token_info(void)
     CHECK(p11uri_set(uri, P11URI_TOKEN, "old", 3) == P11URI_OK);
     CHECK(p11uri_set_token_info(uri, &info) == P11URI_OK);
     const p11uri_value *v = uri->values;
-    CHECK(v[P11URI_TOKEN].present && v[P11URI_TOKEN].len == 21 &&
-          memcmp(v[P11URI_TOKEN].data, "Label with; odd/chars", 21) == 0);
+    CHECK(v[P11URI_TOKEN].present && v[P11URI_TOKEN].len == 21
+          && memcmp(v[P11URI_TOKEN].data, "Label with; odd/chars", 21) == 0);
     CHECK(v[P11URI_MANUFACTURER].present && v[P11URI_MANUFACTURER].len == 4);
     CHECK(v[P11URI_SERIAL].present && v[P11URI_SERIAL].len == 0);
     CHECK(v[P11URI_MODEL].present && v[P11URI_MODEL].len == 16);
@@ -274,8 +304,9 @@ static void test_set_token_info(void)
     /* It survives formatting. */
     char *text = p11uri_format(uri, 0);
     p11uri *again = NULL;
-    CHECK(text != NULL && p11uri_parse(text, &again, NULL) == P11URI_OK &&
-          p11uri_equal(uri, again) && p11uri_match_token_info(again, &info));
+    CHECK(text != NULL && p11uri_parse(text, &again, NULL) == P11URI_OK
+          && p11uri_equal(uri, again)
+          && p11uri_match_token_info(again, &info));
     p11uri_free(again);
     free(text);
     p11uri_free(uri);

@@ -26,13 +26,14 @@ typedef struct block {
 static block blocks[256];
 static size_t n_blocks;
 static bool watching;
-static unsigned freed_checked;  /* recorded blocks freed */
-static unsigned freed_leaking;  /* ... still holding the secret */
+static unsigned freed_checked; /* recorded blocks freed */
+static unsigned freed_leaking; /* ... still holding the secret */
 
 void *__wrap_malloc(size_t size)
 {
     void *p = __real_malloc(size);
-    if (watching && p != NULL && n_blocks < sizeof(blocks) / sizeof(blocks[0]))
+    if (watching && p != NULL
+        && n_blocks < sizeof(blocks) / sizeof(blocks[0]))
         blocks[n_blocks++] = (block){ p, size };
     return p;
 }
@@ -70,8 +71,10 @@ static void start(void)
 static void expect_clean(const char *what, unsigned min_freed)
 {
     watching = false;
-    CHECKF(freed_checked >= min_freed, "%s: %u blocks freed", what, freed_checked);
-    CHECKF(freed_leaking == 0, "%s: %u freed blocks still hold the PIN", what, freed_leaking);
+    CHECKF(freed_checked >= min_freed, "%s: %u blocks freed", what,
+           freed_checked);
+    CHECKF(freed_leaking == 0, "%s: %u freed blocks still hold the PIN", what,
+           freed_leaking);
 }
 
 static p11uri *parse(const char *text)
@@ -83,7 +86,8 @@ static p11uri *parse(const char *text)
 
 int main(void)
 {
-    const char *with_pin = "pkcs11:token=t?pin-value=S3cr3t-PIN&module-name=m";
+    const char *with_pin =
+        "pkcs11:token=t?pin-value=S3cr3t-PIN&module-name=m";
 
     /* parse then p11uri_free: token, pin, module-name */
     start();
@@ -93,8 +97,8 @@ int main(void)
     /* a parse failing after the PIN was decoded */
     start();
     p11uri *uri = NULL;
-    CHECK(p11uri_parse("pkcs11:?pin-value=S3cr3t-PIN&objet=1", &uri, NULL) ==
-          P11URI_ERR_UNKNOWN_ATTRIBUTE);
+    CHECK(p11uri_parse("pkcs11:?pin-value=S3cr3t-PIN&objet=1", &uri, NULL)
+          == P11URI_ERR_UNKNOWN_ATTRIBUTE);
     expect_clean("failed parse", 1);
 
     /* p11uri_unset, and p11uri_set replacing the PIN */
@@ -114,12 +118,13 @@ int main(void)
     expect_clean("path pin-value, p11uri_free", 3);
     start();
     uri = NULL;
-    CHECK(p11uri_parse("pkcs11:pin-value=S3cr3t-PIN;objet=1", &uri, NULL) ==
-          P11URI_ERR_UNKNOWN_ATTRIBUTE);
+    CHECK(p11uri_parse("pkcs11:pin-value=S3cr3t-PIN;objet=1", &uri, NULL)
+          == P11URI_ERR_UNKNOWN_ATTRIBUTE);
     expect_clean("path pin-value, failed parse", 1);
     start();
-    CHECK(p11uri_parse("pkcs11:pin-value=S3cr3t-PIN?pin-value=S3cr3t-PIN", &uri, NULL) ==
-          P11URI_ERR_DUPLICATE_ATTRIBUTE);
+    CHECK(p11uri_parse("pkcs11:pin-value=S3cr3t-PIN?pin-value=S3cr3t-PIN",
+                       &uri, NULL)
+          == P11URI_ERR_DUPLICATE_ATTRIBUTE);
     expect_clean("path and query pin-value", 1);
 
     /* Control: the same search does see an unwiped buffer, so the checks

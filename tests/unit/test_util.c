@@ -43,7 +43,8 @@ const char *tu_escape(char *buf, size_t size, const void *data, size_t len)
         if (p[i] >= 0x20 && p[i] < 0x7f && p[i] != '\\')
             used += (size_t)snprintf(buf + used, size - used, "%c", p[i]);
         else
-            used += (size_t)snprintf(buf + used, size - used, "\\x%02x", p[i]);
+            used += (size_t)snprintf(buf + used, size - used, "\\x%02x",
+                                     p[i]);
     }
     return buf;
 }

@@ -26,6 +26,7 @@ int tu_finish(const char *suite);
 const char *tu_escape(char *buf, size_t size, const void *data, size_t len);
 
 #define CHECK(cond) tu_check(!!(cond), __FILE__, __LINE__, #cond, "%s", "")
-#define CHECKF(cond, ...) tu_check(!!(cond), __FILE__, __LINE__, #cond, __VA_ARGS__)
+#define CHECKF(cond, ...)                                                    \
+    tu_check(!!(cond), __FILE__, __LINE__, #cond, __VA_ARGS__)
 
 #endif /* PKCS11PROV_TEST_UTIL_H */

@@ -8,12 +8,12 @@
 
 typedef struct expected_attr {
     p11uri_attr attr;
-    const char *bytes;    /* NULL ends the list */
+    const char *bytes; /* NULL ends the list */
     size_t len;
 } expected_attr;
 
 typedef struct expected_vendor {
-    const char *name;     /* NULL ends the list */
+    const char *name; /* NULL ends the list */
     const char *bytes;
     size_t len;
     bool in_query;
@@ -22,7 +22,7 @@ typedef struct expected_vendor {
 typedef struct valid_case {
     const char *text;
     expected_attr attrs[P11URI_ATTR_COUNT + 1];
-    expected_vendor vendor[6];   /* NULL-terminated */
+    expected_vendor vendor[6]; /* NULL-terminated */
     /* Typed forms, checked when the attribute is in attrs. */
     CK_BYTE lib_major, lib_minor;
     CK_SLOT_ID slot;
@@ -32,7 +32,7 @@ typedef struct valid_case {
 typedef struct invalid_case {
     const char *text;
     p11uri_status status;
-    const char *attribute;   /* expected p11uri_error.attribute */
+    const char *attribute; /* expected p11uri_error.attribute */
     size_t position;
 } invalid_case;
 

@@ -34,10 +34,10 @@
 struct token_key {
     const char *uri;
     const char *pub_path;
-    EVP_PKEY *key;              /* shared by every signer */
-    EVP_PKEY *pub;              /* from pub_path, default provider */
-    atomic_long signatures;     /* made by signers and verified */
-    atomic_long loads;          /* loaded again, matched, signed, verified */
+    EVP_PKEY *key;          /* shared by every signer */
+    EVP_PKEY *pub;          /* from pub_path, default provider */
+    atomic_long signatures; /* made by signers and verified */
+    atomic_long loads;      /* loaded again, matched, signed, verified */
 };
 
 static struct token_key keys[MAX_KEYS];
@@ -84,8 +84,9 @@ static int load_and_use(struct token_key *k, int loader)
 
     if (ok && EVP_PKEY_eq(loaded, k->pub) != 1)
         ok = fail("EVP_PKEY_eq of a key loaded again and its public key");
-    if (ok && !sign_and_verify(loaded, k->pub, (unsigned char *)data,
-                               (size_t)len))
+    if (ok
+        && !sign_and_verify(loaded, k->pub, (unsigned char *)data,
+                            (size_t)len))
         ok = 0;
     if (!ok)
         fprintf(stderr, PROG ": loader %d, loading %s\n", loader, k->uri);
@@ -133,7 +134,8 @@ static int run_threads(int signers, int loaders)
 
     if (threads == NULL
         || pthread_barrier_init(&start_together, NULL,
-                                (unsigned)(signers + loaders)) != 0) {
+                                (unsigned)(signers + loaders))
+               != 0) {
         fprintf(stderr, PROG ": out of memory\n");
         free(threads);
         return 0;
@@ -158,8 +160,9 @@ static int run_threads(int signers, int loaders)
 
 static int usage(void)
 {
-    fprintf(stderr, "usage: " PROG " [--threads N] [--count M] [--loaders L] "
-                    "[--timeout S] --key URI PUB.pem [--key URI PUB.pem ...]\n");
+    fprintf(stderr,
+            "usage: " PROG " [--threads N] [--count M] [--loaders L] "
+            "[--timeout S] --key URI PUB.pem [--key URI PUB.pem ...]\n");
     return 2;
 }
 

@@ -36,11 +36,11 @@ static const unsigned char ukm[] = "pkcs11prov ecdh_derive ukm";
 
 struct derivation {
     const char *name;
-    const char *kdf;      /* NULL: no KDF */
+    const char *kdf; /* NULL: no KDF */
     const char *digest;
     size_t outlen;
     int with_ukm;
-    int written;          /* to DIR/NAME.bin with --out-dir */
+    int written; /* to DIR/NAME.bin with --out-dir */
 };
 
 static const struct derivation derivations[] = {
@@ -113,14 +113,17 @@ static int check(EVP_PKEY *key, EVP_PKEY *token_pub, EVP_PKEY *peer,
         goto end;
     want = d->kdf != NULL ? d->outlen : field_bytes;
     if (token_len != want || soft_len != want) {
-        fprintf(stderr, "ecdh_derive: %s: %zu bytes from the token key, "
-                        "%zu in software, %zu expected\n", d->name,
-                token_len, soft_len, want);
+        fprintf(stderr,
+                "ecdh_derive: %s: %zu bytes from the token key, "
+                "%zu in software, %zu expected\n",
+                d->name, token_len, soft_len, want);
         goto end;
     }
     if (memcmp(token_side, soft_side, want) != 0) {
-        fprintf(stderr, "ecdh_derive: %s: the token key's result differs "
-                        "from the software derivation\n", d->name);
+        fprintf(stderr,
+                "ecdh_derive: %s: the token key's result differs "
+                "from the software derivation\n",
+                d->name);
         goto end;
     }
     snprintf(file, sizeof(file), "%s/%s.bin", out_dir ? out_dir : ".",
@@ -166,13 +169,14 @@ int main(int argc, char **argv)
     if (!EVP_PKEY_is_a(token_pub, "EC")
         || EVP_PKEY_get_utf8_string_param(token_pub,
                                           OSSL_PKEY_PARAM_GROUP_NAME, group,
-                                          sizeof(group), NULL) != 1) {
+                                          sizeof(group), NULL)
+               != 1) {
         fprintf(stderr, "ecdh_derive: not an EC key with a named curve\n");
         goto end;
     }
     printf("curve: %s\n", group);
-    if ((peer = EVP_PKEY_Q_keygen(NULL, "provider=default", "EC",
-                                  group)) == NULL) {
+    if ((peer = EVP_PKEY_Q_keygen(NULL, "provider=default", "EC", group))
+        == NULL) {
         fail("generating the software peer");
         goto end;
     }

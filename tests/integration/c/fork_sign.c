@@ -78,8 +78,7 @@ static atomic_int parent_signer_failed;
 static atomic_long parent_during;
 
 /* printf as one write(): lines of several processes never mix. */
-__attribute__((format(printf, 1, 2))) static void say(const char *format,
-                                                      ...)
+__attribute__((format(printf, 1, 2))) static void say(const char *format, ...)
 {
     char line[2048];
     va_list args;
@@ -120,8 +119,8 @@ static int sign_nth(int role, const char *who, long n)
 
     if (sign_and_verify(k->key, k->pub, (unsigned char *)data, (size_t)len))
         return 1;
-    fprintf(stderr, PROG "[%ld]: %s, signature %ld with %s\n",
-            (long)getpid(), who, n, k->uri);
+    fprintf(stderr, PROG "[%ld]: %s, signature %ld with %s\n", (long)getpid(),
+            who, n, k->uri);
     return 0;
 }
 
@@ -203,12 +202,11 @@ static int refused_in_child(struct token_key *k, const char *who)
     unsigned char sig[1024];
     size_t sig_len = sizeof(sig);
     char errors[1024] = "";
-    int signed_it = ctx != NULL
-                    && EVP_DigestSignInit_ex(ctx, NULL, md, NULL, NULL,
-                                             k->key, NULL) == 1
-                    && (size_t)EVP_PKEY_get_size(k->key) <= sizeof(sig)
-                    && EVP_DigestSign(ctx, sig, &sig_len, data,
-                                      sizeof(data) - 1) == 1;
+    int signed_it =
+        ctx != NULL
+        && EVP_DigestSignInit_ex(ctx, NULL, md, NULL, NULL, k->key, NULL) == 1
+        && (size_t)EVP_PKEY_get_size(k->key) <= sizeof(sig)
+        && EVP_DigestSign(ctx, sig, &sig_len, data, sizeof(data) - 1) == 1;
 
     EVP_MD_CTX_free(ctx);
     if (signed_it) {
@@ -274,8 +272,10 @@ static int reap(const pid_t *pids, int n, double deadline)
     }
     for (int i = 0; i < n; i++)
         if (!reaped[i]) {
-            fprintf(stderr, PROG ": child %ld still running after %d s: "
-                            "killed\n", (long)pids[i], timeout);
+            fprintf(stderr,
+                    PROG ": child %ld still running after %d s: "
+                         "killed\n",
+                    (long)pids[i], timeout);
             kill(pids[i], SIGKILL);
             while (waitpid(pids[i], NULL, 0) < 0 && errno == EINTR)
                 continue;
@@ -324,7 +324,8 @@ static int fork_round(int round)
     }
     exited_0 = reap(pids, forked, deadline);
     say("round %d: %d children exited 0, %ld parent signatures while they "
-        "ran\n", round, exited_0, atomic_load(&parent_during) - during_before);
+        "ran\n",
+        round, exited_0, atomic_load(&parent_during) - during_before);
     return exited_0 == children;
 }
 

@@ -70,7 +70,8 @@ int main(int argc, char **argv)
         else
             uri = argv[i];
     }
-    if (uri == NULL || loads < 1 || threads < 0 || threads > 64 || count < 1) {
+    if (uri == NULL || loads < 1 || threads < 0 || threads > 64
+        || count < 1) {
         fprintf(stderr, "usage: " PROG " [--loads K] [--threads N --count M]"
                         " [--no-verify] URI\n");
         return 2;

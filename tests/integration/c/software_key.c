@@ -26,7 +26,8 @@ static const unsigned char data[] = "pkcs11prov software key test";
 
 static int from_default(const char *what, const OSSL_PROVIDER *prov)
 {
-    const char *name = prov != NULL ? OSSL_PROVIDER_get0_name(prov) : "(none)";
+    const char *name = prov != NULL ? OSSL_PROVIDER_get0_name(prov)
+                                    : "(none)";
 
     if (strcmp(name, "default") == 0)
         return 1;
@@ -46,8 +47,8 @@ static int sign_verify(const char *what, EVP_PKEY *key, EVP_PKEY *verifier)
     int ok = 0;
 
     if (ctx == NULL
-        || EVP_DigestSignInit_ex(ctx, &pctx, "SHA256", NULL, NULL, key,
-                                 NULL) != 1
+        || EVP_DigestSignInit_ex(ctx, &pctx, "SHA256", NULL, NULL, key, NULL)
+               != 1
         || EVP_DigestSign(ctx, sig, &sig_len, data, sizeof(data)) != 1) {
         fail(what);
         goto end;
@@ -55,13 +56,15 @@ static int sign_verify(const char *what, EVP_PKEY *key, EVP_PKEY *verifier)
     if (!from_default(what, EVP_PKEY_CTX_get0_provider(pctx)))
         goto end;
     if (signature_verifies(verifier, NULL, "SHA256", data, sizeof(data), sig,
-                           sig_len) != 1) {
+                           sig_len)
+        != 1) {
         fail("verifying a software signature");
         goto end;
     }
     sig[sig_len / 2] ^= 0x01;
     if (signature_verifies(verifier, NULL, "SHA256", data, sizeof(data), sig,
-                           sig_len) != 0) {
+                           sig_len)
+        != 0) {
         fail("rejecting a corrupted signature (it verified, or the check "
              "could not run)");
         goto end;
@@ -161,8 +164,9 @@ int main(int argc, char **argv)
         || (rsa_pub = rsa_public_from_data(rsa)) == NULL
         || !sign_verify("signing for the fromdata key", rsa, rsa_pub))
         goto end;
-    if (deflt != NULL && (EVP_PKEY_get0_provider(rsa) != deflt
-                          || EVP_PKEY_get0_provider(ec) != deflt)) {
+    if (deflt != NULL
+        && (EVP_PKEY_get0_provider(rsa) != deflt
+            || EVP_PKEY_get0_provider(ec) != deflt)) {
         fprintf(stderr, "software_key: the keys' provider is not the "
                         "default provider this program loaded\n");
         goto end;

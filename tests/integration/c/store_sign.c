@@ -40,10 +40,10 @@ static struct passphrase pass; /* --pass, and the prompts answered */
 static const char *md_name = "SHA256";
 static unsigned char *data;
 static size_t data_len;
-static EVP_PKEY *key;       /* the token key, shared by every thread */
-static EVP_PKEY *soft_pub;  /* its public part, in the default provider */
+static EVP_PKEY *key;      /* the token key, shared by every thread */
+static EVP_PKEY *soft_pub; /* its public part, in the default provider */
 static int count = 1;
-static long verified; /* signatures made and verified (atomic) */
+static long verified;        /* signatures made and verified (atomic) */
 static const char *who = ""; /* "child " in the child of --fork */
 
 /* One signature with the token key, verified. *out (if not NULL) gets a
@@ -115,17 +115,19 @@ static int same_as_software(void)
 
     printf("key type: %s\n", name != NULL ? name : "(none)");
     if (name == NULL || soft_name == NULL || strcmp(name, soft_name) != 0) {
-        fprintf(stderr, "store_sign: the token key is a %s, its public key "
-                        "a %s\n", name ? name : "(none)",
-                soft_name ? soft_name : "(none)");
+        fprintf(stderr,
+                "store_sign: the token key is a %s, its public key "
+                "a %s\n",
+                name ? name : "(none)", soft_name ? soft_name : "(none)");
         return 0;
     }
     if (EVP_PKEY_get_bits(key) != EVP_PKEY_get_bits(soft_pub)
         || EVP_PKEY_get_security_bits(key)
                != EVP_PKEY_get_security_bits(soft_pub)
         || EVP_PKEY_get_size(key) != EVP_PKEY_get_size(soft_pub)) {
-        fprintf(stderr, "store_sign: bits/security-bits/max-size %d/%d/%d "
-                        "of the token key, %d/%d/%d in software\n",
+        fprintf(stderr,
+                "store_sign: bits/security-bits/max-size %d/%d/%d "
+                "of the token key, %d/%d/%d in software\n",
                 EVP_PKEY_get_bits(key), EVP_PKEY_get_security_bits(key),
                 EVP_PKEY_get_size(key), EVP_PKEY_get_bits(soft_pub),
                 EVP_PKEY_get_security_bits(soft_pub),
@@ -217,7 +219,8 @@ int main(int argc, char **argv)
         return usage();
 
     if ((data = read_data_file(in, "pkcs11prov store_sign test data\n",
-                               &data_len)) == NULL
+                               &data_len))
+            == NULL
         || (key = load_key_prompted(uri, &pass)) == NULL
         || (soft_pub = software_public_key(key)) == NULL
         || !same_as_software())
@@ -235,7 +238,8 @@ int main(int argc, char **argv)
     if (!sign_once(&sig, &sig_len))
         goto end;
     if (signature_verifies(key, NULL, digest_for(key, md_name), data,
-                           data_len, sig, sig_len) != 1) {
+                           data_len, sig, sig_len)
+        != 1) {
         fail("EVP_DigestVerify with the loaded token key");
         goto end;
     }

@@ -50,22 +50,27 @@ static SSL_CTX *make_ctx(int server, EVP_PKEY *pkey, const char *key_file,
 
     ok = ok && SSL_CTX_set_min_proto_version(ctx, version) == 1
          && SSL_CTX_set_max_proto_version(ctx, version) == 1;
-    ok = ok && (SSL_CTX_use_certificate_file(ctx, cert, SSL_FILETYPE_PEM) == 1
-                || fail("SSL_CTX_use_certificate_file"));
+    ok = ok
+         && (SSL_CTX_use_certificate_file(ctx, cert, SSL_FILETYPE_PEM) == 1
+             || fail("SSL_CTX_use_certificate_file"));
     if (pkey != NULL)
-        ok = ok && (SSL_CTX_use_PrivateKey(ctx, pkey) == 1
-                    || fail("SSL_CTX_use_PrivateKey (token key)"));
+        ok = ok
+             && (SSL_CTX_use_PrivateKey(ctx, pkey) == 1
+                 || fail("SSL_CTX_use_PrivateKey (token key)"));
     else
-        ok = ok && (SSL_CTX_use_PrivateKey_file(ctx, key_file,
-                                                SSL_FILETYPE_PEM) == 1
-                    || fail("SSL_CTX_use_PrivateKey_file"));
-    ok = ok && (SSL_CTX_check_private_key(ctx) == 1
-                || fail("SSL_CTX_check_private_key"));
-    ok = ok && (SSL_CTX_load_verify_locations(ctx, ca, NULL) == 1
-                || fail("SSL_CTX_load_verify_locations"));
+        ok = ok
+             && (SSL_CTX_use_PrivateKey_file(ctx, key_file, SSL_FILETYPE_PEM)
+                     == 1
+                 || fail("SSL_CTX_use_PrivateKey_file"));
+    ok = ok
+         && (SSL_CTX_check_private_key(ctx) == 1
+             || fail("SSL_CTX_check_private_key"));
+    ok = ok
+         && (SSL_CTX_load_verify_locations(ctx, ca, NULL) == 1
+             || fail("SSL_CTX_load_verify_locations"));
     if (ok) {
-        SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER
-                                | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, NULL);
+        SSL_CTX_set_verify(
+            ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, NULL);
         /* Every handshake a full one: each signs with the key. */
         SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
         SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET);
@@ -291,8 +296,10 @@ int main(int argc, char **argv)
             succeeded = 0;
             for (; started < threads; started++)
                 if (pthread_create(&tids[started], NULL, worker,
-                                   (void *)(size_t)started) != 0) {
-                    fprintf(stderr, "tls_handshakes: pthread_create failed\n");
+                                   (void *)(size_t)started)
+                    != 0) {
+                    fprintf(stderr,
+                            "tls_handshakes: pthread_create failed\n");
                     break;
                 }
             for (int t = 0; t < started; t++)

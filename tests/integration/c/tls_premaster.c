@@ -28,8 +28,8 @@
 #define TLS12 0x0303
 #define TLS10 0x0301
 
-static EVP_PKEY *key, *pub;   /* the private key and its public part */
-static const char *propq;      /* for operations with key */
+static EVP_PKEY *key, *pub; /* the private key and its public part */
+static const char *propq;   /* for operations with key */
 static const char *who = "token";
 static int failures;
 
@@ -142,7 +142,8 @@ static int params_round_trip(void)
                                sizeof(md)),
         OSSL_PARAM_utf8_string(OSSL_ASYM_CIPHER_PARAM_MGF1_DIGEST, mgf1,
                                sizeof(mgf1)),
-        OSSL_PARAM_octet_ptr(OSSL_ASYM_CIPHER_PARAM_OAEP_LABEL, &got_label, 0),
+        OSSL_PARAM_octet_ptr(OSSL_ASYM_CIPHER_PARAM_OAEP_LABEL, &got_label,
+                             0),
         OSSL_PARAM_END,
     };
     OSSL_PARAM by_name[] = {
@@ -155,12 +156,13 @@ static int params_round_trip(void)
          && (got_len = params[3].return_size) == 5
          && pad == RSA_PKCS1_OAEP_PADDING && strcmp(pad_name, "oaep") == 0
          && is_name(md, "SHA2-384", "SHA384")
-         && is_name(mgf1, "SHA2-256", "SHA256")
-         && got_label != NULL && memcmp(got_label, "label", 5) == 0;
+         && is_name(mgf1, "SHA2-256", "SHA256") && got_label != NULL
+         && memcmp(got_label, "label", 5) == 0;
     if (!ok)
-        fprintf(stderr, "read back: pad %d \"%s\", digest \"%s\", mgf1 "
-                        "\"%s\", label of %zu bytes\n", pad, pad_name, md,
-                mgf1, got_len);
+        fprintf(stderr,
+                "read back: pad %d \"%s\", digest \"%s\", mgf1 "
+                "\"%s\", label of %zu bytes\n",
+                pad, pad_name, md, mgf1, got_len);
     OPENSSL_free(label);
     EVP_PKEY_CTX_free(ctx);
     return ok;
@@ -180,21 +182,21 @@ static int oaep_round_trip(void)
             NULL, pub, turn == 0 ? "provider=default" : propq);
         EVP_PKEY_CTX *dec = EVP_PKEY_CTX_new_from_pkey(
             NULL, key, turn == 0 ? propq : "provider=default");
-        unsigned char *l1 = OPENSSL_memdup("L", 1), *l2 = OPENSSL_memdup("L", 1);
+        unsigned char *l1 = OPENSSL_memdup("L", 1),
+                      *l2 = OPENSSL_memdup("L", 1);
         ct_len = sizeof(ct);
         out_len = sizeof(out);
         ok = enc != NULL && dec != NULL && l1 != NULL && l2 != NULL
              && EVP_PKEY_encrypt_init(enc) > 0
-             && EVP_PKEY_decrypt_init(dec) > 0
-             && ours(turn == 0 ? dec : enc)
+             && EVP_PKEY_decrypt_init(dec) > 0 && ours(turn == 0 ? dec : enc)
              && EVP_PKEY_CTX_set_rsa_padding(enc, RSA_PKCS1_OAEP_PADDING) > 0
              && EVP_PKEY_CTX_set_rsa_padding(dec, RSA_PKCS1_OAEP_PADDING) > 0
              && EVP_PKEY_CTX_set_rsa_oaep_md_name(enc, "SHA256", NULL) > 0
              && EVP_PKEY_CTX_set_rsa_oaep_md_name(dec, "SHA256", NULL) > 0
              && EVP_PKEY_CTX_set0_rsa_oaep_label(enc, l1, 1) > 0
              && (l1 = NULL, EVP_PKEY_CTX_set0_rsa_oaep_label(dec, l2, 1) > 0)
-             && (l2 = NULL, EVP_PKEY_encrypt(enc, ct, &ct_len, msg,
-                                             sizeof(msg)) > 0)
+             && (l2 = NULL,
+                 EVP_PKEY_encrypt(enc, ct, &ct_len, msg, sizeof(msg)) > 0)
              && EVP_PKEY_decrypt(dec, out, &out_len, ct, ct_len) > 0
              && out_len == sizeof(msg) && memcmp(out, msg, sizeof(msg)) == 0;
         OPENSSL_free(l1);

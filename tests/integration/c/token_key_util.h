@@ -34,7 +34,7 @@ static inline int fail(const char *what)
 
 /* The answer to a store's passphrase prompt, and how often it was asked. */
 struct passphrase {
-    const char *pin;    /* NULL: the prompt is refused */
+    const char *pin; /* NULL: the prompt is refused */
     int prompts;
 };
 
@@ -116,8 +116,8 @@ static inline EVP_PKEY *software_public_key(EVP_PKEY *pkey)
     p = der;
     if (len <= 0)
         fail("i2d_PUBKEY of the token key");
-    else if ((pub = d2i_PUBKEY_ex(NULL, &p, len, NULL,
-                                  "provider=default")) == NULL)
+    else if ((pub = d2i_PUBKEY_ex(NULL, &p, len, NULL, "provider=default"))
+             == NULL)
         fail("d2i_PUBKEY_ex into the default provider");
     OPENSSL_free(der);
     return pub;
@@ -127,9 +127,10 @@ static inline EVP_PKEY *software_public_key(EVP_PKEY *pkey)
 static inline EVP_PKEY *read_public_key(const char *path)
 {
     BIO *in = BIO_new_file(path, "r");
-    EVP_PKEY *pub = in == NULL ? NULL
-                    : PEM_read_bio_PUBKEY_ex(in, NULL, NULL, NULL, NULL,
-                                             "provider=default");
+    EVP_PKEY *pub = in == NULL
+                        ? NULL
+                        : PEM_read_bio_PUBKEY_ex(in, NULL, NULL, NULL, NULL,
+                                                 "provider=default");
 
     if (pub == NULL) {
         fprintf(stderr, PROG ": cannot read a public key from %s\n", path);
@@ -161,7 +162,8 @@ static inline int load_key_and_public(const char *uri, const char *pub_path,
 static inline const char *digest_for(const EVP_PKEY *pkey, const char *md)
 {
     return EVP_PKEY_is_a(pkey, "ED25519") || EVP_PKEY_is_a(pkey, "ED448")
-           ? NULL : md;
+               ? NULL
+               : md;
 }
 
 /* The digest to sign with: none (one-shot) for EdDSA, else SHA256. */
@@ -198,16 +200,17 @@ static inline int digest_sign(EVP_PKEY *key, const char *md,
  * provider); reports nothing. 1: it verifies, 0: it does not, -1: the
  * verification could not start. */
 static inline int signature_verifies(EVP_PKEY *pkey, const char *propq,
-                                     const char *md, const unsigned char *data,
-                                     size_t data_len, const unsigned char *sig,
-                                     size_t sig_len)
+                                     const char *md,
+                                     const unsigned char *data,
+                                     size_t data_len,
+                                     const unsigned char *sig, size_t sig_len)
 {
     EVP_MD_CTX *ctx = EVP_MD_CTX_new();
     int rv = -1;
 
     if (ctx != NULL
-        && EVP_DigestVerifyInit_ex(ctx, NULL, md, NULL, propq, pkey,
-                                   NULL) == 1)
+        && EVP_DigestVerifyInit_ex(ctx, NULL, md, NULL, propq, pkey, NULL)
+               == 1)
         rv = EVP_DigestVerify(ctx, sig, sig_len, data, data_len) == 1;
     EVP_MD_CTX_free(ctx);
     return rv;
@@ -219,7 +222,8 @@ static inline int digest_verify(EVP_PKEY *pub, const char *md,
                                 const unsigned char *sig, size_t sig_len)
 {
     if (signature_verifies(pub, "provider=default", md, data, data_len, sig,
-                           sig_len) == 1)
+                           sig_len)
+        == 1)
         return 1;
     return fail("EVP_DigestVerify in the default provider");
 }
@@ -260,7 +264,7 @@ static inline int take_int_option(const struct int_option *options,
 static inline void deadline_passed(int signo)
 {
     static const char msg[] = PROG ": timed out: deadlocked or far too "
-                                    "slow\n";
+                                   "slow\n";
 
     (void)signo;
     (void)!write(STDERR_FILENO, msg, sizeof(msg) - 1);

@@ -120,8 +120,8 @@ int main(int argc, char **argv)
         || (key = generate(alg, group, bits, uri)) == NULL)
         goto end;
     prov = EVP_PKEY_get0_provider(key);
-    printf("provider: %s\n", prov != NULL ? OSSL_PROVIDER_get0_name(prov)
-                                          : "(none)");
+    printf("provider: %s\n",
+           prov != NULL ? OSSL_PROVIDER_get0_name(prov) : "(none)");
     if ((pub = software_public_key(key)) == NULL)
         goto end;
     md = default_digest(pub);
