@@ -25,7 +25,7 @@ struct p11prov_token {
     bool info_read;
     unsigned int epoch;   /* bumped when another token appears */
     pthread_mutex_t lock; /* guards the record */
-    /* The session pool (token.c). Idle sessions sit in slots that
+    /* The session pool (sessions.c). Idle sessions sit in slots that
      * borrowers and returners swap atomically, so signing threads never
      * queue on a lock; CK_INVALID_HANDLE marks an empty slot. Slots are
      * a cache line apart, so threads on different slots rarely touch the
@@ -39,7 +39,7 @@ struct p11prov_token {
     unsigned int session_waiters;   /* borrowers waiting (atomic) */
     pthread_mutex_t wait_lock;      /* for session_freed only */
     pthread_cond_t session_freed;
-    /* Holds the session-object copies of keys (key_copy.c); token->lock.
+    /* Holds the session-object copies of keys (object_copy.c); token->lock.
      * Valid for the module initialisation and epoch it was opened in. */
     CK_SESSION_HANDLE keeper;
     unsigned int keeper_generation, keeper_epoch;

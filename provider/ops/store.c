@@ -216,7 +216,7 @@ static CK_RV collect_class(STORE_CTX *store, P11PROV_TOKEN *token,
 
     size_t n = p11uri_object_template(store->uri, tmpl);
     /* Token objects only: a URI names what the token holds, not session
-     * objects, which include our own copies of keys (key_copy.c). */
+     * objects, which include our own copies of keys (object_copy.c). */
     tmpl[n++] = (CK_ATTRIBUTE){ CKA_TOKEN, &on_token, sizeof(on_token) };
     if (!store->uri->values[P11URI_TYPE].present)
         tmpl[n++] = (CK_ATTRIBUTE){ CKA_CLASS, &object_class,
