@@ -120,6 +120,10 @@ host_tier() {
   # die_after_fork stays at its default (1): the children the fork tests
   # start create no threads; a child that did would be unsupported by TSan
   # and should fail loudly rather than hang.
+  # The session pool's and the runner's unit tests first: instrumented
+  # whole, they check the lock-free pool directly (8 threads borrowing).
+  TSAN_OPTIONS="suppressions=$PWD/tests/tsan.supp:second_deadlock_stack=1" \
+    ctest --test-dir build-tsan -R "^(sessions|runner)_" --output-on-failure -j2
   PKCS11PROV_TEST_PRELOAD="$(gcc -print-file-name=libtsan.so)" \
   TSAN_OPTIONS="suppressions=$PWD/tests/tsan.supp:second_deadlock_stack=1:ignore_noninstrumented_modules=1" \
     integration build-tsan \
