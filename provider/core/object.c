@@ -101,6 +101,114 @@ CK_RV p11prov_get_attribute(P11PROV_TOKEN *token, CK_SESSION_HANDLE session,
     return CKR_OK;
 }
 
+void p11prov_attributes_free(CK_ATTRIBUTE *attrs, CK_ULONG count)
+{
+    for (CK_ULONG i = 0; i < count; i++) {
+        OPENSSL_free(attrs[i].pValue);
+        attrs[i].pValue = NULL;
+        attrs[i].ulValueLen = CK_UNAVAILABLE_INFORMATION;
+    }
+}
+
+/* One attribute at a time: for modules that answer a batch wrongly. */
+static CK_RV get_one_by_one(P11PROV_TOKEN *token, CK_SESSION_HANDLE session,
+                            CK_OBJECT_HANDLE object, CK_ATTRIBUTE *attrs,
+                            CK_ULONG count)
+{
+    for (CK_ULONG i = 0; i < count; i++) {
+        unsigned char *value;
+        CK_ULONG len;
+        CK_RV rv = p11prov_get_attribute(token, session, object,
+                                         attrs[i].type, &value, &len);
+        if (rv == CKR_ATTRIBUTE_TYPE_INVALID || rv == CKR_ATTRIBUTE_SENSITIVE)
+            continue;
+        if (rv != CKR_OK)
+            return rv;
+        attrs[i].pValue = value;
+        attrs[i].ulValueLen = len;
+    }
+    return CKR_OK;
+}
+
+CK_RV p11prov_get_attributes(P11PROV_TOKEN *token, CK_SESSION_HANDLE session,
+                             CK_OBJECT_HANDLE object, CK_ATTRIBUTE *attrs,
+                             CK_ULONG count)
+{
+    P11PROV_MODULE *m = token->module;
+    CK_ATTRIBUTE present[32];
+    CK_ULONG where[32], size[32], n = 0;
+    CK_RV rv;
+
+    if (count > 32)
+        return CKR_ARGUMENTS_BAD;
+    for (CK_ULONG i = 0; i < count; i++) {
+        attrs[i].pValue = NULL;
+        attrs[i].ulValueLen = 0;
+    }
+    /* The sizes. PKCS#11: an attribute the object lacks (or keeps
+     * secret) is marked CK_UNAVAILABLE_INFORMATION and the call says
+     * CKR_ATTRIBUTE_TYPE_INVALID (or _SENSITIVE); the others are sized. */
+    P11PROV_CALL(rv, m, C_GetAttributeValue, session, object, attrs, count);
+    if (rv != CKR_OK && rv != CKR_ATTRIBUTE_TYPE_INVALID
+        && rv != CKR_ATTRIBUTE_SENSITIVE)
+        return rv;
+    for (CK_ULONG i = 0; i < count; i++) {
+        CK_ULONG len = attrs[i].ulValueLen;
+        attrs[i].ulValueLen = CK_UNAVAILABLE_INFORMATION;
+        if (len == CK_UNAVAILABLE_INFORMATION)
+            continue;
+        if (len > MAX_ATTRIBUTE_LEN) {
+            while (n > 0)
+                OPENSSL_free(present[--n].pValue);
+            return CKR_GENERAL_ERROR;
+        }
+        present[n] = (CK_ATTRIBUTE){ attrs[i].type, OPENSSL_malloc(len + 1),
+                                     len };
+        if (present[n].pValue == NULL) {
+            while (n > 0)
+                OPENSSL_free(present[--n].pValue);
+            return CKR_HOST_MEMORY;
+        }
+        size[n] = len;
+        where[n++] = i;
+    }
+    /* Nothing sized although the call failed: a module that does not
+     * size the rest of a batch. */
+    if (n == 0 && rv != CKR_OK)
+        return get_one_by_one(token, session, object, attrs, count);
+    rv = CKR_OK;
+    if (n > 0)
+        P11PROV_CALL(rv, m, C_GetAttributeValue, session, object, present, n);
+    for (CK_ULONG j = 0; j < n; j++) {
+        attrs[where[j]].pValue = present[j].pValue;
+        if (rv == CKR_OK && present[j].ulValueLen > size[j])
+            rv = CKR_BUFFER_TOO_SMALL; /* it grew between the calls */
+        if (rv == CKR_OK) {
+            attrs[where[j]].ulValueLen = present[j].ulValueLen;
+            ((unsigned char *)present[j].pValue)[present[j].ulValueLen] = 0;
+        }
+    }
+    if (rv == CKR_OK)
+        return CKR_OK;
+    p11prov_attributes_free(attrs, count);
+    /* Sized, then refused or grown: this module answers batches
+     * inconsistently; ask one attribute at a time. */
+    if (rv != CKR_ATTRIBUTE_TYPE_INVALID && rv != CKR_ATTRIBUTE_SENSITIVE
+        && rv != CKR_BUFFER_TOO_SMALL)
+        return rv;
+    return get_one_by_one(token, session, object, attrs, count);
+}
+
+const CK_ATTRIBUTE *p11prov_attribute_find(const CK_ATTRIBUTE *attrs,
+                                           CK_ULONG count,
+                                           CK_ATTRIBUTE_TYPE type)
+{
+    for (CK_ULONG i = 0; i < count; i++)
+        if (attrs[i].type == type && attrs[i].pValue != NULL)
+            return &attrs[i];
+    return NULL;
+}
+
 CK_RV p11prov_get_ulong(P11PROV_TOKEN *token, CK_SESSION_HANDLE session,
                         CK_OBJECT_HANDLE object, CK_ATTRIBUTE_TYPE type,
                         CK_ULONG *value)

@@ -71,6 +71,23 @@ CK_RV p11prov_get_attribute(P11PROV_TOKEN *token, CK_SESSION_HANDLE session,
                             CK_OBJECT_HANDLE object, CK_ATTRIBUTE_TYPE type,
                             unsigned char **value, CK_ULONG *len);
 
+/* Several attributes of one object, read in as few C_GetAttributeValue
+ * calls as the module allows: one for the sizes and one for the values,
+ * falling back to one attribute at a time only when the module answers
+ * the batch inconsistently. Each attrs[i].pValue is then OPENSSL_malloc()ed
+ * (with a NUL after the value), or NULL with ulValueLen
+ * CK_UNAVAILABLE_INFORMATION when the object has no such attribute or it
+ * is sensitive. Free with p11prov_attributes_free. */
+CK_RV p11prov_get_attributes(P11PROV_TOKEN *token, CK_SESSION_HANDLE session,
+                             CK_OBJECT_HANDLE object, CK_ATTRIBUTE *attrs,
+                             CK_ULONG count);
+void p11prov_attributes_free(CK_ATTRIBUTE *attrs, CK_ULONG count);
+
+/* The attribute of type in attrs when it was read, else NULL. */
+const CK_ATTRIBUTE *p11prov_attribute_find(const CK_ATTRIBUTE *attrs,
+                                           CK_ULONG count,
+                                           CK_ATTRIBUTE_TYPE type);
+
 /* A CK_ULONG-sized attribute (class, key type, certificate type). */
 CK_RV p11prov_get_ulong(P11PROV_TOKEN *token, CK_SESSION_HANDLE session,
                         CK_OBJECT_HANDLE object, CK_ATTRIBUTE_TYPE type,

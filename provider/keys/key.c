@@ -58,102 +58,130 @@ bool p11prov_key_allows(const P11PROV_KEY *key, CK_MECHANISM_TYPE mechanism)
     return false;
 }
 
-static CK_RV read_allowed_mechanisms(P11PROV_KEY *key,
-                                     CK_SESSION_HANDLE session,
-                                     CK_OBJECT_HANDLE object)
+/* CKA_ALLOWED_MECHANISMS as read: absent, sensitive or empty is "no
+ * restriction", as most modules mean it (SoftHSM stores an empty array for
+ * keys made without one). */
+static CK_RV take_allowed_mechanisms(P11PROV_KEY *key, CK_ATTRIBUTE *attr)
 {
-    unsigned char *value;
-    CK_ULONG len;
-    CK_RV rv = p11prov_get_attribute(key->object.token, session, object,
-                                     CKA_ALLOWED_MECHANISMS, &value, &len);
-
-    if (rv == CKR_ATTRIBUTE_TYPE_INVALID || rv == CKR_ATTRIBUTE_SENSITIVE)
-        return CKR_OK; /* no restriction */
-    if (rv != CKR_OK)
-        return rv;
-    if (len % sizeof(CK_MECHANISM_TYPE) != 0) {
-        OPENSSL_free(value);
-        return CKR_ATTRIBUTE_VALUE_INVALID;
-    }
-    /* An empty list is treated as "no restriction", as most modules mean
-     * it (SoftHSM stores an empty array for keys made without one). */
-    if (len == 0) {
-        OPENSSL_free(value);
+    if (attr->pValue == NULL || attr->ulValueLen == 0)
         return CKR_OK;
-    }
-    key->allowed = (CK_MECHANISM_TYPE *)value;
-    key->allowed_count = len / sizeof(CK_MECHANISM_TYPE);
+    if (attr->ulValueLen % sizeof(CK_MECHANISM_TYPE) != 0)
+        return CKR_ATTRIBUTE_VALUE_INVALID;
+    key->allowed = attr->pValue;
+    key->allowed_count = attr->ulValueLen / sizeof(CK_MECHANISM_TYPE);
+    attr->pValue = NULL; /* the key owns it now */
     return CKR_OK;
 }
 
 /* The kind from CKA_KEY_TYPE (and, for EC keys, the curve). */
-static int key_kind(P11PROV_TOKEN *token, CK_SESSION_HANDLE session,
-                    CK_OBJECT_HANDLE object, CK_KEY_TYPE key_type,
-                    P11PROV_KEY_KIND *kind)
+static int key_kind(const CK_ATTRIBUTE *attrs, CK_ULONG count,
+                    CK_KEY_TYPE *key_type, P11PROV_KEY_KIND *kind)
 {
-    unsigned char *params;
-    CK_ULONG len;
+    const CK_ATTRIBUTE *type = p11prov_attribute_find(attrs, count,
+                                                      CKA_KEY_TYPE);
+    const CK_ATTRIBUTE *params;
     const char *group;
-    int ok;
 
-    if (key_type == CKK_RSA) {
+    if (type == NULL || type->ulValueLen != sizeof(CK_KEY_TYPE))
+        return 0;
+    memcpy(key_type, type->pValue, sizeof(*key_type));
+    if (*key_type == CKK_RSA) {
         *kind = P11PROV_KEY_RSA;
         return 1;
     }
-    if (key_type != CKK_EC && key_type != CKK_EC_EDWARDS)
+    if (*key_type != CKK_EC && *key_type != CKK_EC_EDWARDS)
         return 0;
-    if (p11prov_get_attribute(token, session, object, CKA_EC_PARAMS, &params,
-                              &len)
-        != CKR_OK)
-        return 0;
-    ok = p11prov_ec_params_kind(params, len, kind, &group);
-    OPENSSL_free(params);
-    return ok;
+    params = p11prov_attribute_find(attrs, count, CKA_EC_PARAMS);
+    return params != NULL
+           && p11prov_ec_params_kind(params->pValue, params->ulValueLen, kind,
+                                     &group);
 }
+
+static bool attribute_true(const CK_ATTRIBUTE *attrs, CK_ULONG count,
+                           CK_ATTRIBUTE_TYPE type)
+{
+    const CK_ATTRIBUTE *a = p11prov_attribute_find(attrs, count, type);
+
+    return a != NULL && a->ulValueLen == sizeof(CK_BBOOL)
+           && *(CK_BBOOL *)a->pValue == CK_TRUE;
+}
+
+/* Moves an attribute's value into the key (id, label). */
+static void take(const CK_ATTRIBUTE_TYPE type, CK_ATTRIBUTE *attrs,
+                 CK_ULONG count, unsigned char **value, CK_ULONG *len)
+{
+    for (CK_ULONG i = 0; i < count; i++)
+        if (attrs[i].type == type && attrs[i].pValue != NULL) {
+            *value = attrs[i].pValue;
+            *len = attrs[i].ulValueLen;
+            attrs[i].pValue = NULL;
+        }
+}
+
+/* Everything a key is read with: one batch. */
+static const CK_ATTRIBUTE_TYPE key_attribute_types[] = {
+    CKA_KEY_TYPE,
+    CKA_ID,
+    CKA_LABEL,
+    CKA_SIGN,
+    CKA_DECRYPT,
+    CKA_DERIVE,
+    CKA_ALWAYS_AUTHENTICATE,
+    CKA_ALLOWED_MECHANISMS,
+    CKA_MODULUS,
+    CKA_PUBLIC_EXPONENT,
+    CKA_EC_PARAMS,
+    CKA_EC_POINT,
+};
+#define KEY_ATTRIBUTES                                                       \
+    (sizeof(key_attribute_types) / sizeof(key_attribute_types[0]))
 
 P11PROV_KEY *p11prov_key_from_token(P11PROV_CTX *ctx, P11PROV_TOKEN *token,
                                     CK_SESSION_HANDLE session,
                                     CK_OBJECT_HANDLE object,
                                     CK_OBJECT_CLASS object_class,
-                                    bool *unsupported)
+                                    bool find_public, bool *unsupported)
 {
-    CK_ULONG key_type;
+    CK_ATTRIBUTE attrs[KEY_ATTRIBUTES];
+    CK_KEY_TYPE key_type;
     P11PROV_KEY_KIND kind;
-    P11PROV_KEY *key;
+    P11PROV_KEY *key = NULL;
     CK_RV rv;
 
     *unsupported = false;
-    rv = p11prov_get_ulong(token, session, object, CKA_KEY_TYPE, &key_type);
-    if (rv != CKR_OK || !key_kind(token, session, object, key_type, &kind)) {
-        *unsupported = true;
+    for (size_t i = 0; i < KEY_ATTRIBUTES; i++)
+        attrs[i].type = key_attribute_types[i];
+    rv = p11prov_get_attributes(token, session, object, attrs,
+                                KEY_ATTRIBUTES);
+    if (rv != CKR_OK) {
+        char *token_uri = p11prov_token_uri(token);
+        P11PROV_RAISE_CKR(ctx, rv, "reading key attributes", token_uri);
+        OPENSSL_free(token_uri);
         return NULL;
     }
-    key = key_alloc(ctx, kind);
-    if (key == NULL)
-        return NULL;
+    if (!key_kind(attrs, KEY_ATTRIBUTES, &key_type, &kind)) {
+        *unsupported = true;
+        goto done;
+    }
+    if ((key = key_alloc(ctx, kind)) == NULL)
+        goto done;
     key->object.token = token;
     key->object.object_class = object_class;
     key->key_type = key_type;
     key->object.handle = object;
     key->object.handle_generation = p11prov_module_generation(token->module);
-    rv = p11prov_get_attribute(token, session, object, CKA_ID,
-                               &key->object.id, &key->object.id_len);
-    if (rv == CKR_OK || rv == CKR_ATTRIBUTE_TYPE_INVALID)
-        rv = p11prov_get_attribute(token, session, object, CKA_LABEL,
-                                   &key->object.label,
-                                   &key->object.label_len);
-    if (rv == CKR_ATTRIBUTE_TYPE_INVALID)
-        rv = CKR_OK;
-    if (rv == CKR_OK && object_class == CKO_PRIVATE_KEY) {
-        key->can_sign = p11prov_get_bool(token, session, object, CKA_SIGN,
-                                         false);
-        key->can_decrypt = p11prov_get_bool(token, session, object,
-                                            CKA_DECRYPT, false);
-        key->can_derive = p11prov_get_bool(token, session, object, CKA_DERIVE,
-                                           false);
-        key->object.always_authenticate = p11prov_get_bool(
-            token, session, object, CKA_ALWAYS_AUTHENTICATE, false);
-        rv = read_allowed_mechanisms(key, session, object);
+    take(CKA_ID, attrs, KEY_ATTRIBUTES, &key->object.id, &key->object.id_len);
+    take(CKA_LABEL, attrs, KEY_ATTRIBUTES, &key->object.label,
+         &key->object.label_len);
+    if (object_class == CKO_PRIVATE_KEY) {
+        key->can_sign = attribute_true(attrs, KEY_ATTRIBUTES, CKA_SIGN);
+        key->can_decrypt = attribute_true(attrs, KEY_ATTRIBUTES, CKA_DECRYPT);
+        key->can_derive = attribute_true(attrs, KEY_ATTRIBUTES, CKA_DERIVE);
+        key->object.always_authenticate = attribute_true(
+            attrs, KEY_ATTRIBUTES, CKA_ALWAYS_AUTHENTICATE);
+        for (size_t i = 0; i < KEY_ATTRIBUTES && rv == CKR_OK; i++)
+            if (attrs[i].type == CKA_ALLOWED_MECHANISMS)
+                rv = take_allowed_mechanisms(key, &attrs[i]);
     }
     if (rv == CKR_OK
         && (key->object.uri = p11prov_object_uri(
@@ -165,15 +193,31 @@ P11PROV_KEY *p11prov_key_from_token(P11PROV_CTX *ctx, P11PROV_TOKEN *token,
     if (rv != CKR_OK) {
         P11PROV_RAISE_CKR(ctx, rv, "reading key attributes", key->object.uri);
         p11prov_key_unref(key);
-        return NULL;
+        key = NULL;
+        goto done;
     }
-    key->soft = p11prov_public_from_token(ctx, token, session, key, object);
-    if (key->soft == NULL) {
+    EVP_PKEY *pkey = p11prov_public_from_attributes(ctx, kind, attrs,
+                                                    KEY_ATTRIBUTES);
+    /* Private EC and EdDSA key objects rarely carry the point. */
+    if (pkey == NULL && find_public && object_class == CKO_PRIVATE_KEY)
+        pkey = p11prov_public_from_companion(ctx, token, session, key);
+    if (pkey != NULL) {
+        p11prov_key_set_public(key, pkey);
+    } else if (find_public || object_class != CKO_PRIVATE_KEY) {
+        p11prov_key_no_public(ctx, key);
         p11prov_key_unref(key);
-        return NULL;
+        key = NULL;
     }
-    key->bits = EVP_PKEY_get_bits(key->soft);
+done:
+    p11prov_attributes_free(attrs, KEY_ATTRIBUTES);
     return key;
+}
+
+void p11prov_key_set_public(P11PROV_KEY *key, EVP_PKEY *pkey)
+{
+    EVP_PKEY_free(key->soft);
+    key->soft = pkey;
+    key->bits = EVP_PKEY_get_bits(pkey);
 }
 
 bool p11prov_mechanism_usable(P11PROV_KEY *key, CK_MECHANISM_TYPE mechanism)

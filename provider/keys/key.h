@@ -41,16 +41,23 @@ typedef struct p11prov_key {
 /* key_kind.c: the kind's OpenSSL key type name ("RSA", "EC", "ED25519", ...). */
 const char *p11prov_key_kind_name(P11PROV_KEY_KIND kind);
 
-/* Reads a key object found on a token: type, usage, allowed mechanisms,
- * and the public part (from the object, else the public key object or the
- * certificate with the same CKA_ID). Returns NULL without raising an
- * error for key types this provider does not handle (*unsupported set),
- * and NULL with an error raised on failure. */
+/* Reads a key object found on a token, in one batch of attributes: type,
+ * usages, allowed mechanisms, and its public part when the object holds
+ * it. A public part the object lacks is, with find_public, looked for here
+ * (a public key object, then a certificate, with the key's CKA_ID: a
+ * search each); without, key->soft stays NULL for the caller, who finds
+ * many keys' public parts at once, to set with p11prov_key_set_public.
+ * Returns NULL without raising an error for key types this provider does
+ * not handle (*unsupported set), and NULL with an error raised on
+ * failure. */
 P11PROV_KEY *p11prov_key_from_token(P11PROV_CTX *ctx, P11PROV_TOKEN *token,
                                     CK_SESSION_HANDLE session,
                                     CK_OBJECT_HANDLE object,
                                     CK_OBJECT_CLASS object_class,
-                                    bool *unsupported);
+                                    bool find_public, bool *unsupported);
+
+/* Gives the key its public part (takes pkey) and its size. */
+void p11prov_key_set_public(P11PROV_KEY *key, EVP_PKEY *pkey);
 
 /* An empty software key of the kind (keymgmt new/import/gen). */
 P11PROV_KEY *p11prov_key_new_software(P11PROV_CTX *ctx,
@@ -79,11 +86,33 @@ static inline bool p11prov_key_on_token(const P11PROV_KEY *key)
     return key->object.token != NULL;
 }
 
-/* key_public.c: the software twin of a token key's public part. */
-EVP_PKEY *p11prov_public_from_token(P11PROV_CTX *ctx, P11PROV_TOKEN *token,
-                                    CK_SESSION_HANDLE session,
-                                    P11PROV_KEY *key,
-                                    CK_OBJECT_HANDLE object);
+/* key_public.c: the attributes that hold a public part (on a key or
+ * public key object). */
+extern const CK_ATTRIBUTE_TYPE p11prov_public_attribute_types[];
+extern const size_t p11prov_public_attribute_count;
+
+/* The software twin of a public part from attributes as read (RSA modulus
+ * and exponent, or EC parameters and point); NULL when they lack it. */
+EVP_PKEY *p11prov_public_from_attributes(P11PROV_CTX *ctx,
+                                         P11PROV_KEY_KIND kind,
+                                         const CK_ATTRIBUTE *attrs,
+                                         CK_ULONG count);
+
+/* The twin from a DER certificate, if its key is of the kind. */
+EVP_PKEY *p11prov_public_from_certificate(P11PROV_CTX *ctx,
+                                          P11PROV_KEY_KIND kind,
+                                          const unsigned char *der,
+                                          CK_ULONG der_len);
+
+/* The twin from the public key object, else the certificate, with the
+ * key's CKA_ID (a search each): for one key. NULL when neither has it. */
+EVP_PKEY *p11prov_public_from_companion(P11PROV_CTX *ctx,
+                                        P11PROV_TOKEN *token,
+                                        CK_SESSION_HANDLE session,
+                                        const P11PROV_KEY *key);
+
+/* Raises "no usable public key for URI"; returns 0. */
+int p11prov_key_no_public(P11PROV_CTX *ctx, const P11PROV_KEY *key);
 
 /* key_kind.c: classifies a CKK_EC / CKK_EC_EDWARDS key by its CKA_EC_PARAMS (curve OID,
  * or the printable names SoftHSM uses for Edwards curves). Returns 1 and

@@ -1,6 +1,7 @@
 /* The public part of a token key, as a software key for public-key work:
- * from the key object's own attributes, else from the public key object or
- * the certificate with the same CKA_ID. */
+ * from the key object's own attributes as they were read, else from a
+ * public key object or certificate with the same CKA_ID (found by the
+ * caller for many keys at once, or here for one). */
 #include <string.h>
 
 #include <openssl/core_names.h>
@@ -52,91 +53,102 @@ static EVP_PKEY *twin_from_params(P11PROV_CTX *ctx, const char *type,
     return pkey;
 }
 
-static EVP_PKEY *rsa_twin(P11PROV_CTX *ctx, P11PROV_TOKEN *token,
-                          CK_SESSION_HANDLE session, CK_OBJECT_HANDLE object,
-                          CK_RV *rv)
+/* Attributes that hold a key's public part, on a key or public key
+ * object. */
+const CK_ATTRIBUTE_TYPE p11prov_public_attribute_types[] = {
+    CKA_MODULUS,
+    CKA_PUBLIC_EXPONENT,
+    CKA_EC_PARAMS,
+    CKA_EC_POINT,
+};
+const size_t p11prov_public_attribute_count =
+    sizeof(p11prov_public_attribute_types)
+    / sizeof(p11prov_public_attribute_types[0]);
+
+static EVP_PKEY *rsa_twin(P11PROV_CTX *ctx, const CK_ATTRIBUTE *n,
+                          const CK_ATTRIBUTE *e)
 {
-    unsigned char *n = NULL, *e = NULL;
-    CK_ULONG n_len, e_len;
-    BIGNUM *bn_n = NULL, *bn_e = NULL;
+    BIGNUM *bn_n = BN_bin2bn(n->pValue, (int)n->ulValueLen, NULL);
+    BIGNUM *bn_e = BN_bin2bn(e->pValue, (int)e->ulValueLen, NULL);
+    OSSL_PARAM_BLD *bld = OSSL_PARAM_BLD_new();
+    OSSL_PARAM *built = NULL;
     EVP_PKEY *pkey = NULL;
 
-    *rv = p11prov_get_attribute(token, session, object, CKA_MODULUS, &n,
-                                &n_len);
-    if (*rv == CKR_OK)
-        *rv = p11prov_get_attribute(token, session, object,
-                                    CKA_PUBLIC_EXPONENT, &e, &e_len);
-    if (*rv == CKR_OK) {
-        bn_n = BN_bin2bn(n, (int)n_len, NULL);
-        bn_e = BN_bin2bn(e, (int)e_len, NULL);
-        /* Cryptoki integers are big-endian; OSSL_PARAM BNs native. */
-        OSSL_PARAM_BLD *bld = OSSL_PARAM_BLD_new();
-        OSSL_PARAM *built = NULL;
-        if (bld != NULL && bn_n != NULL && bn_e != NULL
-            && OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_N, bn_n)
-            && OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_E, bn_e)
-            && (built = OSSL_PARAM_BLD_to_param(bld)) != NULL)
-            pkey = twin_from_params(ctx, "RSA", built);
-        OSSL_PARAM_free(built);
-        OSSL_PARAM_BLD_free(bld);
-        if (pkey == NULL)
-            *rv = CKR_ATTRIBUTE_VALUE_INVALID;
-    }
+    /* Cryptoki integers are big-endian; OSSL_PARAM BNs native. */
+    if (bld != NULL && bn_n != NULL && bn_e != NULL
+        && OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_N, bn_n)
+        && OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_E, bn_e)
+        && (built = OSSL_PARAM_BLD_to_param(bld)) != NULL)
+        pkey = twin_from_params(ctx, "RSA", built);
+    OSSL_PARAM_free(built);
+    OSSL_PARAM_BLD_free(bld);
     BN_free(bn_n);
     BN_free(bn_e);
-    OPENSSL_free(n);
-    OPENSSL_free(e);
     return pkey;
 }
 
-static EVP_PKEY *ec_twin(P11PROV_CTX *ctx, P11PROV_TOKEN *token,
-                         CK_SESSION_HANDLE session, CK_OBJECT_HANDLE object,
-                         P11PROV_KEY_KIND kind, CK_RV *rv)
+static EVP_PKEY *ec_twin(P11PROV_CTX *ctx, P11PROV_KEY_KIND kind,
+                         const CK_ATTRIBUTE *params_der,
+                         const CK_ATTRIBUTE *point_der)
 {
-    unsigned char *params_der = NULL, *point_der = NULL;
-    CK_ULONG params_len, point_len;
-    EVP_PKEY *pkey = NULL;
+    const unsigned char *point = point_der->pValue;
+    CK_ULONG point_len = point_der->ulValueLen;
     P11PROV_KEY_KIND object_kind;
     const char *group = NULL;
+    OSSL_PARAM params[3], *p = params;
 
-    *rv = p11prov_get_attribute(token, session, object, CKA_EC_PARAMS,
-                                &params_der, &params_len);
-    if (*rv == CKR_OK)
-        *rv = p11prov_get_attribute(token, session, object, CKA_EC_POINT,
-                                    &point_der, &point_len);
-    if (*rv == CKR_OK) {
-        const unsigned char *point = point_der;
-        unwrap_point(&point, &point_len);
-        if (!p11prov_ec_params_kind(params_der, params_len, &object_kind,
-                                    &group)
-            || object_kind != kind) {
-            *rv = CKR_ATTRIBUTE_VALUE_INVALID;
-        } else {
-            OSSL_PARAM params[3], *p = params;
-            if (group != NULL)
-                *p++ = OSSL_PARAM_construct_utf8_string(
-                    OSSL_PKEY_PARAM_GROUP_NAME, (char *)group, 0);
-            *p++ = OSSL_PARAM_construct_octet_string(
-                OSSL_PKEY_PARAM_PUB_KEY, (void *)point, point_len);
-            *p = OSSL_PARAM_construct_end();
-            pkey = twin_from_params(ctx, p11prov_key_kind_name(kind), params);
-            if (pkey == NULL)
-                *rv = CKR_ATTRIBUTE_VALUE_INVALID;
-        }
-    }
-    OPENSSL_free(params_der);
-    OPENSSL_free(point_der);
-    return pkey;
+    unwrap_point(&point, &point_len);
+    if (!p11prov_ec_params_kind(params_der->pValue, params_der->ulValueLen,
+                                &object_kind, &group)
+        || object_kind != kind)
+        return NULL;
+    if (group != NULL)
+        *p++ = OSSL_PARAM_construct_utf8_string(OSSL_PKEY_PARAM_GROUP_NAME,
+                                                (char *)group, 0);
+    *p++ = OSSL_PARAM_construct_octet_string(OSSL_PKEY_PARAM_PUB_KEY,
+                                             (void *)point, point_len);
+    *p = OSSL_PARAM_construct_end();
+    return twin_from_params(ctx, p11prov_key_kind_name(kind), params);
 }
 
-static EVP_PKEY *twin_from_object(P11PROV_CTX *ctx, P11PROV_TOKEN *token,
-                                  CK_SESSION_HANDLE session,
-                                  const P11PROV_KEY *key,
-                                  CK_OBJECT_HANDLE object, CK_RV *rv)
+EVP_PKEY *p11prov_public_from_attributes(P11PROV_CTX *ctx,
+                                         P11PROV_KEY_KIND kind,
+                                         const CK_ATTRIBUTE *attrs,
+                                         CK_ULONG count)
 {
-    if (key->kind == P11PROV_KEY_RSA || key->kind == P11PROV_KEY_RSA_PSS)
-        return rsa_twin(ctx, token, session, object, rv);
-    return ec_twin(ctx, token, session, object, key->kind, rv);
+    if (kind == P11PROV_KEY_RSA || kind == P11PROV_KEY_RSA_PSS) {
+        const CK_ATTRIBUTE *n = p11prov_attribute_find(attrs, count,
+                                                       CKA_MODULUS);
+        const CK_ATTRIBUTE *e = p11prov_attribute_find(attrs, count,
+                                                       CKA_PUBLIC_EXPONENT);
+        return n != NULL && e != NULL ? rsa_twin(ctx, n, e) : NULL;
+    }
+    const CK_ATTRIBUTE *params = p11prov_attribute_find(attrs, count,
+                                                        CKA_EC_PARAMS);
+    const CK_ATTRIBUTE *point = p11prov_attribute_find(attrs, count,
+                                                       CKA_EC_POINT);
+    return params != NULL && point != NULL ? ec_twin(ctx, kind, params, point)
+                                           : NULL;
+}
+
+EVP_PKEY *p11prov_public_from_certificate(P11PROV_CTX *ctx,
+                                          P11PROV_KEY_KIND kind,
+                                          const unsigned char *der,
+                                          CK_ULONG der_len)
+{
+    X509 *x509 = X509_new_ex(ctx->libctx, P11PROV_SOFTWARE_PROPQ);
+    const unsigned char *p = der;
+    EVP_PKEY *pkey = NULL;
+
+    if (x509 != NULL && d2i_X509(&x509, &p, (long)der_len) != NULL) {
+        EVP_PKEY *in_cert = X509_get0_pubkey(x509);
+        if (in_cert != NULL
+            && EVP_PKEY_is_a(in_cert, p11prov_key_kind_name(kind))
+            && EVP_PKEY_up_ref(in_cert))
+            pkey = in_cert;
+    }
+    X509_free(x509);
+    return pkey;
 }
 
 /* The object of another class with the key's CKA_ID (or, without an id,
@@ -166,54 +178,46 @@ static bool find_companion(P11PROV_TOKEN *token, CK_SESSION_HANDLE session,
     return count == 1;
 }
 
-static EVP_PKEY *twin_from_certificate(P11PROV_CTX *ctx, P11PROV_TOKEN *token,
-                                       CK_SESSION_HANDLE session,
-                                       const P11PROV_KEY *key,
-                                       CK_OBJECT_HANDLE cert)
+EVP_PKEY *p11prov_public_from_companion(P11PROV_CTX *ctx,
+                                        P11PROV_TOKEN *token,
+                                        CK_SESSION_HANDLE session,
+                                        const P11PROV_KEY *key)
 {
-    unsigned char *der;
-    CK_ULONG der_len;
+    CK_ATTRIBUTE attrs[4];
+    CK_OBJECT_HANDLE other;
     EVP_PKEY *pkey = NULL;
 
-    if (p11prov_get_attribute(token, session, cert, CKA_VALUE, &der, &der_len)
-        != CKR_OK)
-        return NULL;
-    X509 *x509 = X509_new_ex(ctx->libctx, P11PROV_SOFTWARE_PROPQ);
-    const unsigned char *p = der;
-    if (x509 != NULL && d2i_X509(&x509, &p, (long)der_len) != NULL) {
-        EVP_PKEY *in_cert = X509_get0_pubkey(x509);
-        if (in_cert != NULL
-            && EVP_PKEY_is_a(in_cert, p11prov_key_kind_name(key->kind))
-            && EVP_PKEY_up_ref(in_cert))
-            pkey = in_cert;
+    if (find_companion(token, session, key, CKO_PUBLIC_KEY, &other)) {
+        for (size_t i = 0; i < p11prov_public_attribute_count; i++)
+            attrs[i].type = p11prov_public_attribute_types[i];
+        if (p11prov_get_attributes(token, session, other, attrs,
+                                   p11prov_public_attribute_count)
+            == CKR_OK) {
+            pkey = p11prov_public_from_attributes(
+                ctx, key->kind, attrs, p11prov_public_attribute_count);
+            p11prov_attributes_free(attrs, p11prov_public_attribute_count);
+        }
     }
-    X509_free(x509);
-    OPENSSL_free(der);
+    if (pkey == NULL
+        && find_companion(token, session, key, CKO_CERTIFICATE, &other)) {
+        unsigned char *der;
+        CK_ULONG der_len;
+        if (p11prov_get_attribute(token, session, other, CKA_VALUE, &der,
+                                  &der_len)
+            == CKR_OK) {
+            pkey = p11prov_public_from_certificate(ctx, key->kind, der,
+                                                   der_len);
+            OPENSSL_free(der);
+        }
+    }
     return pkey;
 }
 
-EVP_PKEY *p11prov_public_from_token(P11PROV_CTX *ctx, P11PROV_TOKEN *token,
-                                    CK_SESSION_HANDLE session,
-                                    P11PROV_KEY *key, CK_OBJECT_HANDLE object)
+int p11prov_key_no_public(P11PROV_CTX *ctx, const P11PROV_KEY *key)
 {
-    CK_OBJECT_HANDLE other;
-    CK_RV rv;
-    EVP_PKEY *pkey;
-
-    pkey = twin_from_object(ctx, token, session, key, object, &rv);
-    /* Private EC and EdDSA key objects rarely carry the point. */
-    if (pkey == NULL && key->object.object_class == CKO_PRIVATE_KEY
-        && find_companion(token, session, key, CKO_PUBLIC_KEY, &other))
-        pkey = twin_from_object(ctx, token, session, key, other, &rv);
-    if (pkey == NULL && key->object.object_class == CKO_PRIVATE_KEY
-        && find_companion(token, session, key, CKO_CERTIFICATE, &other))
-        pkey = twin_from_certificate(ctx, token, session, key, other);
-    if (pkey == NULL) {
-        char buf[P11PROV_CKR_NAME_MAX];
-        P11PROV_RAISE(ctx, P11PROV_R_MODULE_BAD_ANSWER,
-                      "no usable public key for %s (not on the object, nor a "
-                      "public key or certificate with its id): %s",
-                      key->object.uri, p11prov_ckr_name(rv, buf));
-    }
-    return pkey;
+    P11PROV_RAISE(ctx, P11PROV_R_MODULE_BAD_ANSWER,
+                  "no usable public key for %s (not on the object, nor a "
+                  "public key or certificate with its id)",
+                  key->object.uri);
+    return 0;
 }

@@ -240,7 +240,7 @@ static P11PROV_KEY *new_key(P11PROV_CTX *ctx, P11PROV_TOKEN *token,
         return NULL;
     }
     key = p11prov_key_from_token(ctx, token, session, private_key,
-                                 CKO_PRIVATE_KEY, &unsupported);
+                                 CKO_PRIVATE_KEY, true, &unsupported);
     p11prov_session_return(token, session, true);
     if (key != NULL)
         P11PROV_DEBUG(1, "generated %s", key->object.uri);

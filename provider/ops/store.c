@@ -172,8 +172,11 @@ static CK_RV read_key(STORE_CTX *store, P11PROV_TOKEN *token,
                       CK_OBJECT_CLASS object_class, STORE_ITEM *item)
 {
     bool unsupported;
-    P11PROV_KEY *key = p11prov_key_from_token(
-        store->provctx, token, session, object, object_class, &unsupported);
+    /* The public parts the objects lack are found for all keys at once
+     * (complete_public_parts). */
+    P11PROV_KEY *key = p11prov_key_from_token(store->provctx, token, session,
+                                              object, object_class, false,
+                                              &unsupported);
 
     if (key == NULL)
         return unsupported ? CKR_OK : CKR_GENERAL_ERROR;
@@ -191,6 +194,148 @@ static CK_RV read_key(STORE_CTX *store, P11PROV_TOKEN *token,
     item->id_len = key->object.id_len;
     item->label_len = key->object.label_len;
     return CKR_OK;
+}
+
+/* One pending key's public part, while the objects of a class are
+ * scanned: taken only when exactly one object matches, as for one key. */
+typedef struct pending_key {
+    STORE_ITEM *item;
+    EVP_PKEY *candidate;
+    int matches;
+} PENDING_KEY;
+
+static bool same_object(const P11PROV_KEY *key, const CK_ATTRIBUTE *id,
+                        const CK_ATTRIBUTE *label)
+{
+    if (key->object.id_len > 0)
+        return id != NULL && id->ulValueLen == key->object.id_len
+               && memcmp(id->pValue, key->object.id, id->ulValueLen) == 0;
+    return key->object.label != NULL && label != NULL
+           && label->ulValueLen == key->object.label_len
+           && memcmp(label->pValue, key->object.label, label->ulValueLen)
+                  == 0;
+}
+
+/* Offers one public key object or certificate to the pending keys. */
+static CK_RV offer_companion(STORE_CTX *store, P11PROV_TOKEN *token,
+                             CK_SESSION_HANDLE session,
+                             CK_OBJECT_CLASS object_class,
+                             CK_OBJECT_HANDLE object, PENDING_KEY *pending,
+                             size_t pending_count)
+{
+    CK_ATTRIBUTE attrs[8];
+    CK_ULONG n = 0;
+    CK_RV rv;
+
+    attrs[n++].type = CKA_ID;
+    attrs[n++].type = CKA_LABEL;
+    if (object_class == CKO_CERTIFICATE)
+        attrs[n++].type = CKA_VALUE;
+    else
+        for (size_t i = 0; i < p11prov_public_attribute_count; i++)
+            attrs[n++].type = p11prov_public_attribute_types[i];
+    rv = p11prov_get_attributes(token, session, object, attrs, n);
+    if (rv != CKR_OK)
+        return rv;
+    const CK_ATTRIBUTE *id = p11prov_attribute_find(attrs, n, CKA_ID);
+    const CK_ATTRIBUTE *label = p11prov_attribute_find(attrs, n, CKA_LABEL);
+    const CK_ATTRIBUTE *der = p11prov_attribute_find(attrs, n, CKA_VALUE);
+    for (size_t i = 0; i < pending_count; i++) {
+        P11PROV_KEY *key = pending[i].item->key;
+        if (!same_object(key, id, label))
+            continue;
+        EVP_PKEY *pkey = object_class == CKO_CERTIFICATE
+                             ? (der != NULL
+                                    ? p11prov_public_from_certificate(
+                                          store->provctx, key->kind,
+                                          der->pValue, der->ulValueLen)
+                                    : NULL)
+                             : p11prov_public_from_attributes(
+                                   store->provctx, key->kind, attrs, n);
+        if (pkey == NULL)
+            continue;
+        pending[i].matches++;
+        EVP_PKEY_free(pending[i].candidate);
+        pending[i].candidate = pkey;
+    }
+    p11prov_attributes_free(attrs, n);
+    return CKR_OK;
+}
+
+/* Private keys whose objects lack their public part (EC and EdDSA keys on
+ * most tokens) get it from the public key objects, then the certificates,
+ * that the URI's label and id also select: one search per class for all
+ * of them, paired by CKA_ID (by label for keys without one). A key still
+ * without one is looked up alone, as a single key is. */
+static CK_RV complete_public_parts(STORE_CTX *store, P11PROV_TOKEN *token,
+                                   CK_SESSION_HANDLE session, size_t first)
+{
+    static const CK_OBJECT_CLASS companions[] = { CKO_PUBLIC_KEY,
+                                                  CKO_CERTIFICATE };
+    PENDING_KEY *pending = NULL;
+    size_t count = 0;
+    CK_RV rv = CKR_OK;
+
+    for (size_t i = first; i < store->item_count; i++)
+        if (store->items[i].key != NULL && store->items[i].key->soft == NULL)
+            count++;
+    if (count == 0)
+        return CKR_OK;
+    if ((pending = OPENSSL_zalloc(count * sizeof(*pending))) == NULL)
+        return CKR_HOST_MEMORY;
+    count = 0;
+    for (size_t i = first; i < store->item_count; i++)
+        if (store->items[i].key != NULL && store->items[i].key->soft == NULL)
+            pending[count++].item = &store->items[i];
+    for (size_t c = 0; c < 2 && rv == CKR_OK; c++) {
+        CK_OBJECT_CLASS object_class = companions[c];
+        CK_BBOOL on_token = CK_TRUE;
+        CK_ATTRIBUTE tmpl[5], narrowed[3];
+        CK_OBJECT_HANDLE *handles = NULL;
+        CK_ULONG found = 0, n = 0;
+        size_t left = 0;
+
+        for (size_t i = 0; i < count; i++)
+            left += pending[i].item->key->soft == NULL;
+        if (left == 0)
+            break;
+        size_t from_uri = p11uri_object_template(store->uri, narrowed);
+        for (size_t i = 0; i < from_uri; i++)
+            if (narrowed[i].type != CKA_CLASS) /* the key's class */
+                tmpl[n++] = narrowed[i];
+        tmpl[n++] = (CK_ATTRIBUTE){ CKA_CLASS, &object_class,
+                                    sizeof(object_class) };
+        tmpl[n++] = (CK_ATTRIBUTE){ CKA_TOKEN, &on_token, sizeof(on_token) };
+        rv = p11prov_find_objects(token, session, tmpl, n, &handles, &found);
+        for (CK_ULONG h = 0; rv == CKR_OK && h < found; h++)
+            rv = offer_companion(store, token, session, object_class,
+                                 handles[h], pending, count);
+        OPENSSL_free(handles);
+        for (size_t i = 0; i < count; i++) {
+            if (pending[i].matches == 1)
+                p11prov_key_set_public(pending[i].item->key,
+                                       pending[i].candidate);
+            else
+                EVP_PKEY_free(pending[i].candidate);
+            pending[i].candidate = NULL;
+            pending[i].matches = 0;
+        }
+    }
+    for (size_t i = 0; i < count && rv == CKR_OK; i++) {
+        P11PROV_KEY *key = pending[i].item->key;
+        if (key->soft != NULL)
+            continue;
+        EVP_PKEY *pkey = p11prov_public_from_companion(store->provctx, token,
+                                                       session, key);
+        if (pkey == NULL) {
+            p11prov_key_no_public(store->provctx, key);
+            rv = CKR_GENERAL_ERROR;
+        } else {
+            p11prov_key_set_public(key, pkey);
+        }
+    }
+    OPENSSL_free(pending);
+    return rv;
 }
 
 static const struct object_class_info {
@@ -221,6 +366,7 @@ static CK_RV collect_class(STORE_CTX *store, P11PROV_TOKEN *token,
     if (!store->uri->values[P11URI_TYPE].present)
         tmpl[n++] = (CK_ATTRIBUTE){ CKA_CLASS, &object_class,
                                     sizeof(object_class) };
+    size_t first = store->item_count;
     rv = p11prov_find_objects(token, session, tmpl, n, &handles, &count);
     for (CK_ULONG i = 0; rv == CKR_OK && i < count; i++) {
         STORE_ITEM item = { .token_index = index, .class_rank = rank };
@@ -239,6 +385,8 @@ static CK_RV collect_class(STORE_CTX *store, P11PROV_TOKEN *token,
         }
     }
     OPENSSL_free(handles);
+    if (rv == CKR_OK && object_class != CKO_CERTIFICATE)
+        rv = complete_public_parts(store, token, session, first);
     return rv;
 }
 
@@ -285,19 +433,33 @@ static CK_RV collect_with_session(STORE_CTX *store, P11PROV_TOKEN *token,
     return rv;
 }
 
-/* Private keys: looked for without logging in first (a token may show
- * them); if none shows and the token wants a login, log in and look again.
- * A key found before login gets its login when first used, if a PIN can
- * be had then without asking; otherwise the application is asked now. */
+/* Private keys. When the token wants a login and a PIN can be had without
+ * asking (URI, configuration), it logs in first: private keys are almost
+ * always CKA_PRIVATE, and a search before the login would find nothing
+ * and cost a whole search (tokens with thousands of objects scan them
+ * all). Otherwise they are looked for without a login (a token may show
+ * them); if none shows, the application is asked for the PIN and the
+ * search is made again. A key found before login, whose PIN can be had
+ * later without asking, gets its login when first used. */
 static CK_RV collect_private_keys(STORE_CTX *store, P11PROV_TOKEN *token,
                                   size_t index,
                                   const P11PROV_PIN_SOURCES *pins,
                                   bool *login_failed)
 {
     size_t found;
-    CK_RV rv = collect_with_session(store, token, index, 0, &found);
+    CK_RV rv;
 
     *login_failed = false;
+    if (p11prov_token_needs_login(token)) {
+        int ready = p11prov_token_prepare_login(store->provctx, token, pins);
+        if (ready < 0
+            || (ready > 0
+                && !p11prov_token_login(store->provctx, token, pins))) {
+            *login_failed = true;
+            return CKR_OK;
+        }
+    }
+    rv = collect_with_session(store, token, index, 0, &found);
     if (rv == CKR_OK && found == 0 && p11prov_token_needs_login(token)) {
         if (!p11prov_token_login(store->provctx, token, pins)) {
             *login_failed = true;
@@ -305,13 +467,9 @@ static CK_RV collect_private_keys(STORE_CTX *store, P11PROV_TOKEN *token,
         }
         rv = collect_with_session(store, token, index, 0, &found);
     }
-    if (rv == CKR_OK && found > 0 && p11prov_token_needs_login(token)) {
-        int ready = p11prov_token_prepare_login(store->provctx, token, pins);
-        *login_failed = ready < 0
-                        || (ready == 0
-                            && !p11prov_token_login(store->provctx, token,
-                                                    pins));
-    }
+    if (rv == CKR_OK && found > 0 && p11prov_token_needs_login(token)
+        && !p11prov_token_login(store->provctx, token, pins))
+        *login_failed = true;
     return rv;
 }
 

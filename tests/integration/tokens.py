@@ -515,9 +515,11 @@ CKO_PUBLIC_KEY, CKO_PRIVATE_KEY, CKU_USER = 2, 3, 1
 CKF_RW_SERIAL = 0x6
 
 
-def raw_keypair(module, slot, pin, key_type, label, id_hex, usage):
+def raw_keypair(module, slot, pin, key_type, label, id_hex, usage, count=1):
     """C_GenerateKeyPair of a token key pair whose attributes are all set
-    explicitly from usage (pkcs11-tool --usage-* options)."""
+    explicitly from usage (pkcs11-tool --usage-* options). With count > 1,
+    that many pairs in one session: labels label0, label1, ... and ids
+    id_hex followed by the pair's number (2 bytes)."""
     ulong = ctypes.c_ulong
 
     class Attr(ctypes.Structure):
@@ -551,16 +553,26 @@ def raw_keypair(module, slot, pin, key_type, label, id_hex, usage):
     sign = "--usage-sign" in usage
     derive = "--usage-derive" in usage
     decrypt = "--usage-decrypt" in usage
-    common = [(CKA_TOKEN, True), (CKA_KEY_TYPE, ckk),
-              (CKA_LABEL, label.encode()), (CKA_ID, bytes.fromhex(id_hex))]
-    public = template([(CKA_CLASS, CKO_PUBLIC_KEY), *common,
-                       (CKA_EC_PARAMS, bytes.fromhex(params)),
-                       (CKA_VERIFY, sign), (CKA_ENCRYPT, decrypt),
-                       (CKA_DERIVE, derive)])
-    private = template([(CKA_CLASS, CKO_PRIVATE_KEY), *common,
-                        (CKA_PRIVATE, True), (CKA_SENSITIVE, True),
-                        (CKA_EXTRACTABLE, False), (CKA_SIGN, sign),
-                        (CKA_DECRYPT, decrypt), (CKA_DERIVE, derive)])
+
+    def templates(pair_label, pair_id):
+        common = [(CKA_TOKEN, True), (CKA_KEY_TYPE, ckk),
+                  (CKA_LABEL, pair_label.encode()), (CKA_ID, pair_id)]
+        public = template([(CKA_CLASS, CKO_PUBLIC_KEY), *common,
+                           (CKA_EC_PARAMS, bytes.fromhex(params)),
+                           (CKA_VERIFY, sign), (CKA_ENCRYPT, decrypt),
+                           (CKA_DERIVE, derive)])
+        private = template([(CKA_CLASS, CKO_PRIVATE_KEY), *common,
+                            (CKA_PRIVATE, True), (CKA_SENSITIVE, True),
+                            (CKA_EXTRACTABLE, False), (CKA_SIGN, sign),
+                            (CKA_DECRYPT, decrypt), (CKA_DERIVE, derive)])
+        return public, private
+
+    if count == 1:
+        pairs = [templates(label, bytes.fromhex(id_hex))]
+    else:
+        pairs = [templates(f"{label}{i}",
+                           bytes.fromhex(id_hex) + i.to_bytes(2, "big"))
+                 for i in range(count)]
     lib = ctypes.CDLL(module)
     session, pub, priv = ulong(), ulong(), ulong()
     check(lib.C_Initialize(None), "C_Initialize")
@@ -570,17 +582,24 @@ def raw_keypair(module, slot, pin, key_type, label, id_hex, usage):
         check(lib.C_Login(session, ulong(CKU_USER), pin.encode(),
                           ulong(len(pin))), "C_Login")
         mech = Mech(mech_type, None, 0)
-        check(lib.C_GenerateKeyPair(
-            session, ctypes.byref(mech), public, ulong(len(public)), private,
-            ulong(len(private)), ctypes.byref(pub), ctypes.byref(priv)),
-            "C_GenerateKeyPair")
+        for public, private in pairs:
+            check(lib.C_GenerateKeyPair(
+                session, ctypes.byref(mech), public, ulong(len(public)),
+                private, ulong(len(private)), ctypes.byref(pub),
+                ctypes.byref(priv)), "C_GenerateKeyPair")
         check(lib.C_CloseSession(session), "C_CloseSession")
     finally:
         lib.C_Finalize(None)
 
 
 if __name__ == "__main__":
-    if len(sys.argv) < 8 or sys.argv[1] != "keypair":
+    if len(sys.argv) < 8 or sys.argv[1] not in ("keypair", "keypairs"):
         sys.exit("usage: tokens.py keypair MODULE SLOT PIN KEY_TYPE LABEL "
-                 "ID_HEX [--usage-...]")
-    raw_keypair(*sys.argv[2:8], usage=sys.argv[8:])
+                 "ID_HEX [--usage-...]\n"
+                 "       tokens.py keypairs MODULE SLOT PIN KEY_TYPE PREFIX "
+                 "ID_HEX COUNT [--usage-...]")
+    if sys.argv[1] == "keypair":
+        raw_keypair(*sys.argv[2:8], usage=sys.argv[8:])
+    else:
+        raw_keypair(*sys.argv[2:8], usage=sys.argv[9:],
+                    count=int(sys.argv[8]))
