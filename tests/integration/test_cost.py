@@ -1,0 +1,115 @@
+"""What listing keys and signing by label cost in Cryptoki calls, on
+SoftHSM tokens holding 10 and 1,000 EC P-256 key pairs: the number of
+searches must not grow with the token, and each listed key costs a fixed
+number of C_GetAttributeValue calls (a batch for the private key, a batch
+for its public key object, each a size call and a value call).
+
+The provider loads the fault module (tests/faultmod) in front of SoftHSM
+with no fault: P11FAULT_LOG counts every call the provider makes. Each
+token lives in a directory of its own, made for this module.
+"""
+from collections import Counter
+
+import pytest
+
+import tokens
+from helpers import (SOFTHSM_MODULE, OpensslRunner, assert_ok,
+                     count_store_objects, describe, mock_calls, run)
+from keyops import data_file, software
+
+SIZES = (10, 1000)
+PIN = "C0stPin42"
+# Private and public key batches, a size and a value call each.
+ATTRIBUTE_CALLS_PER_LISTED_KEY = 4
+SIGN_SEARCHES = 2        # the private key, then its public key object
+SIGN_ATTRIBUTE_CALLS = 6
+
+
+@pytest.fixture(scope="module")
+def big_tokens(tmp_path_factory):
+    """{size: (env, token label)}: one SoftHSM token per size, its pairs
+    labelled k0, k1, ... with ids 01 0000, 01 0001, ..."""
+    made = {}
+    for size in SIZES:
+        directory = tmp_path_factory.mktemp(f"big{size}")
+        label = f"big{size}"
+        env, slot = tokens.softhsm_token(directory, label, PIN)
+        proc = run(["/usr/bin/python3", tokens.__file__, "keypairs",
+                    SOFTHSM_MODULE, str(slot), PIN, "EC:prime256v1", "k",
+                    "01", str(size), "--usage-sign"], env, preload=False,
+                   timeout=600)
+        assert proc.returncode == 0, describe(proc)
+        made[size] = (env, label)
+    return made
+
+
+def counted(fault_module, directory, env, *args):
+    """openssl with the provider reaching the token through the fault
+    module; returns (process, Counter of the Cryptoki calls)."""
+    log = directory / "calls.log"
+    if log.exists():
+        log.unlink()
+    proc = OpensslRunner("cli", directory)(
+        *args, env={**env, "PKCS11PROV_MODULE": fault_module,
+                    "P11FAULT_MODULE": SOFTHSM_MODULE, "P11FAULT_LOG": log})
+    return proc, Counter(mock_calls(log))
+
+
+def list_keys(fault_module, tmp_path, big_tokens, size):
+    env, label = big_tokens[size]
+    proc, calls = counted(fault_module, tmp_path, env, "storeutl", "-keys",
+                          f"pkcs11:token={label};type=private"
+                          f"?pin-value={PIN}")
+    assert_ok(proc)
+    assert count_store_objects(proc.stdout) == size, describe(proc)
+    return calls
+
+
+def sign_by_label(fault_module, tmp_path, big_tokens, size):
+    env, label = big_tokens[size]
+    data, sig = data_file(tmp_path), tmp_path / "sig"
+    uri = f"pkcs11:token={label};object=k{size // 2};type=private"
+    proc, calls = counted(fault_module, tmp_path, env, "dgst", "-sha256",
+                          "-sign", f"{uri}?pin-value={PIN}", "-out", sig,
+                          data)
+    assert_ok(proc)
+    # The signature verifies with the key's public part, exported by the
+    # provider itself from the same URI (read from the token object).
+    pub = tmp_path / "pub.pem"
+    proc, _ = counted(fault_module, tmp_path, env, "pkey", "-in",
+                      f"{uri}?pin-value={PIN}", "-pubout", "-out", pub)
+    assert_ok(proc)
+    software(tmp_path, "dgst", "-sha256", "-verify", pub, "-signature", sig,
+             data, what="verifying the signature")
+    return calls
+
+
+def test_listing_searches_do_not_grow(fault_module, tmp_path, big_tokens):
+    small = list_keys(fault_module, tmp_path, big_tokens, SIZES[0])
+    large = list_keys(fault_module, tmp_path, big_tokens, SIZES[1])
+    assert large["C_FindObjectsInit"] == small["C_FindObjectsInit"] <= 3, (
+        f"searches: {small['C_FindObjectsInit']} for {SIZES[0]} pairs, "
+        f"{large['C_FindObjectsInit']} for {SIZES[1]}")
+    assert large["C_Login"] == small["C_Login"] == 1
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_listing_reads_each_key_in_batches(fault_module, tmp_path,
+                                           big_tokens, size):
+    calls = list_keys(fault_module, tmp_path, big_tokens, size)
+    assert (calls["C_GetAttributeValue"]
+            <= ATTRIBUTE_CALLS_PER_LISTED_KEY * size + 2), (
+        f"{calls['C_GetAttributeValue']} C_GetAttributeValue calls for "
+        f"{size} keys")
+
+
+def test_sign_by_label_costs_the_same_on_any_token(fault_module, tmp_path,
+                                                    big_tokens):
+    small = sign_by_label(fault_module, tmp_path, big_tokens, SIZES[0])
+    large = sign_by_label(fault_module, tmp_path, big_tokens, SIZES[1])
+    for call, most in (("C_FindObjectsInit", SIGN_SEARCHES),
+                       ("C_GetAttributeValue", SIGN_ATTRIBUTE_CALLS),
+                       ("C_Login", 1), ("C_Sign", 1)):
+        assert large[call] == small[call] <= most, (
+            f"{call}: {small[call]} on {SIZES[0]} pairs, {large[call]} on "
+            f"{SIZES[1]} (at most {most})")
