@@ -262,13 +262,22 @@ static CK_RV offer_companion(STORE_CTX *store, P11PROV_TOKEN *token,
     return CKR_OK;
 }
 
+/* Public key objects and certificates found by the search for private
+ * keys (when it had no class in its template). */
+typedef struct companions {
+    CK_OBJECT_HANDLE *handles[2]; /* public keys, certificates */
+    CK_ULONG count[2];
+} COMPANIONS;
+
 /* Private keys whose objects lack their public part (EC and EdDSA keys on
  * most tokens) get it from the public key objects, then the certificates,
- * that the URI's label and id also select: one search per class for all
- * of them, paired by CKA_ID (by label for keys without one). A key still
- * without one is looked up alone, as a single key is. */
+ * that the URI's label and id also select (known: already found): one
+ * search per class for all of them, paired by CKA_ID (by label for keys
+ * without one). A key still without one is looked up alone, as a single
+ * key is. */
 static CK_RV complete_public_parts(STORE_CTX *store, P11PROV_TOKEN *token,
-                                   CK_SESSION_HANDLE session, size_t first)
+                                   CK_SESSION_HANDLE session, size_t first,
+                                   const COMPANIONS *known)
 {
     static const CK_OBJECT_CLASS companions[] = { CKO_PUBLIC_KEY,
                                                   CKO_CERTIFICATE };
@@ -306,11 +315,19 @@ static CK_RV complete_public_parts(STORE_CTX *store, P11PROV_TOKEN *token,
         tmpl[n++] = (CK_ATTRIBUTE){ CKA_CLASS, &object_class,
                                     sizeof(object_class) };
         tmpl[n++] = (CK_ATTRIBUTE){ CKA_TOKEN, &on_token, sizeof(on_token) };
-        rv = p11prov_find_objects(token, session, tmpl, n, &handles, &found);
-        for (CK_ULONG h = 0; rv == CKR_OK && h < found; h++)
-            rv = offer_companion(store, token, session, object_class,
-                                 handles[h], pending, count);
-        OPENSSL_free(handles);
+        if (known != NULL) {
+            /* The search that found the keys found these too. */
+            for (CK_ULONG h = 0; rv == CKR_OK && h < known->count[c]; h++)
+                rv = offer_companion(store, token, session, object_class,
+                                     known->handles[c][h], pending, count);
+        } else {
+            rv = p11prov_find_objects(token, session, tmpl, n, &handles,
+                                      &found);
+            for (CK_ULONG h = 0; rv == CKR_OK && h < found; h++)
+                rv = offer_companion(store, token, session, object_class,
+                                     handles[h], pending, count);
+            OPENSSL_free(handles);
+        }
         for (size_t i = 0; i < count; i++) {
             if (pending[i].matches == 1)
                 p11prov_key_set_public(pending[i].item->key,
@@ -348,28 +365,62 @@ static const struct object_class_info {
 };
 
 /* Every object of one class on one token that the URI selects. */
+/* Objects of one class on one token that the URI selects. */
 static CK_RV collect_class(STORE_CTX *store, P11PROV_TOKEN *token,
                            CK_SESSION_HANDLE session, size_t index, int rank,
                            size_t *found)
 {
     CK_OBJECT_CLASS object_class = classes[rank].object_class;
     CK_BBOOL on_token = CK_TRUE;
-    CK_ATTRIBUTE tmpl[5];
+    CK_ATTRIBUTE tmpl[5], narrowed[3];
     CK_ULONG count = 0;
     CK_OBJECT_HANDLE *handles = NULL;
+    COMPANIONS companions = { { NULL, NULL }, { 0, 0 } };
     CK_RV rv;
 
-    size_t n = p11uri_object_template(store->uri, tmpl);
+    /* Private keys named by label or id: one search for the objects of
+     * every class with that name, so their public key objects and
+     * certificates come with them (a search costs as much as the token
+     * holds objects on some tokens: SoftHSM reads them all). */
+    bool with_companions = object_class == CKO_PRIVATE_KEY
+                           && (store->uri->values[P11URI_OBJECT].present
+                               || store->uri->values[P11URI_ID].present);
+    size_t n = 0, from_uri = p11uri_object_template(store->uri, narrowed);
+    for (size_t i = 0; i < from_uri; i++)
+        if (narrowed[i].type != CKA_CLASS)
+            tmpl[n++] = narrowed[i];
     /* Token objects only: a URI names what the token holds, not session
      * objects, which include our own copies of keys (object_copy.c). */
     tmpl[n++] = (CK_ATTRIBUTE){ CKA_TOKEN, &on_token, sizeof(on_token) };
-    if (!store->uri->values[P11URI_TYPE].present)
+    if (!with_companions)
         tmpl[n++] = (CK_ATTRIBUTE){ CKA_CLASS, &object_class,
                                     sizeof(object_class) };
     size_t first = store->item_count;
     rv = p11prov_find_objects(token, session, tmpl, n, &handles, &count);
     for (CK_ULONG i = 0; rv == CKR_OK && i < count; i++) {
         STORE_ITEM item = { .token_index = index, .class_rank = rank };
+        CK_OBJECT_CLASS found_class = object_class;
+        if (with_companions) {
+            rv = p11prov_get_ulong(token, session, handles[i], CKA_CLASS,
+                                   &found_class);
+            if (rv != CKR_OK)
+                break;
+            int c = found_class == CKO_PUBLIC_KEY    ? 0
+                    : found_class == CKO_CERTIFICATE ? 1
+                                                     : -1;
+            if (c >= 0) {
+                if (companions.handles[c] == NULL
+                    && (companions.handles[c] = OPENSSL_malloc(
+                            count * sizeof(CK_OBJECT_HANDLE)))
+                           == NULL) {
+                    rv = CKR_HOST_MEMORY;
+                    break;
+                }
+                companions.handles[c][companions.count[c]++] = handles[i];
+            }
+            if (found_class != CKO_PRIVATE_KEY)
+                continue;
+        }
         if (object_class == CKO_CERTIFICATE)
             rv = read_certificate(token, session, handles[i], &item);
         else
@@ -384,9 +435,12 @@ static CK_RV collect_class(STORE_CTX *store, P11PROV_TOKEN *token,
             p11prov_store_item_free(&item);
         }
     }
-    OPENSSL_free(handles);
     if (rv == CKR_OK && object_class != CKO_CERTIFICATE)
-        rv = complete_public_parts(store, token, session, first);
+        rv = complete_public_parts(store, token, session, first,
+                                   with_companions ? &companions : NULL);
+    OPENSSL_free(companions.handles[0]);
+    OPENSSL_free(companions.handles[1]);
+    OPENSSL_free(handles);
     return rv;
 }
 

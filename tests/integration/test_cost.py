@@ -21,8 +21,8 @@ SIZES = (10, 1000)
 PIN = "C0stPin42"
 # Private and public key batches, a size and a value call each.
 ATTRIBUTE_CALLS_PER_LISTED_KEY = 4
-SIGN_SEARCHES = 2        # the private key, then its public key object
-SIGN_ATTRIBUTE_CALLS = 6
+SIGN_SEARCHES = 1        # the objects with the label: key, public key, cert
+SIGN_ATTRIBUTE_CALLS = 7  # a class each, then two batches
 
 
 @pytest.fixture(scope="module")
