@@ -7,7 +7,9 @@
 #   scripts/bench.sh
 # Environment: BENCH_SECONDS (per measurement, default 1), BENCH_RUNS
 # (default 3), BENCH_CASES (default: every case), BENCH_TPM=0 (skip the
-# TPM), BENCH_TPM_SECONDS (default 0.5: the TPM does ~300 signatures/s).
+# TPM), BENCH_TPM_SECONDS (default 0.5: the TPM does ~300 signatures/s),
+# BENCH_SCALING=0 (skip the token-size table), BENCH_SCALING_SIZES
+# (default "10 100 1000"; add 5000 for the largest, ~2 min more).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repo=$PWD
@@ -200,6 +202,14 @@ if [[ $use_tpm != 0 && -n $tpm_cases ]]; then
   bench_token "$tpm2" bench-tpm "$tpm_seconds" 1,2 flush_tpm $tpm_cases
 fi
 
+# ---- cost against the token's size ---------------------------------------------
+if [[ ${BENCH_SCALING:-1} != 0 ]]; then
+  say
+  say "== cost against the token's size (scripts/scaling.sh): SoftHSM tokens of EC P-256 pairs; calls = searches/C_GetAttributeValue"
+  SIZES=${BENCH_SCALING_SIZES:-10 100 1000} RUNS=$load_runs scripts/scaling.sh |
+    tail -n +2 | tee -a "$out"
+fi
+
 # ---- key load times and the targets -------------------------------------------
 say
 say "== key load by URI (ms): cold = OSSL_STORE open+load in a fresh process; raw = C_Initialize+C_OpenSession+C_Login+C_FindObjects in a fresh process; warm = the same URI again, median of $warm_loads; $load_runs processes each"
@@ -212,6 +222,14 @@ targets=$(cat <<'AWK'
 /^== null token/ { section = "null"; next }
 /^== tpm2-pkcs11/ { section = "tpm"; next }
 /^== key load/ { section = "load"; next }
+/^== cost/ { section = "scaling"; next }
+section == "scaling" && $1 ~ /^[0-9]+$/ && NF == 7 {
+  split($6, sign_calls, "/"); split($7, list_calls, "/")
+  sizes = sizes " " $1 ":" sign_calls[1] "/" list_calls[1]
+  if (first_sign == "") { first_sign = sign_calls[1]; first_list = list_calls[1] }
+  if (sign_calls[1] != first_sign || list_calls[1] != first_list) grows = 1
+  next
+}
 /^== / || /^case / || /^token / || NF < 9 { next }
 section == "softhsm" {
   rows++
@@ -231,6 +249,7 @@ END {
   if (overhead != "") printf "null-token overhead <= 2 us/signature (1 thread): %s us -> %s\n", overhead, verdict(overhead + 0 > 2)
   if (loads != "") printf "cold load <= 1.5 x raw baseline, warm load <= 0.3 ms (token/key=cold/raw,warm):%s -> cold %s, warm %s\n", loads, verdict(cold_missed), verdict(warm_missed)
   if (scaling != "") printf "2 threads >= 1.8 x 1 thread, provider, SoftHSM ECDSA:%s -> %s\n", scaling, verdict(scale_missed)
+  if (sizes != "") printf "searches of sign/list the same at every token size (pairs:sign/list):%s -> %s\n", sizes, verdict(grows)
 }
 AWK
 )

@@ -9,6 +9,13 @@
 #   scripts/tier.sh NAME PYTEST-ARGS...
 #                              only the gcc build and those integration
 #                              tests (e.g. tests/integration/test_tls.py -x)
+#   scripts/tier.sh bench-sid|bench-debian13 --run COMMAND...
+#                              COMMAND in a chroot for benchmarks against
+#                              the peers as Debian packages them: sid with
+#                              its own OpenSSL 3 (one libcrypto per
+#                              process), latchset's pkcs11-provider and
+#                              libp11's provider; Debian 13 with
+#                              pkcs11-provider (scripts/peers.sh)
 # Inside: scripts/install-deps.sh, gcc and clang builds (-Werror), ctest on
 # both, and the integration tests on real tokens with the gcc build. The
 # sanitizer, TSan and fuzz runs stay on the host (scripts/test.sh).
@@ -25,9 +32,9 @@ repo=$PWD
 tier=${1:-}
 shift || true
 case "$tier" in
-  debian13) suite=trixie ;;
-  openssl4) suite=sid ;;
-  *) echo "usage: $0 debian13|openssl4" >&2; exit 2 ;;
+  debian13 | bench-debian13) suite=trixie ;;
+  openssl4 | bench-sid) suite=sid ;;
+  *) echo "usage: $0 debian13|openssl4|bench-sid|bench-debian13" >&2; exit 2 ;;
 esac
 [[ $(id -u) -eq 0 ]] || { echo "error: $0 needs root (debootstrap, chroot, mount)" >&2; exit 1; }
 
@@ -52,6 +59,8 @@ write_apt_config() {
   local sources="deb $mirror $suite main"
   if [[ $tier == openssl4 ]]; then
     sources+=$'\n'"deb $mirror experimental main"
+  fi
+  if [[ $suite == sid ]]; then
     # sid's Release can look expired against a clock ahead of the mirror
     # snapshot: accepted in this chroot only, never on the host.
     echo 'Acquire::Check-Valid-Until "false";' > "$root/etc/apt/apt.conf.d/99pkcs11prov-valid-until"
@@ -152,7 +161,20 @@ if [[ $tier == openssl4 ]]; then
   in_chroot apt-get install -y -qq --no-install-recommends libengine-pkcs11-openssl \
     pkcs11-provider > /dev/null
 fi
+if [[ $tier == bench-* ]]; then
+  # The peers, as Debian packages them (libp11's provider is in sid's
+  # libengine-pkcs11-openssl >= 0.4.14; Debian 13's 0.4.13 has none).
+  peers=(pkcs11-provider)
+  [[ $suite == sid ]] && peers+=(libengine-pkcs11-openssl)
+  in_chroot apt-get install -y -qq --no-install-recommends "${peers[@]}" > /dev/null
+fi
 in_chroot sh -c '. /etc/os-release; echo "$PRETTY_NAME"; openssl version; curl --version | head -n1; gcc --version | head -n1; clang --version | head -n1'
 
+if [[ ${1:-} == --run ]]; then
+  shift
+  step "running $*"
+  in_chroot "$@"
+  exit
+fi
 step "suite"
 in_chroot /src/scripts/test.sh --in-tier "$@"
