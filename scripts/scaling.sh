@@ -49,13 +49,32 @@ median_ms() {
     awk '{ v[NR] = $1 } END { printf "%.1f", v[int((NR + 1) / 2)] / 1000 }'
 }
 
-# The commands, per provider: ours, latchset's, libp11's.
+# Our rows: the provider and module given on the command line, the PIN in
+# the URI.
 ours() { PKCS11PROV_MODULE=${MODULE:-$softhsm} openssl "$1" \
   -provider-path "$provider_dir" -provider pkcs11prov -provider default "${@:2}"; }
-latchset() { PKCS11_PROVIDER_MODULE=$softhsm openssl "$1" \
-  -provider pkcs11 -provider default "${@:2}"; }
-libp11() { PKCS11_MODULE_PATH=$softhsm PKCS11_PIN=$pin openssl "$1" \
-  -provider-path "$modules" -provider pkcs11prov -provider default "${@:2}"; }
+
+# The comparison: each provider from an openssl.cnf of its own, with the
+# module and the PIN there (each provider's own keys), the same URIs
+# without a PIN, and no terminal to prompt on.
+peer_cnf() { # name module-file section-lines...
+  {
+    printf 'openssl_conf = init\n[init]\nproviders = providers\n'
+    printf '[providers]\ndefault = default_sect\ntoken = token_sect\n'
+    printf '[default_sect]\nactivate = 1\n[token_sect]\nmodule = %s\n' "$2"
+    printf '%s\n' "${@:3}" activate=1
+  } > "$work/$1.cnf"
+}
+peer_cnf pkcs11prov "$provider_dir/pkcs11prov.so" \
+  "pkcs11-module-path = $softhsm" "pkcs11-module-token-pin = $pin"
+peer_cnf latchset "$modules/pkcs11.so" \
+  "pkcs11-module-path = $softhsm" "pkcs11-module-token-pin = $pin"
+peer_cnf libp11 "$modules/pkcs11prov.so" identity=pkcs11prov \
+  "pkcs11_module = $softhsm" "pin = $pin"
+configured() { OPENSSL_CONF=$work/$1.cnf openssl "$2" "${@:3}" < /dev/null; }
+pkcs11prov() { configured pkcs11prov "$@"; }
+latchset() { configured latchset "$@"; }
+libp11() { configured libp11 "$@"; }
 
 sign() { "$1" dgst -sha256 -sign "$2" -out "$work/sig" "$work/data"; }
 list() {
@@ -102,13 +121,13 @@ for n in $sizes; do
     "${sign_ms[ours,$n]}" "${list_ms[ours,$n]}" \
     "$(calls sign ours "$key?pin-value=$pin")" "$(calls list ours "$keys" "$n")"
   if [[ ${PEERS:-0} == 1 ]]; then
-    for peer in latchset libp11; do
+    for peer in pkcs11prov latchset libp11; do
       case $peer in
         latchset) [[ -f $modules/pkcs11.so ]] || continue ;;
         libp11) [[ -f $modules/pkcs11prov.so ]] || continue ;;
       esac
-      sign_ms[$peer,$n]=$(median_ms sign "$peer" "$key?pin-value=$pin")
-      list_ms[$peer,$n]=$(median_ms list "$peer" "$keys" "$n")
+      sign_ms[$peer,$n]=$(median_ms sign "$peer" "$key")
+      list_ms[$peer,$n]=$(median_ms list "$peer" "pkcs11:token=big$n;type=private" "$n")
     done
   fi
 done
@@ -116,10 +135,10 @@ if [[ ${PEERS:-0} == 1 ]]; then
   echo
   printf '%-6s %-34s %10s %10s\n' pairs provider "sign ms" "list ms"
   for n in $sizes; do
-    for peer in ours latchset libp11; do
+    for peer in pkcs11prov latchset libp11; do
       [[ -n ${sign_ms[$peer,$n]:-} ]] || continue
       case $peer in
-        ours) name="pkcs11prov (this build)" ;;
+        pkcs11prov) name="pkcs11prov (this build)" ;;
         latchset) name="pkcs11-provider $(dpkg-query -W -f '${Version}' pkcs11-provider)" ;;
         libp11) name="libp11 $(dpkg-query -W -f '${Version}' libengine-pkcs11-openssl)" ;;
       esac
