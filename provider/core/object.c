@@ -2,6 +2,8 @@
  * answer with absurd sizes. */
 #include "core/object.h"
 
+#include <string.h>
+
 #include <openssl/crypto.h>
 
 #include "core/debug.h"
@@ -130,9 +132,10 @@ static CK_RV get_one_by_one(P11PROV_TOKEN *token, CK_SESSION_HANDLE session,
     return CKR_OK;
 }
 
-CK_RV p11prov_get_attributes(P11PROV_TOKEN *token, CK_SESSION_HANDLE session,
-                             CK_OBJECT_HANDLE object, CK_ATTRIBUTE *attrs,
-                             CK_ULONG count)
+/* Two calls: the sizes, then the values of those the object has. */
+static CK_RV get_sized(P11PROV_TOKEN *token, CK_SESSION_HANDLE session,
+                       CK_OBJECT_HANDLE object, CK_ATTRIBUTE *attrs,
+                       CK_ULONG count)
 {
     P11PROV_MODULE *m = token->module;
     CK_ATTRIBUTE present[32];
@@ -197,6 +200,128 @@ CK_RV p11prov_get_attributes(P11PROV_TOKEN *token, CK_SESSION_HANDLE session,
         && rv != CKR_BUFFER_TOO_SMALL)
         return rv;
     return get_one_by_one(token, session, object, attrs, count);
+}
+
+/* The buffer offered for an attribute in the first call. Bounded: no
+ * legitimate value is longer, so "unavailable" means the object lacks it
+ * (an EC point of any curve, a 16384-bit modulus). Unbounded attributes
+ * (ids, labels, lists, certificates) are asked again when unavailable:
+ * their buffer may just have been too small. 0: not guessed. */
+static CK_ULONG first_buffer(CK_ATTRIBUTE_TYPE type, bool *bounded)
+{
+    *bounded = true;
+    switch (type) {
+    case CKA_CLASS:
+    case CKA_KEY_TYPE:
+    case CKA_CERTIFICATE_TYPE:
+        /* Fixed sizes, offered larger: a length equal to the buffer then
+         * always means "not written". */
+        return 2 * sizeof(CK_ULONG);
+    case CKA_TOKEN:
+    case CKA_PRIVATE:
+    case CKA_SIGN:
+    case CKA_DECRYPT:
+    case CKA_DERIVE:
+    case CKA_ALWAYS_AUTHENTICATE:
+    case CKA_COPYABLE:
+        return 8 * sizeof(CK_BBOOL);
+    case CKA_EC_PARAMS:
+        return 1024;
+    case CKA_EC_POINT:
+        return 512;
+    case CKA_MODULUS:
+        return 2048;
+    case CKA_PUBLIC_EXPONENT:
+        return 64;
+    }
+    *bounded = false;
+    switch (type) {
+    case CKA_ID:
+    case CKA_LABEL:
+        return 128;
+    case CKA_ALLOWED_MECHANISMS:
+        return 32 * sizeof(CK_MECHANISM_TYPE);
+    case CKA_VALUE:
+        return 4096;
+    }
+    return 0;
+}
+
+CK_RV p11prov_get_attributes(P11PROV_TOKEN *token, CK_SESSION_HANDLE session,
+                             CK_OBJECT_HANDLE object, CK_ATTRIBUTE *attrs,
+                             CK_ULONG count)
+{
+    CK_ULONG offered[32], again[32], total = 0, n_again = 0;
+    bool bounded[32];
+    unsigned char *buffer;
+    CK_RV rv;
+
+    if (count > 32)
+        return CKR_ARGUMENTS_BAD;
+    for (CK_ULONG i = 0; i < count; i++) {
+        offered[i] = first_buffer(attrs[i].type, &bounded[i]);
+        if (offered[i] == 0)
+            return get_sized(token, session, object, attrs, count);
+        total += offered[i];
+    }
+    /* One call with a buffer for each attribute: tokens that read their
+     * objects from disk on every call (SoftHSM) pay per call, not per
+     * attribute. */
+    if ((buffer = OPENSSL_malloc(total)) == NULL)
+        return CKR_HOST_MEMORY;
+    for (CK_ULONG i = 0, at = 0; i < count; at += offered[i++])
+        attrs[i] = (CK_ATTRIBUTE){ attrs[i].type, buffer + at, offered[i] };
+    P11PROV_CALL(rv, token->module, C_GetAttributeValue, session, object,
+                 attrs, count);
+    if (rv != CKR_OK && rv != CKR_ATTRIBUTE_TYPE_INVALID
+        && rv != CKR_ATTRIBUTE_SENSITIVE && rv != CKR_BUFFER_TOO_SMALL) {
+        OPENSSL_free(buffer);
+        return rv;
+    }
+    /* PKCS#11: with those three codes the call still processed every
+     * attribute: an exact length, or CK_UNAVAILABLE_INFORMATION. A length
+     * equal to the whole buffer is asked again when the call failed (a
+     * module that stopped early left it as we set it). */
+    for (CK_ULONG i = 0; i < count; i++) {
+        CK_ULONG len = attrs[i].ulValueLen;
+        void *value = attrs[i].pValue;
+        attrs[i].pValue = NULL;
+        attrs[i].ulValueLen = CK_UNAVAILABLE_INFORMATION;
+        if (len == CK_UNAVAILABLE_INFORMATION) {
+            if (!bounded[i])
+                again[n_again++] = i;
+            continue;
+        }
+        if (len > offered[i] || (rv != CKR_OK && len == offered[i])) {
+            again[n_again++] = i;
+            continue;
+        }
+        if ((attrs[i].pValue = OPENSSL_malloc(len + 1)) == NULL) {
+            OPENSSL_free(buffer);
+            p11prov_attributes_free(attrs, count);
+            return CKR_HOST_MEMORY;
+        }
+        memcpy(attrs[i].pValue, value, len);
+        ((unsigned char *)attrs[i].pValue)[len] = '\0';
+        attrs[i].ulValueLen = len;
+    }
+    OPENSSL_free(buffer);
+    for (CK_ULONG j = 0; j < n_again; j++)
+        P11PROV_DEBUG(3, "attribute 0x%lx asked again (first call: 0x%lx)",
+                      attrs[again[j]].type, rv);
+    if (n_again == 0)
+        return CKR_OK;
+    CK_ATTRIBUTE retry[32];
+    for (CK_ULONG j = 0; j < n_again; j++)
+        retry[j].type = attrs[again[j]].type;
+    rv = get_sized(token, session, object, retry, n_again);
+    if (rv != CKR_OK) {
+        p11prov_attributes_free(attrs, count);
+        return rv;
+    }
+    for (CK_ULONG j = 0; j < n_again; j++)
+        attrs[again[j]] = retry[j];
+    return CKR_OK;
 }
 
 const CK_ATTRIBUTE *p11prov_attribute_find(const CK_ATTRIBUTE *attrs,
