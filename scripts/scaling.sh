@@ -37,11 +37,14 @@ median_ms() {
   local i t0 t1 times=()
   for ((i = 0; i < runs; i++)); do
     t0=$(date +%s%N)
-    "$@" > "$work/out" 2> "$work/err" || {
-      echo "error: $* failed:" >&2
-      cat "$work/err" >&2
+    local status=0
+    "$@" > "$work/out" 2> "$work/err" || status=$?
+    if ((status)); then
+      echo "error: $* failed (exit status $status):" >&2
+      tail -n 5 "$work/err" >&2
+      echo "exit $status"
       return 1
-    }
+    fi
     t1=$(date +%s%N)
     times+=($(((t1 - t0) / 1000)))
   done
@@ -129,8 +132,12 @@ for n in $sizes; do
         latchset) [[ -f $modules/pkcs11.so ]] || continue ;;
         libp11) [[ -f $modules/pkcs11prov.so ]] || continue ;;
       esac
-      sign_ms[$peer,$n]=$(median_ms sign "$peer" "$key")
-      list_ms[$peer,$n]="$(median_ms list "$peer" "pkcs11:token=big$n;type=private" "$n") ($(cat "$work/listed-count"))"
+      # A peer that fails is shown failing (its exit status), not skipped.
+      sign_ms[$peer,$n]=$(median_ms sign "$peer" "$key") || true
+      if list_ms[$peer,$n]=$(median_ms list "$peer" \
+        "pkcs11:token=big$n;type=private" "$n"); then
+        list_ms[$peer,$n]+=" ($(cat "$work/listed-count"))"
+      fi
     done
   fi
 done
