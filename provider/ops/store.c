@@ -17,12 +17,14 @@
 #include "core/sessions.h"
 #include "keys/key.h"
 #include "ops/store.h"
+#include "ops/store_search.h"
 
 typedef struct store_ctx {
     P11PROV_CTX *provctx;
     p11uri *uri;
-    char *uri_text; /* for messages: the PIN left out */
-    int expect;     /* OSSL_STORE_INFO_* or 0 for any */
+    char *uri_text;      /* for messages: the PIN left out */
+    int expect;          /* OSSL_STORE_INFO_* or 0 for any */
+    STORE_SEARCH search; /* OSSL_STORE_find's criteria */
     bool collected, failed;
     /* A failed collection is reported by one load returning 0 while eof
      * is still false (so OSSL_STORE_error() is set); after that, eof. */
@@ -70,6 +72,7 @@ static const OSSL_PARAM *store_settable_ctx_params(void *provctx)
 {
     static const OSSL_PARAM settable[] = {
         OSSL_PARAM_int(OSSL_STORE_PARAM_EXPECT, NULL),
+        P11PROV_STORE_SEARCH_PARAMS,
         OSSL_PARAM_END,
     };
     (void)provctx;
@@ -88,7 +91,7 @@ static int store_set_ctx_params(void *loaderctx, const OSSL_PARAM params[])
                       OSSL_STORE_PARAM_EXPECT);
         return 0;
     }
-    return 1;
+    return p11prov_store_search_set(store->provctx, &store->search, params);
 }
 
 /* Does the caller want objects of this class? Both the URI's type and
@@ -97,6 +100,10 @@ static bool wanted(const STORE_CTX *store, CK_OBJECT_CLASS class, int info)
 {
     if (store->uri->values[P11URI_TYPE].present
         && store->uri->object_class != class)
+        return false;
+    if (p11prov_store_search_impossible(&store->search, store->uri)
+        || (class != CKO_CERTIFICATE
+            && p11prov_store_search_certs_only(&store->search)))
         return false;
     return store->expect == 0 || store->expect == info;
 }
@@ -372,7 +379,7 @@ static CK_RV collect_class(STORE_CTX *store, P11PROV_TOKEN *token,
 {
     CK_OBJECT_CLASS object_class = classes[rank].object_class;
     CK_BBOOL on_token = CK_TRUE;
-    CK_ATTRIBUTE tmpl[5], narrowed[3];
+    CK_ATTRIBUTE tmpl[9], narrowed[3];
     CK_ULONG count = 0;
     CK_OBJECT_HANDLE *handles = NULL;
     COMPANIONS companions = { { NULL, NULL }, { 0, 0 } };
@@ -396,7 +403,21 @@ static CK_RV collect_class(STORE_CTX *store, P11PROV_TOKEN *token,
         tmpl[n++] = (CK_ATTRIBUTE){ CKA_CLASS, &object_class,
                                     sizeof(object_class) };
     size_t first = store->item_count;
-    rv = p11prov_find_objects(token, session, tmpl, n, &handles, &count);
+    CK_ULONG criteria = p11prov_store_search_template(
+        &store->search, store->uri, object_class, tmpl + n);
+    rv = p11prov_find_objects(token, session, tmpl, n + criteria, &handles,
+                              &count);
+    if (rv == CKR_OK && count == 0 && object_class == CKO_CERTIFICATE
+        && p11prov_store_search_certs_only(&store->search)) {
+        /* A token may lack CKA_SUBJECT and the like, or hold them in
+         * another encoding: the certificates the URI (and an alias)
+         * select, checked here. */
+        OPENSSL_free(handles);
+        criteria = p11prov_store_search_template(&store->search, store->uri,
+                                                 CKO_PRIVATE_KEY, tmpl + n);
+        rv = p11prov_find_objects(token, session, tmpl, n + criteria,
+                                  &handles, &count);
+    }
     for (CK_ULONG i = 0; rv == CKR_OK && i < count; i++) {
         STORE_ITEM item = { .token_index = index, .class_rank = rank };
         CK_OBJECT_CLASS found_class = object_class;
@@ -421,9 +442,15 @@ static CK_RV collect_class(STORE_CTX *store, P11PROV_TOKEN *token,
             if (found_class != CKO_PRIVATE_KEY)
                 continue;
         }
-        if (object_class == CKO_CERTIFICATE)
+        if (object_class == CKO_CERTIFICATE) {
             rv = read_certificate(token, session, handles[i], &item);
-        else
+            if (rv == CKR_OK && item.der != NULL
+                && !p11prov_store_search_cert_matches(
+                    &store->search, item.der, item.der_len)) {
+                p11prov_store_item_free(&item);
+                continue;
+            }
+        } else
             rv = read_key(store, token, session, handles[i], object_class,
                           &item);
         if (rv == CKR_OK && (item.der != NULL || item.key != NULL)) {
@@ -454,8 +481,11 @@ static CK_RV collect_with_session(STORE_CTX *store, P11PROV_TOKEN *token,
     STORE_ITEM *cached;
     size_t before = store->item_count;
 
-    if (p11prov_store_cache_get(store->provctx, token, store->uri_text, rank,
-                                index, &cached, found)) {
+    /* The cache knows URIs, not search criteria. */
+    bool cacheable = !p11prov_store_search_active(&store->search);
+    if (cacheable
+        && p11prov_store_cache_get(store->provctx, token, store->uri_text,
+                                   rank, index, &cached, found)) {
         size_t i = 0;
         while (i < *found && rv == CKR_OK)
             if (!add_item(store, &cached[i++]))
@@ -480,7 +510,7 @@ static CK_RV collect_with_session(STORE_CTX *store, P11PROV_TOKEN *token,
         while (store->item_count > before)
             p11prov_store_item_free(&store->items[--store->item_count]);
     }
-    if (rv == CKR_OK)
+    if (rv == CKR_OK && cacheable)
         p11prov_store_cache_put(store->provctx, token, store->uri_text, rank,
                                 store->items + before,
                                 store->item_count - before);
@@ -650,6 +680,7 @@ static int store_close(void *loaderctx)
     OPENSSL_free(store->items);
     OPENSSL_free(store->uri_text);
     p11uri_free(store->uri);
+    p11prov_store_search_free(&store->search);
     OPENSSL_free(store);
     return 1;
 }

@@ -6,8 +6,9 @@ import pytest
 
 from helpers import (SOFTHSM_MODULE, TPM2_MODULE, OpensslRunner,
                      assert_fails_cleanly, assert_ok, describe, mock_calls,
-                     count_store_objects, pem_cert_file, pem_certs,
-                     store_kinds, unspaced_names)
+                     count_store_objects, dn_field, pem_cert_file,
+                     pem_certs, store_kinds, unspaced_names)
+from keyops import software
 from tokens import SOFTHSM_TOKENS
 
 SOFT = [k.label for k in SOFTHSM_TOKENS[0].keys]  # p11prov-soft
@@ -205,3 +206,63 @@ def test_unknown_module_name(openssl_prov):
     proc = openssl_prov("storeutl", "-certs",
                         "pkcs11:token=x?module-name=no-such-module")
     assert_fails_cleanly(proc, "no-such-module")
+
+
+# ---- OSSL_STORE search criteria (storeutl -subject, -issuer/-serial, -alias)
+# The criteria go into the Cryptoki template (CKA_SUBJECT, CKA_ISSUER,
+# CKA_SERIAL_NUMBER, CKA_LABEL); what the token returns is checked again.
+
+def _field(tmp_path, cert_pem, field):
+    """subject, issuer (as /A=b/C=d) or serial (hex) of a certificate."""
+    text = software(tmp_path, "x509", "-in", cert_pem, "-noout",
+                    f"-{field}").stdout
+    if field == "serial":
+        return text.strip().split("=", 1)[1]
+    return "/" + dn_field(unspaced_names(text), field).replace(", ", "/")
+
+
+@pytest.mark.parametrize("label", ["ec-p256", "rsa2048"])
+def test_search_by_subject(openssl_prov, softhsm, soft_env, tmp_path, label):
+    subject = _field(tmp_path, softhsm.keys[label].cert_pem, "subject")
+    proc = openssl_prov("storeutl", "-certs", "-subject", subject,
+                        "pkcs11:token=p11prov-soft", env=soft_env)
+    assert_finds(proc, softhsm.keys, [label])
+
+
+def test_search_by_issuer_and_serial(openssl_prov, softhsm, soft_env,
+                                     tmp_path):
+    cert = softhsm.keys["ec-p384"].cert_pem
+    proc = openssl_prov("storeutl", "-certs", "-issuer",
+                        _field(tmp_path, cert, "issuer"), "-serial",
+                        "0x" + _field(tmp_path, cert, "serial"), "pkcs11:",
+                        env=soft_env)
+    assert_finds(proc, softhsm.keys, ["ec-p384"])
+
+
+def test_search_by_alias(openssl_prov, softhsm, soft_env):
+    proc = openssl_prov("storeutl", "-certs", "-alias", "ed25519",
+                        "pkcs11:token=p11prov-soft", env=soft_env)
+    assert_finds(proc, softhsm.keys, ["ed25519"])
+
+
+@pytest.mark.parametrize("criterion", [
+    ["-subject", "/CN=no such subject"],
+    ["-alias", "no-such-label"],
+])
+def test_search_finds_nothing(openssl_prov, soft_env, criterion):
+    proc = openssl_prov("storeutl", "-certs", *criterion,
+                        "pkcs11:token=p11prov-soft", env=soft_env)
+    assert found(proc) == []
+
+
+def test_search_alias_against_uri_label(openssl_prov, softhsm, soft_env):
+    """An alias that contradicts the URI's object finds nothing; one that
+    agrees finds that object."""
+    proc = openssl_prov("storeutl", "-certs", "-alias", "ec-p256",
+                        "pkcs11:token=p11prov-soft;object=rsa2048",
+                        env=soft_env)
+    assert found(proc) == []
+    proc = openssl_prov("storeutl", "-certs", "-alias", "rsa2048",
+                        "pkcs11:token=p11prov-soft;object=rsa2048",
+                        env=soft_env)
+    assert_finds(proc, softhsm.keys, ["rsa2048"])
