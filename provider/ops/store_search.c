@@ -1,4 +1,5 @@
-/* OSSL_STORE search criteria in Cryptoki templates (see store_search.h). */
+/* OSSL_STORE search criteria in Cryptoki templates, checked again on the
+ * certificates found (see store_search.h). */
 #include "ops/store_search.h"
 
 #include <string.h>
@@ -10,6 +11,7 @@
 #include <openssl/x509.h>
 
 #include "core/context.h"
+#include "core/fetch_cache.h"
 
 static int take_octets(const OSSL_PARAM *p, unsigned char **value,
                        CK_ULONG *len)
@@ -64,6 +66,22 @@ int p11prov_store_search_set(P11PROV_CTX *ctx, STORE_SEARCH *search,
     if ((p = OSSL_PARAM_locate_const(params, OSSL_STORE_PARAM_SERIAL)) != NULL
         && !take_serial(p, &search->serial, &search->serial_len))
         goto bad;
+    if ((p = OSSL_PARAM_locate_const(params, OSSL_STORE_PARAM_DIGEST))
+        != NULL) {
+        const char *name;
+        if (!OSSL_PARAM_get_utf8_string_ptr(p, &name)
+            || !p11prov_digest_set(ctx, &search->digest, name, NULL))
+            goto bad;
+    }
+    if ((p = OSSL_PARAM_locate_const(params, OSSL_STORE_PARAM_FINGERPRINT))
+        != NULL) {
+        if (!take_octets(p, &search->fingerprint, &search->fingerprint_len))
+            goto bad;
+        /* SHA-1 when no digest is named (OpenSSL always names one). */
+        if (search->digest == NULL
+            && !p11prov_digest_set(ctx, &search->digest, "SHA1", NULL))
+            return 0;
+    }
     if ((p = OSSL_PARAM_locate_const(params, OSSL_STORE_PARAM_ALIAS))
         != NULL) {
         if (!OSSL_PARAM_get_utf8_string_ptr(p, &alias) || *alias == '\0')
@@ -81,14 +99,27 @@ bad:
 
 bool p11prov_store_search_active(const STORE_SEARCH *search)
 {
-    return search->subject != NULL || search->issuer != NULL
-           || search->serial != NULL || search->alias != NULL;
+    return p11prov_store_search_certs_only(search) || search->alias != NULL;
 }
 
 bool p11prov_store_search_certs_only(const STORE_SEARCH *search)
 {
     return search->subject != NULL || search->issuer != NULL
-           || search->serial != NULL;
+           || search->serial != NULL || search->fingerprint != NULL;
+}
+
+/* The fingerprint of the DER with the search's digest (SHA-1 when none
+ * was given, as OpenSSL's own stores default). */
+static bool same_fingerprint(const STORE_SEARCH *search,
+                             const unsigned char *der, CK_ULONG der_len)
+{
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int md_len = 0;
+
+    return search->digest != NULL
+           && EVP_Digest(der, der_len, md, &md_len, search->digest, NULL)
+           && md_len == search->fingerprint_len
+           && memcmp(md, search->fingerprint, md_len) == 0;
 }
 
 bool p11prov_store_search_impossible(const STORE_SEARCH *search,
@@ -169,7 +200,9 @@ bool p11prov_store_search_cert_matches(const STORE_SEARCH *search,
                              X509_get_issuer_name(cert)))
             && (search->serial == NULL
                 || same_serial(search->serial, search->serial_len,
-                               X509_get0_serialNumber(cert)));
+                               X509_get0_serialNumber(cert)))
+            && (search->fingerprint == NULL
+                || same_fingerprint(search, der, der_len));
     X509_free(cert);
     return match;
 }
@@ -180,5 +213,7 @@ void p11prov_store_search_free(STORE_SEARCH *search)
     OPENSSL_free(search->issuer);
     OPENSSL_free(search->serial);
     OPENSSL_free(search->alias);
+    EVP_MD_free(search->digest);
+    OPENSSL_free(search->fingerprint);
     memset(search, 0, sizeof(*search));
 }

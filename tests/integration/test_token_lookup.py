@@ -266,3 +266,18 @@ def test_search_alias_against_uri_label(openssl_prov, softhsm, soft_env):
                         "pkcs11:token=p11prov-soft;object=rsa2048",
                         env=soft_env)
     assert_finds(proc, softhsm.keys, ["rsa2048"])
+
+
+@pytest.mark.parametrize("digest", ["-sha1", "-sha256"])
+def test_search_by_fingerprint(openssl_prov, softhsm, soft_env, tmp_path,
+                               digest):
+    """No Cryptoki attribute holds it: the certificates the URI selects
+    are checked by their fingerprint. (OpenSSL's OSSL_STORE_find needs the
+    digest named: storeutl without one fails before asking the store.)"""
+    cert = softhsm.keys["ec-p521"].cert_pem
+    text = software(tmp_path, "x509", "-in", cert, "-noout", "-fingerprint",
+                    digest).stdout
+    fingerprint = text.strip().split("=", 1)[1]
+    proc = openssl_prov("storeutl", "-certs", digest, "-fingerprint",
+                        fingerprint, "pkcs11:token=p11prov-soft", env=soft_env)
+    assert_finds(proc, softhsm.keys, ["ec-p521"])
