@@ -203,6 +203,23 @@ static CK_RV read_key(STORE_CTX *store, P11PROV_TOKEN *token,
     return CKR_OK;
 }
 
+/* The URI's label and id (its class is each caller's), token objects
+ * only: a URI names what the token holds, not session objects, which
+ * include our own copies of keys (object_copy.c). Room for 3 in tmpl. */
+static CK_ULONG uri_template(const STORE_CTX *store, CK_ATTRIBUTE *tmpl,
+                             CK_BBOOL *on_token)
+{
+    CK_ATTRIBUTE from_uri[3];
+    CK_ULONG n = 0, count = p11uri_object_template(store->uri, from_uri);
+
+    for (CK_ULONG i = 0; i < count; i++)
+        if (from_uri[i].type != CKA_CLASS)
+            tmpl[n++] = from_uri[i];
+    *on_token = CK_TRUE;
+    tmpl[n++] = (CK_ATTRIBUTE){ CKA_TOKEN, on_token, sizeof(*on_token) };
+    return n;
+}
+
 /* One pending key's public part, while the objects of a class are
  * scanned: taken only when exactly one object matches, as for one key. */
 typedef struct pending_key {
@@ -305,8 +322,8 @@ static CK_RV complete_public_parts(STORE_CTX *store, P11PROV_TOKEN *token,
             pending[count++].item = &store->items[i];
     for (size_t c = 0; c < 2 && rv == CKR_OK; c++) {
         CK_OBJECT_CLASS object_class = companions[c];
-        CK_BBOOL on_token = CK_TRUE;
-        CK_ATTRIBUTE tmpl[5], narrowed[3];
+        CK_BBOOL on_token;
+        CK_ATTRIBUTE tmpl[5];
         CK_OBJECT_HANDLE *handles = NULL;
         CK_ULONG found = 0, n = 0;
         size_t left = 0;
@@ -315,13 +332,9 @@ static CK_RV complete_public_parts(STORE_CTX *store, P11PROV_TOKEN *token,
             left += pending[i].item->key->soft == NULL;
         if (left == 0)
             break;
-        size_t from_uri = p11uri_object_template(store->uri, narrowed);
-        for (size_t i = 0; i < from_uri; i++)
-            if (narrowed[i].type != CKA_CLASS) /* the key's class */
-                tmpl[n++] = narrowed[i];
+        n = uri_template(store, tmpl, &on_token);
         tmpl[n++] = (CK_ATTRIBUTE){ CKA_CLASS, &object_class,
                                     sizeof(object_class) };
-        tmpl[n++] = (CK_ATTRIBUTE){ CKA_TOKEN, &on_token, sizeof(on_token) };
         if (known != NULL) {
             /* The search that found the keys found these too. */
             for (CK_ULONG h = 0; rv == CKR_OK && h < known->count[c]; h++)
@@ -378,8 +391,8 @@ static CK_RV collect_class(STORE_CTX *store, P11PROV_TOKEN *token,
                            size_t *found)
 {
     CK_OBJECT_CLASS object_class = classes[rank].object_class;
-    CK_BBOOL on_token = CK_TRUE;
-    CK_ATTRIBUTE tmpl[9], narrowed[3];
+    CK_BBOOL on_token;
+    CK_ATTRIBUTE tmpl[9];
     CK_ULONG count = 0;
     CK_OBJECT_HANDLE *handles = NULL;
     COMPANIONS companions = { { NULL, NULL }, { 0, 0 } };
@@ -392,13 +405,7 @@ static CK_RV collect_class(STORE_CTX *store, P11PROV_TOKEN *token,
     bool with_companions = object_class == CKO_PRIVATE_KEY
                            && (store->uri->values[P11URI_OBJECT].present
                                || store->uri->values[P11URI_ID].present);
-    size_t n = 0, from_uri = p11uri_object_template(store->uri, narrowed);
-    for (size_t i = 0; i < from_uri; i++)
-        if (narrowed[i].type != CKA_CLASS)
-            tmpl[n++] = narrowed[i];
-    /* Token objects only: a URI names what the token holds, not session
-     * objects, which include our own copies of keys (object_copy.c). */
-    tmpl[n++] = (CK_ATTRIBUTE){ CKA_TOKEN, &on_token, sizeof(on_token) };
+    size_t n = uri_template(store, tmpl, &on_token);
     if (!with_companions)
         tmpl[n++] = (CK_ATTRIBUTE){ CKA_CLASS, &object_class,
                                     sizeof(object_class) };
