@@ -104,6 +104,13 @@ EVP_PKEY *p11prov_public_from_certificate(P11PROV_CTX *ctx,
                                           const unsigned char *der,
                                           CK_ULONG der_len);
 
+/* The twin from a public key object whose handle is known. NULL when it
+ * lacks the public part or cannot be read. */
+EVP_PKEY *p11prov_public_from_object(P11PROV_CTX *ctx, P11PROV_TOKEN *token,
+                                     CK_SESSION_HANDLE session,
+                                     P11PROV_KEY_KIND kind,
+                                     CK_OBJECT_HANDLE object);
+
 /* The twin from the public key object, else the certificate, with the
  * key's CKA_ID (a search each): for one key. NULL when neither has it. */
 EVP_PKEY *p11prov_public_from_companion(P11PROV_CTX *ctx,

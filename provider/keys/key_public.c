@@ -178,26 +178,37 @@ static bool find_companion(P11PROV_TOKEN *token, CK_SESSION_HANDLE session,
     return count == 1;
 }
 
+EVP_PKEY *p11prov_public_from_object(P11PROV_CTX *ctx, P11PROV_TOKEN *token,
+                                     CK_SESSION_HANDLE session,
+                                     P11PROV_KEY_KIND kind,
+                                     CK_OBJECT_HANDLE object)
+{
+    CK_ATTRIBUTE attrs[4];
+    EVP_PKEY *pkey = NULL;
+
+    for (size_t i = 0; i < p11prov_public_attribute_count; i++)
+        attrs[i].type = p11prov_public_attribute_types[i];
+    if (p11prov_get_attributes(token, session, object, attrs,
+                               p11prov_public_attribute_count)
+        == CKR_OK) {
+        pkey = p11prov_public_from_attributes(ctx, kind, attrs,
+                                              p11prov_public_attribute_count);
+        p11prov_attributes_free(attrs, p11prov_public_attribute_count);
+    }
+    return pkey;
+}
+
 EVP_PKEY *p11prov_public_from_companion(P11PROV_CTX *ctx,
                                         P11PROV_TOKEN *token,
                                         CK_SESSION_HANDLE session,
                                         const P11PROV_KEY *key)
 {
-    CK_ATTRIBUTE attrs[4];
     CK_OBJECT_HANDLE other;
     EVP_PKEY *pkey = NULL;
 
-    if (find_companion(token, session, key, CKO_PUBLIC_KEY, &other)) {
-        for (size_t i = 0; i < p11prov_public_attribute_count; i++)
-            attrs[i].type = p11prov_public_attribute_types[i];
-        if (p11prov_get_attributes(token, session, other, attrs,
-                                   p11prov_public_attribute_count)
-            == CKR_OK) {
-            pkey = p11prov_public_from_attributes(
-                ctx, key->kind, attrs, p11prov_public_attribute_count);
-            p11prov_attributes_free(attrs, p11prov_public_attribute_count);
-        }
-    }
+    if (find_companion(token, session, key, CKO_PUBLIC_KEY, &other))
+        pkey = p11prov_public_from_object(ctx, token, session, key->kind,
+                                          other);
     if (pkey == NULL
         && find_companion(token, session, key, CKO_CERTIFICATE, &other)) {
         unsigned char *der;

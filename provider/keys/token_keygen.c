@@ -87,6 +87,7 @@ static size_t usages_off(bool rsa, bool ec, bool private_key,
 
 static int generate(P11PROV_CTX *ctx, P11PROV_TOKEN *token, const p11uri *uri,
                     const P11PROV_KEYGEN_SPEC *spec, const char *uri_text,
+                    CK_OBJECT_HANDLE *public_key,
                     CK_OBJECT_HANDLE *private_key)
 {
     static CK_BBOOL yes = CK_TRUE, no = CK_FALSE;
@@ -99,7 +100,6 @@ static int generate(P11PROV_CTX *ctx, P11PROV_TOKEN *token, const p11uri *uri,
     TEMPLATE pub = { .count = 0 }, priv = { .count = 0 };
     unsigned char *params = NULL;
     CK_ATTRIBUTE_TYPE public_off[3], private_off[3];
-    CK_OBJECT_HANDLE public_key;
     CK_RV rv;
 
     for (int i = 0; i < 2; i++) {
@@ -162,7 +162,7 @@ static int generate(P11PROV_CTX *ctx, P11PROV_TOKEN *token, const p11uri *uri,
         .private_off_count = usages_off(rsa, ec, true, private_off),
     };
     P11PROV_OP_STATUS status = p11prov_token_generate_pair(
-        ctx, token, uri_text, &request, &public_key, private_key, &rv);
+        ctx, token, uri_text, &request, public_key, private_key, &rv);
     OPENSSL_free(params);
     return status == P11PROV_OP_DONE
            || p11prov_token_op_raise(ctx, P11PROV_TOKEN_GENERATE, status,
@@ -225,8 +225,10 @@ static int names_free(P11PROV_CTX *ctx, P11PROV_TOKEN *token,
     return 1;
 }
 
-/* The key object for the new private key. */
+/* The key object for the new private key; its public part from the new
+ * public key object when the private one lacks it (no search). */
 static P11PROV_KEY *new_key(P11PROV_CTX *ctx, P11PROV_TOKEN *token,
+                            CK_OBJECT_HANDLE public_key,
                             CK_OBJECT_HANDLE private_key,
                             const char *safe_uri)
 {
@@ -240,7 +242,20 @@ static P11PROV_KEY *new_key(P11PROV_CTX *ctx, P11PROV_TOKEN *token,
         return NULL;
     }
     key = p11prov_key_from_token(ctx, token, session, private_key,
-                                 CKO_PRIVATE_KEY, true, &unsupported);
+                                 CKO_PRIVATE_KEY, false, &unsupported);
+    if (key != NULL && key->soft == NULL) {
+        EVP_PKEY *pkey = p11prov_public_from_object(ctx, token, session,
+                                                    key->kind, public_key);
+        if (pkey == NULL)
+            pkey = p11prov_public_from_companion(ctx, token, session, key);
+        if (pkey != NULL) {
+            p11prov_key_set_public(key, pkey);
+        } else {
+            p11prov_key_no_public(ctx, key);
+            p11prov_key_unref(key);
+            key = NULL;
+        }
+    }
     p11prov_session_return(token, session, true);
     if (key != NULL)
         P11PROV_DEBUG(1, "generated %s", key->object.uri);
@@ -255,7 +270,7 @@ P11PROV_KEY *p11prov_token_generate(P11PROV_CTX *ctx, const char *uri_text,
     char *safe_uri = NULL;
     P11PROV_TOKEN *token = NULL;
     P11PROV_KEY *key = NULL;
-    CK_OBJECT_HANDLE private_key;
+    CK_OBJECT_HANDLE public_key, private_key;
 
     if (p11uri_parse(uri_text, &uri, &error) != P11URI_OK) {
         P11PROV_RAISE(ctx, P11PROV_R_BAD_URI, "%s", error.message);
@@ -266,8 +281,9 @@ P11PROV_KEY *p11prov_token_generate(P11PROV_CTX *ctx, const char *uri_text,
     if (safe_uri != NULL && (token = the_token(ctx, uri, safe_uri)) != NULL
         && p11prov_token_login(ctx, token, &pins)
         && names_free(ctx, token, uri, safe_uri)
-        && generate(ctx, token, uri, spec, safe_uri, &private_key))
-        key = new_key(ctx, token, private_key, safe_uri);
+        && generate(ctx, token, uri, spec, safe_uri, &public_key,
+                    &private_key))
+        key = new_key(ctx, token, public_key, private_key, safe_uri);
     OPENSSL_free(safe_uri);
     p11uri_free(uri);
     return key;
