@@ -9,6 +9,7 @@
 #include "core/context.h"
 #include "core/mechanisms.h"
 #include "core/object.h"
+#include "core/sessions.h"
 
 static P11PROV_KEY *key_alloc(P11PROV_CTX *ctx, P11PROV_KEY_KIND kind)
 {
@@ -43,6 +44,8 @@ void p11prov_key_unref(P11PROV_KEY *key)
         return;
     p11prov_object_clear(&key->object);
     EVP_PKEY_free(key->soft);
+    p11prov_attributes_free(key->own_public, p11prov_public_attribute_count);
+    p11prov_companions_unref(key->companions);
     OPENSSL_free(key->allowed);
     key->magic = 0;
     OPENSSL_free(key);
@@ -75,13 +78,14 @@ static CK_RV take_allowed_mechanisms(P11PROV_KEY *key, CK_ATTRIBUTE *attr)
 
 /* The kind from CKA_KEY_TYPE (and, for EC keys, the curve). */
 static int key_kind(const CK_ATTRIBUTE *attrs, CK_ULONG count,
-                    CK_KEY_TYPE *key_type, P11PROV_KEY_KIND *kind)
+                    CK_KEY_TYPE *key_type, P11PROV_KEY_KIND *kind,
+                    const char **group)
 {
     const CK_ATTRIBUTE *type = p11prov_attribute_find(attrs, count,
                                                       CKA_KEY_TYPE);
     const CK_ATTRIBUTE *params;
-    const char *group;
 
+    *group = NULL;
     if (type == NULL || type->ulValueLen != sizeof(CK_KEY_TYPE))
         return 0;
     memcpy(key_type, type->pValue, sizeof(*key_type));
@@ -94,7 +98,24 @@ static int key_kind(const CK_ATTRIBUTE *attrs, CK_ULONG count,
     params = p11prov_attribute_find(attrs, count, CKA_EC_PARAMS);
     return params != NULL
            && p11prov_ec_params_kind(params->pValue, params->ulValueLen, kind,
-                                     &group);
+                                     group);
+}
+
+/* The key's size from what its object says: the modulus, or the curve.
+ * An RSA key object without its modulus gets it with its public part. */
+static void key_size(P11PROV_KEY *key, const CK_ATTRIBUTE *attrs,
+                     CK_ULONG count)
+{
+    const CK_ATTRIBUTE *modulus = p11prov_attribute_find(attrs, count,
+                                                         CKA_MODULUS);
+    int modulus_bits = modulus != NULL
+                           ? p11prov_modulus_bits(modulus->pValue,
+                                                  modulus->ulValueLen)
+                           : 0;
+
+    if (!p11prov_key_size_of(key->provctx, key->kind, key->group_name,
+                             modulus_bits, &key->size))
+        memset(&key->size, 0, sizeof(key->size));
 }
 
 static bool attribute_true(const CK_ATTRIBUTE *attrs, CK_ULONG count,
@@ -116,6 +137,17 @@ static void take(const CK_ATTRIBUTE_TYPE type, CK_ATTRIBUTE *attrs,
             *len = attrs[i].ulValueLen;
             attrs[i].pValue = NULL;
         }
+}
+
+bool p11prov_key_has_own_public(const P11PROV_KEY *key)
+{
+    const CK_ATTRIBUTE *a = key->own_public;
+    CK_ULONG n = p11prov_public_attribute_count;
+
+    if (key->kind == P11PROV_KEY_RSA || key->kind == P11PROV_KEY_RSA_PSS)
+        return p11prov_attribute_find(a, n, CKA_MODULUS) != NULL
+               && p11prov_attribute_find(a, n, CKA_PUBLIC_EXPONENT) != NULL;
+    return p11prov_attribute_find(a, n, CKA_EC_POINT) != NULL;
 }
 
 /* Everything a key is read with: one batch. */
@@ -140,11 +172,13 @@ P11PROV_KEY *p11prov_key_from_token(P11PROV_CTX *ctx, P11PROV_TOKEN *token,
                                     CK_SESSION_HANDLE session,
                                     CK_OBJECT_HANDLE object,
                                     CK_OBJECT_CLASS object_class,
-                                    bool find_public, bool *unsupported)
+                                    P11PROV_COMPANIONS *companions,
+                                    bool *unsupported)
 {
     CK_ATTRIBUTE attrs[KEY_ATTRIBUTES];
     CK_KEY_TYPE key_type;
     P11PROV_KEY_KIND kind;
+    const char *group;
     P11PROV_KEY *key = NULL;
     CK_RV rv;
 
@@ -159,7 +193,7 @@ P11PROV_KEY *p11prov_key_from_token(P11PROV_CTX *ctx, P11PROV_TOKEN *token,
         OPENSSL_free(token_uri);
         return NULL;
     }
-    if (!key_kind(attrs, KEY_ATTRIBUTES, &key_type, &kind)) {
+    if (!key_kind(attrs, KEY_ATTRIBUTES, &key_type, &kind, &group)) {
         *unsupported = true;
         goto done;
     }
@@ -170,6 +204,8 @@ P11PROV_KEY *p11prov_key_from_token(P11PROV_CTX *ctx, P11PROV_TOKEN *token,
     key->key_type = key_type;
     key->object.handle = object;
     key->object.handle_generation = p11prov_module_generation(token->module);
+    key->group_name = group;
+    key_size(key, attrs, KEY_ATTRIBUTES);
     take(CKA_ID, attrs, KEY_ATTRIBUTES, &key->object.id, &key->object.id_len);
     take(CKA_LABEL, attrs, KEY_ATTRIBUTES, &key->object.label,
          &key->object.label_len);
@@ -196,14 +232,20 @@ P11PROV_KEY *p11prov_key_from_token(P11PROV_CTX *ctx, P11PROV_TOKEN *token,
         key = NULL;
         goto done;
     }
-    EVP_PKEY *pkey = p11prov_public_from_attributes(ctx, kind, attrs,
-                                                    KEY_ATTRIBUTES);
-    /* Private EC and EdDSA key objects rarely carry the point. */
-    if (pkey == NULL && find_public && object_class == CKO_PRIVATE_KEY)
-        pkey = p11prov_public_from_companion(ctx, token, session, key);
-    if (pkey != NULL) {
-        p11prov_key_set_public(key, pkey);
-    } else if (find_public || object_class != CKO_PRIVATE_KEY) {
+    /* Kept to build the twin from when it is needed. Private EC and EdDSA
+     * key objects rarely carry the point: their companions have it. */
+    for (size_t i = 0; i < p11prov_public_attribute_count; i++) {
+        key->own_public[i].type = p11prov_public_attribute_types[i];
+        key->own_public[i].pValue = NULL;
+        key->own_public[i].ulValueLen = CK_UNAVAILABLE_INFORMATION;
+        take(key->own_public[i].type, attrs, KEY_ATTRIBUTES,
+             (unsigned char **)&key->own_public[i].pValue,
+             &key->own_public[i].ulValueLen);
+    }
+    if (object_class == CKO_PRIVATE_KEY && companions != NULL)
+        key->companions = p11prov_companions_ref(companions);
+    else if (object_class != CKO_PRIVATE_KEY
+             && !p11prov_key_has_own_public(key)) {
         p11prov_key_no_public(ctx, key);
         p11prov_key_unref(key);
         key = NULL;
@@ -217,7 +259,72 @@ void p11prov_key_set_public(P11PROV_KEY *key, EVP_PKEY *pkey)
 {
     EVP_PKEY_free(key->soft);
     key->soft = pkey;
-    key->bits = EVP_PKEY_get_bits(pkey);
+    p11prov_key_size_from(&key->size, pkey);
+}
+
+/* The public key object or certificate with the key's id, found alone:
+ * for keys read without companions, or whose companions lack it. */
+static EVP_PKEY *public_by_search(const P11PROV_KEY *key)
+{
+    CK_SESSION_HANDLE session;
+    EVP_PKEY *pkey;
+    CK_RV rv = p11prov_session_borrow(key->provctx, key->object.token,
+                                      &session);
+
+    if (rv != CKR_OK) {
+        P11PROV_RAISE_CKR(key->provctx, rv, "C_OpenSession", key->object.uri);
+        return NULL;
+    }
+    pkey = p11prov_public_from_companion(key->provctx, key->object.token,
+                                         session, key);
+    p11prov_session_return(key->object.token, session, true);
+    return pkey;
+}
+
+bool p11prov_key_may_have_public(const P11PROV_KEY *key)
+{
+    if (__atomic_load_n(&key->soft, __ATOMIC_ACQUIRE) != NULL)
+        return true;
+    return p11prov_key_on_token(key)
+           && !__atomic_load_n(&key->public_missing, __ATOMIC_ACQUIRE);
+}
+
+EVP_PKEY *p11prov_key_public(const P11PROV_KEY *key)
+{
+    /* Completed lazily: the twin is published once, atomically. */
+    P11PROV_KEY *mutable_key = (P11PROV_KEY *)key;
+    EVP_PKEY *pkey = __atomic_load_n(&key->soft, __ATOMIC_ACQUIRE);
+
+    if (pkey != NULL || !p11prov_key_on_token(key))
+        return pkey;
+    if (__atomic_load_n(&key->public_missing, __ATOMIC_ACQUIRE)) {
+        p11prov_key_no_public(key->provctx, key);
+        return NULL;
+    }
+    pkey = p11prov_public_from_attributes(key->provctx, key->kind,
+                                          key->own_public,
+                                          p11prov_public_attribute_count);
+    if (pkey == NULL && key->companions != NULL)
+        pkey = p11prov_companions_public(key->companions, key);
+    if (pkey == NULL && key->object.object_class == CKO_PRIVATE_KEY)
+        pkey = public_by_search(key);
+    if (pkey == NULL) {
+        __atomic_store_n(&mutable_key->public_missing, true,
+                         __ATOMIC_RELEASE);
+        p11prov_key_no_public(key->provctx, key);
+        return NULL;
+    }
+    EVP_PKEY *expected = NULL;
+    if (!__atomic_compare_exchange_n(&mutable_key->soft, &expected, pkey,
+                                     false, __ATOMIC_ACQ_REL,
+                                     __ATOMIC_ACQUIRE)) {
+        EVP_PKEY_free(pkey); /* another thread built it first */
+        return expected;
+    }
+    if (__atomic_load_n(&key->size.bits, __ATOMIC_ACQUIRE) <= 0)
+        p11prov_key_size_from(&mutable_key->size, pkey);
+    P11PROV_DEBUG(3, "built the public part of %s", key->object.uri);
+    return pkey;
 }
 
 bool p11prov_mechanism_usable(P11PROV_KEY *key, CK_MECHANISM_TYPE mechanism)

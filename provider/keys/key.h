@@ -20,12 +20,24 @@ typedef enum p11prov_key_kind {
     P11PROV_KEY_ED448,
 } P11PROV_KEY_KIND;
 
+typedef struct p11prov_companions P11PROV_COMPANIONS;
+
+/* What OpenSSL reports of a key's size (EVP_PKEY_get_bits,
+ * _get_security_bits, _get_size). */
+typedef struct p11prov_key_size {
+    int bits; /* modulus or group order bits; written last */
+    int security_bits;
+    int max_size; /* largest signature or RSA block */
+} P11PROV_KEY_SIZE;
+
 typedef struct p11prov_key {
     unsigned int magic; /* P11PROV_KEY_MAGIC: references are checked */
     int refs;
     P11PROV_CTX *provctx;
     P11PROV_KEY_KIND kind;
-    EVP_PKEY *soft;        /* public twin, or the whole software key */
+    /* The whole software key, or a token key's public twin: built when
+     * first needed (p11prov_key_public), set once. */
+    EVP_PKEY *soft;
     bool soft_has_private; /* a software key with its private part */
     /* On a token (object.token NULL for software keys): */
     P11PROV_OBJECT object;
@@ -33,7 +45,14 @@ typedef struct p11prov_key {
     bool can_sign, can_decrypt, can_derive;
     CK_MECHANISM_TYPE *allowed; /* CKA_ALLOWED_MECHANISMS; NULL: any */
     CK_ULONG allowed_count;
-    int bits; /* modulus or group order bits */
+    P11PROV_KEY_SIZE size;  /* 0s until known */
+    const char *group_name; /* EC keys: the curve */
+    /* Where the twin comes from: the key object's own public attributes
+     * as read (modulus and exponent, or EC parameters and point), else
+     * the public key objects and certificates found with it. */
+    CK_ATTRIBUTE own_public[4];
+    P11PROV_COMPANIONS *companions;
+    bool public_missing; /* looked for everywhere, not found */
 } P11PROV_KEY;
 
 #define P11PROV_KEY_MAGIC 0x70313170u
@@ -42,21 +61,33 @@ typedef struct p11prov_key {
 const char *p11prov_key_kind_name(P11PROV_KEY_KIND kind);
 
 /* Reads a key object found on a token, in one batch of attributes: type,
- * usages, allowed mechanisms, and its public part when the object holds
- * it. A public part the object lacks is, with find_public, looked for here
- * (a public key object, then a certificate, with the key's CKA_ID: a
- * search each); without, key->soft stays NULL for the caller, who finds
- * many keys' public parts at once, to set with p11prov_key_set_public.
- * Returns NULL without raising an error for key types this provider does
- * not handle (*unsupported set), and NULL with an error raised on
- * failure. */
+ * usages, allowed mechanisms, size, and the public attributes the object
+ * holds; its public part is built only when needed (p11prov_key_public),
+ * from those, else from the companions given (which it references; may
+ * be NULL), else from a search of its own. Returns NULL without raising
+ * an error for key types this provider does not handle (*unsupported
+ * set), and NULL with an error raised on failure. */
 P11PROV_KEY *p11prov_key_from_token(P11PROV_CTX *ctx, P11PROV_TOKEN *token,
                                     CK_SESSION_HANDLE session,
                                     CK_OBJECT_HANDLE object,
                                     CK_OBJECT_CLASS object_class,
-                                    bool find_public, bool *unsupported);
+                                    P11PROV_COMPANIONS *companions,
+                                    bool *unsupported);
 
-/* Gives the key its public part (takes pkey) and its size. */
+/* The key's public part (a software key's whole key): built on first use,
+ * then kept. NULL, with an error raised, when the key has none anywhere.
+ * Safe from any thread. */
+EVP_PKEY *p11prov_key_public(const P11PROV_KEY *key);
+
+/* Whether the key object itself carries its public part (as read). */
+bool p11prov_key_has_own_public(const P11PROV_KEY *key);
+
+/* Whether the key has a public part, without building it: a software
+ * key's, or a token key's not yet found missing. */
+bool p11prov_key_may_have_public(const P11PROV_KEY *key);
+
+/* Gives a key just read its public part (takes pkey), before the key is
+ * shared. */
 void p11prov_key_set_public(P11PROV_KEY *key, EVP_PKEY *pkey);
 
 /* An empty software key of the kind (keymgmt new/import/gen). */
@@ -120,6 +151,45 @@ EVP_PKEY *p11prov_public_from_companion(P11PROV_CTX *ctx,
 
 /* Raises "no usable public key for URI"; returns 0. */
 int p11prov_key_no_public(P11PROV_CTX *ctx, const P11PROV_KEY *key);
+
+/* key_size.c: what OpenSSL asks of every key, without its public part.
+ * The bits of a big-endian modulus (leading zero bytes allowed). */
+int p11prov_modulus_bits(const unsigned char *modulus, CK_ULONG len);
+/* The size of a key of the kind and curve (EC) or modulus size (RSA), as
+ * OpenSSL's key managers report it (asked once per size). 0 when unknown
+ * (an unsupported curve). */
+int p11prov_key_size_of(P11PROV_CTX *ctx, P11PROV_KEY_KIND kind,
+                        const char *group_name, int modulus_bits,
+                        P11PROV_KEY_SIZE *size);
+/* The size of a key that has its public part. */
+void p11prov_key_size_from(P11PROV_KEY_SIZE *size, const EVP_PKEY *pkey);
+/* Answers params when they ask only bits, security-bits and max-size:
+ * 1; 0 when some other parameter (or the size, still unknown) needs the
+ * public part; -1 when a parameter cannot take its value. */
+int p11prov_key_size_params(const P11PROV_KEY *key, OSSL_PARAM params[]);
+
+/* key_companions.c: the public key objects and certificates that a search
+ * for keys selects (template tmpl, without a class, values copied), read
+ * once for all the keys of that search when the first of them needs its
+ * public part, and paired by CKA_ID (by label for keys without one). */
+P11PROV_COMPANIONS *p11prov_companions_new(P11PROV_CTX *ctx,
+                                           P11PROV_TOKEN *token,
+                                           const CK_ATTRIBUTE *tmpl,
+                                           CK_ULONG count);
+/* Public key objects and certificates the key search itself found (it had
+ * no class in its template): all there are, so no search of their own is
+ * made while the module is not re-initialised. Returns 0 when out of
+ * memory. */
+int p11prov_companions_know(P11PROV_COMPANIONS *companions,
+                            CK_OBJECT_CLASS object_class,
+                            CK_OBJECT_HANDLE handle);
+void p11prov_companions_all_known(P11PROV_COMPANIONS *companions);
+P11PROV_COMPANIONS *p11prov_companions_ref(P11PROV_COMPANIONS *companions);
+void p11prov_companions_unref(P11PROV_COMPANIONS *companions);
+/* The key's public part from its companions; NULL when none (or more than
+ * one) pairs with it, or they could not be read (error raised). */
+EVP_PKEY *p11prov_companions_public(P11PROV_COMPANIONS *companions,
+                                    const P11PROV_KEY *key);
 
 /* key_kind.c: classifies a CKK_EC / CKK_EC_EDWARDS key by its CKA_EC_PARAMS (curve OID,
  * or the printable names SoftHSM uses for Edwards curves). Returns 1 and

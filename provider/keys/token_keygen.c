@@ -242,8 +242,8 @@ static P11PROV_KEY *new_key(P11PROV_CTX *ctx, P11PROV_TOKEN *token,
         return NULL;
     }
     key = p11prov_key_from_token(ctx, token, session, private_key,
-                                 CKO_PRIVATE_KEY, false, &unsupported);
-    if (key != NULL && key->soft == NULL) {
+                                 CKO_PRIVATE_KEY, NULL, &unsupported);
+    if (key != NULL && !p11prov_key_has_own_public(key)) {
         EVP_PKEY *pkey = p11prov_public_from_object(ctx, token, session,
                                                     key->kind, public_key);
         if (pkey == NULL)

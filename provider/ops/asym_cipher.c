@@ -110,7 +110,7 @@ static int rsa_init(RSA_ENC_CTX *ctx, void *keydata, bool decrypt,
     }
     if (key->kind != P11PROV_KEY_RSA)
         return fail(ctx, P11PROV_R_BAD_ARGUMENT, "is not an RSA key");
-    if (key->soft == NULL)
+    if (p11prov_key_public(key) == NULL)
         return fail(ctx, P11PROV_R_BAD_ARGUMENT, "has no key material");
     if (decrypt && p11prov_key_on_token(key)
         && (key->object.object_class != CKO_PRIVATE_KEY || !key->can_decrypt))
@@ -179,7 +179,8 @@ static EVP_PKEY_CTX *software_ctx(RSA_ENC_CTX *ctx, bool decrypt)
     *p = OSSL_PARAM_construct_end();
 
     EVP_PKEY_CTX *pctx = EVP_PKEY_CTX_new_from_pkey(
-        ctx->provctx->libctx, ctx->key->soft, P11PROV_SOFTWARE_PROPQ);
+        ctx->provctx->libctx, p11prov_key_public(ctx->key),
+        P11PROV_SOFTWARE_PROPQ);
     if (pctx == NULL
         || (decrypt ? EVP_PKEY_decrypt_init_ex(pctx, params)
                     : EVP_PKEY_encrypt_init_ex(pctx, params))
@@ -192,7 +193,7 @@ static EVP_PKEY_CTX *software_ctx(RSA_ENC_CTX *ctx, bool decrypt)
 
 static size_t modulus_size(const RSA_ENC_CTX *ctx)
 {
-    int size = EVP_PKEY_get_size(ctx->key->soft);
+    int size = EVP_PKEY_get_size(p11prov_key_public(ctx->key));
     return size > 0 ? (size_t)size : 0;
 }
 

@@ -243,7 +243,7 @@ int p11prov_rsa_token_decrypt(RSA_ENC_CTX *ctx, unsigned char *out,
                               size_t *out_len, size_t out_size,
                               const unsigned char *in, size_t in_len)
 {
-    int modulus = EVP_PKEY_get_size(ctx->key->soft);
+    int modulus = EVP_PKEY_get_size(p11prov_key_public(ctx->key));
     size_t size = modulus > 0 ? (size_t)modulus : 0;
     unsigned char padded[MAX_RSA_BYTES];
 

@@ -159,6 +159,9 @@ static int encode_software(ENC_CTX *ectx, BIO *out, const EVP_PKEY *pkey,
     OSSL_ENCODER_CTX *ctx;
     int ok = 0;
 
+    if (pkey == NULL)
+        return 0; /* no public part: raised */
+
     ctx = OSSL_ENCODER_CTX_new_for_pkey(pkey, selection, output_type(output),
                                         structure, P11PROV_SOFTWARE_PROPQ);
     if (ctx == NULL || OSSL_ENCODER_CTX_get_num_encoders(ctx) == 0) {
@@ -199,7 +202,7 @@ static const P11PROV_KEY *checked_key(ENC_CTX *ectx, const void *obj,
     const P11PROV_KEY *key = obj;
 
     if (abstract != NULL || key == NULL || key->magic != P11PROV_KEY_MAGIC
-        || key->soft == NULL) {
+        || !p11prov_key_may_have_public(key)) {
         P11PROV_RAISE(ectx->provctx, P11PROV_R_BAD_ARGUMENT,
                       "the pkcs11 encoders take only this provider's keys");
         return NULL;
@@ -257,14 +260,14 @@ static int write_text(ENC_CTX *ectx, BIO *out, const P11PROV_KEY *key)
 
     return BIO_printf(out, "%s %s key on a PKCS#11 token (%d bit)\n",
                       p11prov_key_kind_name(key->kind),
-                      private ? "private" : "public", key->bits)
+                      private ? "private" : "public", key->size.bits)
                > 0
            && BIO_printf(out, "URI: %s\n", key->object.uri) > 0
            && (!private
                || BIO_printf(out, "Private key: kept by the token, not "
                                   "exportable\n")
                       > 0)
-           && encode_software(ectx, out, key->soft,
+           && encode_software(ectx, out, p11prov_key_public(key),
                               OSSL_KEYMGMT_SELECT_PUBLIC_KEY
                                   | OSSL_KEYMGMT_SELECT_ALL_PARAMETERS,
                               ENC_TEXT, NULL, NULL, NULL);
@@ -289,9 +292,9 @@ static int encode(void *vctx, OSSL_CORE_BIO *cout, const void *obj,
     }
     if (!p11prov_key_on_token(key))
         /* A software key: as the software provider writes it. */
-        ok = encode_software(ectx, out, key->soft, selection, output,
-                             output == ENC_TEXT ? NULL : "PrivateKeyInfo", cb,
-                             cbarg);
+        ok = encode_software(
+            ectx, out, p11prov_key_public(key), selection, output,
+            output == ENC_TEXT ? NULL : "PrivateKeyInfo", cb, cbarg);
     else if (output == ENC_TEXT)
         ok = write_text(ectx, out, key);
     else

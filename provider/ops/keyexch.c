@@ -93,7 +93,8 @@ static int ecdh_init(void *vctx, void *keydata, const OSSL_PARAM params[])
     ECDH_CTX *ctx = vctx;
     P11PROV_KEY *key = keydata;
 
-    if (key == NULL || key->kind != P11PROV_KEY_EC || key->soft == NULL) {
+    if (key == NULL || key->kind != P11PROV_KEY_EC
+        || p11prov_key_public(key) == NULL) {
         P11PROV_RAISE(ctx->provctx, P11PROV_R_BAD_ARGUMENT,
                       "ECDH needs an EC key");
         return 0;
@@ -122,13 +123,14 @@ static int ecdh_set_peer(void *vctx, void *peerdata)
     ECDH_CTX *ctx = vctx;
     P11PROV_KEY *peer = peerdata;
 
-    if (peer == NULL || peer->kind != P11PROV_KEY_EC || peer->soft == NULL) {
+    if (peer == NULL || peer->kind != P11PROV_KEY_EC
+        || p11prov_key_public(peer) == NULL) {
         P11PROV_RAISE(ctx->provctx, P11PROV_R_BAD_ARGUMENT,
                       "the ECDH peer is not an EC public key");
         return 0;
     }
-    int ours = ctx->key ? group_nid(ctx->key->soft) : NID_undef;
-    int theirs = group_nid(peer->soft);
+    int ours = ctx->key ? group_nid(p11prov_key_public(ctx->key)) : NID_undef;
+    int theirs = group_nid(p11prov_key_public(peer));
     if (ours == NID_undef || ours != theirs) {
         P11PROV_RAISE(ctx->provctx, P11PROV_R_BAD_ARGUMENT,
                       "the ECDH peer key is on curve %s, the key %s on %s",
@@ -150,7 +152,7 @@ static size_t peer_point(ECDH_CTX *ctx, unsigned char *out, size_t out_size)
     EC_GROUP *group = NULL;
     EC_POINT *point = NULL;
 
-    if (!EVP_PKEY_get_octet_string_param(ctx->peer->soft,
+    if (!EVP_PKEY_get_octet_string_param(p11prov_key_public(ctx->peer),
                                          OSSL_PKEY_PARAM_PUB_KEY, encoded,
                                          sizeof(encoded), &len))
         return 0;
@@ -160,9 +162,9 @@ static size_t peer_point(ECDH_CTX *ctx, unsigned char *out, size_t out_size)
         memcpy(out, encoded, len);
         return len;
     }
-    group = EC_GROUP_new_by_curve_name_ex(ctx->provctx->libctx,
-                                          P11PROV_SOFTWARE_PROPQ,
-                                          group_nid(ctx->peer->soft));
+    group = EC_GROUP_new_by_curve_name_ex(
+        ctx->provctx->libctx, P11PROV_SOFTWARE_PROPQ,
+        group_nid(p11prov_key_public(ctx->peer)));
     point = group ? EC_POINT_new(group) : NULL;
     if (point != NULL && EC_POINT_oct2point(group, point, encoded, len, NULL))
         written = EC_POINT_point2oct(
@@ -208,7 +210,7 @@ static int token_derive(ECDH_CTX *ctx, unsigned char *secret,
     CK_RV rv;
     P11PROV_OP_STATUS status = p11prov_token_operation(
         ctx->provctx, &key->object, P11PROV_TOKEN_DERIVE, &mechanism, NULL, 0,
-        secret, &len, (size_t)(key->bits + 7) / 8, &rv);
+        secret, &len, (size_t)(key->size.bits + 7) / 8, &rv);
     if (status != P11PROV_OP_DONE)
         return p11prov_token_op_raise(ctx->provctx, P11PROV_TOKEN_DERIVE,
                                       status, CKM_ECDH1_DERIVE,
@@ -223,14 +225,16 @@ static int software_derive(ECDH_CTX *ctx, unsigned char *secret,
                            size_t *secret_len)
 {
     EVP_PKEY_CTX *pctx = EVP_PKEY_CTX_new_from_pkey(
-        ctx->provctx->libctx, ctx->key->soft, P11PROV_SOFTWARE_PROPQ);
+        ctx->provctx->libctx, p11prov_key_public(ctx->key),
+        P11PROV_SOFTWARE_PROPQ);
     int ok = pctx != NULL && EVP_PKEY_derive_init(pctx) > 0;
 
     if (ok && ctx->cofactor_mode >= 0)
         ok = EVP_PKEY_CTX_set_ecdh_cofactor_mode(pctx, ctx->cofactor_mode)
              > 0;
     *secret_len = MAX_SECRET;
-    ok = ok && EVP_PKEY_derive_set_peer(pctx, ctx->peer->soft) > 0
+    ok = ok
+         && EVP_PKEY_derive_set_peer(pctx, p11prov_key_public(ctx->peer)) > 0
          && EVP_PKEY_derive(pctx, secret, secret_len) > 0;
     EVP_PKEY_CTX_free(pctx);
     return ok;
@@ -279,7 +283,7 @@ static int ecdh_derive(void *vctx, unsigned char *secret, size_t *secret_len,
     }
     if (secret == NULL) {
         *secret_len = ctx->x963kdf ? ctx->kdf_outlen
-                                   : (size_t)(ctx->key->bits + 7) / 8;
+                                   : (size_t)(ctx->key->size.bits + 7) / 8;
         return 1;
     }
     ok = p11prov_key_on_token(ctx->key) ? token_derive(ctx, z, &z_len)

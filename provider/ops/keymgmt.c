@@ -11,6 +11,7 @@
 #include <openssl/core_dispatch.h>
 #include <openssl/core_names.h>
 #include <openssl/crypto.h>
+#include <openssl/err.h>
 #include <openssl/params.h>
 
 #include "keys/key.h"
@@ -81,7 +82,19 @@ static void set_soft(P11PROV_KEY *key, EVP_PKEY *pkey, bool has_private)
     EVP_PKEY_free(key->soft);
     key->soft = pkey;
     key->soft_has_private = has_private;
-    key->bits = EVP_PKEY_get_bits(pkey);
+    p11prov_key_size_from(&key->size, pkey);
+}
+
+/* The key's public part for a question OpenSSL asks in passing: a key
+ * without one is an answer, not an error. */
+static EVP_PKEY *public_quietly(const P11PROV_KEY *key)
+{
+    EVP_PKEY *pkey;
+
+    ERR_set_mark();
+    pkey = p11prov_key_public(key);
+    ERR_pop_to_mark();
+    return pkey;
 }
 
 static int km_has(const void *keydata, int selection)
@@ -92,27 +105,31 @@ static int km_has(const void *keydata, int selection)
     if (key == NULL)
         return 0;
     if (selection & OSSL_KEYMGMT_SELECT_PUBLIC_KEY)
-        ok = ok && key->soft != NULL;
+        ok = ok && public_quietly(key) != NULL;
     if (selection & OSSL_KEYMGMT_SELECT_PRIVATE_KEY)
         ok = ok
              && (p11prov_key_on_token(key)
                      ? key->object.object_class == CKO_PRIVATE_KEY
                      : key->soft_has_private);
     if (selection & OSSL_KEYMGMT_SELECT_DOMAIN_PARAMETERS)
-        ok = ok && (key->kind != P11PROV_KEY_EC || key->soft != NULL);
+        ok = ok
+             && (key->kind != P11PROV_KEY_EC || key->group_name != NULL
+                 || public_quietly(key) != NULL);
     return ok;
 }
 
 static int km_match(const void *keydata1, const void *keydata2, int selection)
 {
     const P11PROV_KEY *a = keydata1, *b = keydata2;
+    EVP_PKEY *pa, *pb;
 
-    if (a->kind != b->kind || a->soft == NULL || b->soft == NULL)
+    if (a->kind != b->kind || (pa = public_quietly(a)) == NULL
+        || (pb = public_quietly(b)) == NULL)
         return 0;
     if (selection & OSSL_KEYMGMT_SELECT_KEYPAIR)
-        return EVP_PKEY_eq(a->soft, b->soft) == 1;
+        return EVP_PKEY_eq(pa, pb) == 1;
     if (selection & OSSL_KEYMGMT_SELECT_ALL_PARAMETERS)
-        return EVP_PKEY_parameters_eq(a->soft, b->soft) == 1;
+        return EVP_PKEY_parameters_eq(pa, pb) == 1;
     return 1;
 }
 
@@ -156,22 +173,32 @@ static int km_export(void *keydata, int selection, OSSL_CALLBACK *callback,
 {
     P11PROV_KEY *key = keydata;
 
+    EVP_PKEY *pkey;
+
     /* Quietly: OpenSSL asks for everything to see whether another provider
      * could run the operation, and then runs it here. */
-    if (key->soft == NULL
-        || (p11prov_key_on_token(key)
-            && (selection & OSSL_KEYMGMT_SELECT_PRIVATE_KEY)))
+    if ((p11prov_key_on_token(key)
+         && (selection & OSSL_KEYMGMT_SELECT_PRIVATE_KEY))
+        || (pkey = public_quietly(key)) == NULL)
         return 0;
-    return EVP_PKEY_export(key->soft, selection, callback, callback_arg);
+    return EVP_PKEY_export(pkey, selection, callback, callback_arg);
 }
 
 static int km_get_params(void *keydata, OSSL_PARAM params[])
 {
     P11PROV_KEY *key = keydata;
+    EVP_PKEY *pkey;
 
-    if (key->soft == NULL)
+    /* What OpenSSL asks of every key it loads, without building its
+     * public part (a listing of thousands of keys needs none). */
+    if (p11prov_key_on_token(key)) {
+        int answered = p11prov_key_size_params(key, params);
+        if (answered != 0)
+            return answered > 0;
+    }
+    if ((pkey = p11prov_key_public(key)) == NULL)
         return 0;
-    return EVP_PKEY_get_params(key->soft, params);
+    return EVP_PKEY_get_params(pkey, params);
 }
 
 static const OSSL_PARAM *km_gettable_params(void *provctx)
@@ -332,11 +359,12 @@ static int km_gen_set_template(void *genctx, void *templ)
 {
     GEN_CTX *gen = genctx;
     P11PROV_KEY *key = templ;
+    EVP_PKEY *pkey = p11prov_key_public(key);
 
-    if (key->soft == NULL)
+    if (pkey == NULL)
         return 0;
     return gen_soft_init(
-        gen, EVP_PKEY_CTX_new_from_pkey(gen->provctx->libctx, key->soft,
+        gen, EVP_PKEY_CTX_new_from_pkey(gen->provctx->libctx, pkey,
                                         P11PROV_SOFTWARE_PROPQ));
 }
 

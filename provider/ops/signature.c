@@ -99,11 +99,13 @@ static int sig_init(SIG_CTX *ctx, void *keydata, int operation,
         p11prov_key_unref(ctx->key);
         ctx->key = p11prov_key_ref(key);
     }
-    if (ctx->key->soft == NULL) {
-        P11PROV_RAISE(ctx->provctx, P11PROV_R_BAD_ARGUMENT,
-                      "the key has no public part");
-        return 0;
-    }
+    /* Signing on the token needs only the key's size; everything else
+     * runs in software on its public part. */
+    bool on_token = operation == EVP_PKEY_OP_SIGN
+                    && p11prov_key_on_token(ctx->key);
+    if ((!on_token || ctx->key->size.bits <= 0)
+        && p11prov_key_public(ctx->key) == NULL)
+        return 0; /* raised */
     ctx->operation = operation;
     ctx->digest_started = false;
     if (is_rsa(ctx) && key != NULL) {
@@ -131,7 +133,8 @@ static int sig_verify_init(void *ctx, void *keydata,
 static EVP_PKEY_CTX *software_ctx(SIG_CTX *ctx, bool sign)
 {
     EVP_PKEY_CTX *pctx = EVP_PKEY_CTX_new_from_pkey(
-        ctx->provctx->libctx, ctx->key->soft, P11PROV_SOFTWARE_PROPQ);
+        ctx->provctx->libctx, p11prov_key_public(ctx->key),
+        P11PROV_SOFTWARE_PROPQ);
     int ok = pctx != NULL
              && (sign ? EVP_PKEY_sign_init(pctx) : EVP_PKEY_verify_init(pctx))
                     > 0;
@@ -155,7 +158,9 @@ static EVP_PKEY_CTX *software_ctx(SIG_CTX *ctx, bool sign)
 
 static size_t max_signature_size(const SIG_CTX *ctx)
 {
-    return (size_t)EVP_PKEY_get_size(ctx->key->soft);
+    if (p11prov_key_on_token(ctx->key) && ctx->key->size.max_size > 0)
+        return (size_t)ctx->key->size.max_size;
+    return (size_t)EVP_PKEY_get_size(p11prov_key_public(ctx->key));
 }
 
 static int sig_sign(void *vctx, unsigned char *sig, size_t *sig_len,
@@ -281,14 +286,14 @@ static int eddsa_software(SIG_CTX *ctx, bool sign, unsigned char *sig,
 
     if (ok && sign)
         ok = EVP_DigestSignInit_ex(md_ctx, NULL, NULL, ctx->provctx->libctx,
-                                   P11PROV_SOFTWARE_PROPQ, ctx->key->soft,
-                                   NULL)
+                                   P11PROV_SOFTWARE_PROPQ,
+                                   p11prov_key_public(ctx->key), NULL)
                  > 0
              && EVP_DigestSign(md_ctx, sig, sig_len, msg, msg_len) > 0;
     else if (ok)
         ok = EVP_DigestVerifyInit_ex(md_ctx, NULL, NULL, ctx->provctx->libctx,
-                                     P11PROV_SOFTWARE_PROPQ, ctx->key->soft,
-                                     NULL)
+                                     P11PROV_SOFTWARE_PROPQ,
+                                     p11prov_key_public(ctx->key), NULL)
                  > 0
              && EVP_DigestVerify(md_ctx, sig, *sig_len, msg, msg_len) > 0;
     EVP_MD_CTX_free(md_ctx);

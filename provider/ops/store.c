@@ -176,14 +176,13 @@ static CK_RV read_certificate(P11PROV_TOKEN *token, CK_SESSION_HANDLE session,
  * item->key NULL means "a key type this provider does not handle". */
 static CK_RV read_key(STORE_CTX *store, P11PROV_TOKEN *token,
                       CK_SESSION_HANDLE session, CK_OBJECT_HANDLE object,
-                      CK_OBJECT_CLASS object_class, STORE_ITEM *item)
+                      CK_OBJECT_CLASS object_class,
+                      P11PROV_COMPANIONS *companions, STORE_ITEM *item)
 {
     bool unsupported;
-    /* The public parts the objects lack are found for all keys at once
-     * (complete_public_parts). */
     P11PROV_KEY *key = p11prov_key_from_token(store->provctx, token, session,
-                                              object, object_class, false,
-                                              &unsupported);
+                                              object, object_class,
+                                              companions, &unsupported);
 
     if (key == NULL)
         return unsupported ? CKR_OK : CKR_GENERAL_ERROR;
@@ -220,161 +219,6 @@ static CK_ULONG uri_template(const STORE_CTX *store, CK_ATTRIBUTE *tmpl,
     return n;
 }
 
-/* One pending key's public part, while the objects of a class are
- * scanned: taken only when exactly one object matches, as for one key. */
-typedef struct pending_key {
-    STORE_ITEM *item;
-    EVP_PKEY *candidate;
-    int matches;
-} PENDING_KEY;
-
-static bool same_object(const P11PROV_KEY *key, const CK_ATTRIBUTE *id,
-                        const CK_ATTRIBUTE *label)
-{
-    if (key->object.id_len > 0)
-        return id != NULL && id->ulValueLen == key->object.id_len
-               && memcmp(id->pValue, key->object.id, id->ulValueLen) == 0;
-    return key->object.label != NULL && label != NULL
-           && label->ulValueLen == key->object.label_len
-           && memcmp(label->pValue, key->object.label, label->ulValueLen)
-                  == 0;
-}
-
-/* Offers one public key object or certificate to the pending keys. */
-static CK_RV offer_companion(STORE_CTX *store, P11PROV_TOKEN *token,
-                             CK_SESSION_HANDLE session,
-                             CK_OBJECT_CLASS object_class,
-                             CK_OBJECT_HANDLE object, PENDING_KEY *pending,
-                             size_t pending_count)
-{
-    CK_ATTRIBUTE attrs[8];
-    CK_ULONG n = 0;
-    CK_RV rv;
-
-    attrs[n++].type = CKA_ID;
-    attrs[n++].type = CKA_LABEL;
-    if (object_class == CKO_CERTIFICATE)
-        attrs[n++].type = CKA_VALUE;
-    else
-        for (size_t i = 0; i < p11prov_public_attribute_count; i++)
-            attrs[n++].type = p11prov_public_attribute_types[i];
-    rv = p11prov_get_attributes(token, session, object, attrs, n);
-    if (rv != CKR_OK)
-        return rv;
-    const CK_ATTRIBUTE *id = p11prov_attribute_find(attrs, n, CKA_ID);
-    const CK_ATTRIBUTE *label = p11prov_attribute_find(attrs, n, CKA_LABEL);
-    const CK_ATTRIBUTE *der = p11prov_attribute_find(attrs, n, CKA_VALUE);
-    for (size_t i = 0; i < pending_count; i++) {
-        P11PROV_KEY *key = pending[i].item->key;
-        if (!same_object(key, id, label))
-            continue;
-        EVP_PKEY *pkey = object_class == CKO_CERTIFICATE
-                             ? (der != NULL
-                                    ? p11prov_public_from_certificate(
-                                          store->provctx, key->kind,
-                                          der->pValue, der->ulValueLen)
-                                    : NULL)
-                             : p11prov_public_from_attributes(
-                                   store->provctx, key->kind, attrs, n);
-        if (pkey == NULL)
-            continue;
-        pending[i].matches++;
-        EVP_PKEY_free(pending[i].candidate);
-        pending[i].candidate = pkey;
-    }
-    p11prov_attributes_free(attrs, n);
-    return CKR_OK;
-}
-
-/* Public key objects and certificates found by the search for private
- * keys (when it had no class in its template). */
-typedef struct companions {
-    CK_OBJECT_HANDLE *handles[2]; /* public keys, certificates */
-    CK_ULONG count[2];
-} COMPANIONS;
-
-/* Private keys whose objects lack their public part (EC and EdDSA keys on
- * most tokens) get it from the public key objects, then the certificates,
- * that the URI's label and id also select (known: already found): one
- * search per class for all of them, paired by CKA_ID (by label for keys
- * without one). A key still without one is looked up alone, as a single
- * key is. */
-static CK_RV complete_public_parts(STORE_CTX *store, P11PROV_TOKEN *token,
-                                   CK_SESSION_HANDLE session, size_t first,
-                                   const COMPANIONS *known)
-{
-    static const CK_OBJECT_CLASS companions[] = { CKO_PUBLIC_KEY,
-                                                  CKO_CERTIFICATE };
-    PENDING_KEY *pending = NULL;
-    size_t count = 0;
-    CK_RV rv = CKR_OK;
-
-    for (size_t i = first; i < store->item_count; i++)
-        if (store->items[i].key != NULL && store->items[i].key->soft == NULL)
-            count++;
-    if (count == 0)
-        return CKR_OK;
-    if ((pending = OPENSSL_zalloc(count * sizeof(*pending))) == NULL)
-        return CKR_HOST_MEMORY;
-    count = 0;
-    for (size_t i = first; i < store->item_count; i++)
-        if (store->items[i].key != NULL && store->items[i].key->soft == NULL)
-            pending[count++].item = &store->items[i];
-    for (size_t c = 0; c < 2 && rv == CKR_OK; c++) {
-        CK_OBJECT_CLASS object_class = companions[c];
-        CK_BBOOL on_token;
-        CK_ATTRIBUTE tmpl[5];
-        CK_OBJECT_HANDLE *handles = NULL;
-        CK_ULONG found = 0, n = 0;
-        size_t left = 0;
-
-        for (size_t i = 0; i < count; i++)
-            left += pending[i].item->key->soft == NULL;
-        if (left == 0)
-            break;
-        n = uri_template(store, tmpl, &on_token);
-        tmpl[n++] = (CK_ATTRIBUTE){ CKA_CLASS, &object_class,
-                                    sizeof(object_class) };
-        if (known != NULL) {
-            /* The search that found the keys found these too. */
-            for (CK_ULONG h = 0; rv == CKR_OK && h < known->count[c]; h++)
-                rv = offer_companion(store, token, session, object_class,
-                                     known->handles[c][h], pending, count);
-        } else {
-            rv = p11prov_find_objects(token, session, tmpl, n, &handles,
-                                      &found);
-            for (CK_ULONG h = 0; rv == CKR_OK && h < found; h++)
-                rv = offer_companion(store, token, session, object_class,
-                                     handles[h], pending, count);
-            OPENSSL_free(handles);
-        }
-        for (size_t i = 0; i < count; i++) {
-            if (pending[i].matches == 1)
-                p11prov_key_set_public(pending[i].item->key,
-                                       pending[i].candidate);
-            else
-                EVP_PKEY_free(pending[i].candidate);
-            pending[i].candidate = NULL;
-            pending[i].matches = 0;
-        }
-    }
-    for (size_t i = 0; i < count && rv == CKR_OK; i++) {
-        P11PROV_KEY *key = pending[i].item->key;
-        if (key->soft != NULL)
-            continue;
-        EVP_PKEY *pkey = p11prov_public_from_companion(store->provctx, token,
-                                                       session, key);
-        if (pkey == NULL) {
-            p11prov_key_no_public(store->provctx, key);
-            rv = CKR_GENERAL_ERROR;
-        } else {
-            p11prov_key_set_public(key, pkey);
-        }
-    }
-    OPENSSL_free(pending);
-    return rv;
-}
-
 static const struct object_class_info {
     CK_OBJECT_CLASS object_class;
     int store_info; /* OSSL_STORE_INFO_* it satisfies */
@@ -384,7 +228,6 @@ static const struct object_class_info {
     { CKO_CERTIFICATE, OSSL_STORE_INFO_CERT },
 };
 
-/* Every object of one class on one token that the URI selects. */
 /* Objects of one class on one token that the URI selects. */
 static CK_RV collect_class(STORE_CTX *store, P11PROV_TOKEN *token,
                            CK_SESSION_HANDLE session, size_t index, int rank,
@@ -395,7 +238,7 @@ static CK_RV collect_class(STORE_CTX *store, P11PROV_TOKEN *token,
     CK_ATTRIBUTE tmpl[9];
     CK_ULONG count = 0;
     CK_OBJECT_HANDLE *handles = NULL;
-    COMPANIONS companions = { { NULL, NULL }, { 0, 0 } };
+    P11PROV_COMPANIONS *companions = NULL;
     CK_RV rv;
 
     /* Private keys named by label or id: one search for the objects of
@@ -406,10 +249,15 @@ static CK_RV collect_class(STORE_CTX *store, P11PROV_TOKEN *token,
                            && (store->uri->values[P11URI_OBJECT].present
                                || store->uri->values[P11URI_ID].present);
     size_t n = uri_template(store, tmpl, &on_token);
+    /* Where the private keys' public parts are, should they be needed. */
+    if (object_class == CKO_PRIVATE_KEY
+        && (companions = p11prov_companions_new(store->provctx, token, tmpl,
+                                                n))
+               == NULL)
+        return CKR_HOST_MEMORY;
     if (!with_companions)
         tmpl[n++] = (CK_ATTRIBUTE){ CKA_CLASS, &object_class,
                                     sizeof(object_class) };
-    size_t first = store->item_count;
     CK_ULONG criteria = p11prov_store_search_template(
         &store->search, store->uri, object_class, tmpl + n);
     rv = p11prov_find_objects(token, session, tmpl, n + criteria, &handles,
@@ -433,18 +281,12 @@ static CK_RV collect_class(STORE_CTX *store, P11PROV_TOKEN *token,
                                    &found_class);
             if (rv != CKR_OK)
                 break;
-            int c = found_class == CKO_PUBLIC_KEY    ? 0
-                    : found_class == CKO_CERTIFICATE ? 1
-                                                     : -1;
-            if (c >= 0) {
-                if (companions.handles[c] == NULL
-                    && (companions.handles[c] = OPENSSL_malloc(
-                            count * sizeof(CK_OBJECT_HANDLE)))
-                           == NULL) {
-                    rv = CKR_HOST_MEMORY;
-                    break;
-                }
-                companions.handles[c][companions.count[c]++] = handles[i];
+            if ((found_class == CKO_PUBLIC_KEY
+                 || found_class == CKO_CERTIFICATE)
+                && !p11prov_companions_know(companions, found_class,
+                                            handles[i])) {
+                rv = CKR_HOST_MEMORY;
+                break;
             }
             if (found_class != CKO_PRIVATE_KEY)
                 continue;
@@ -459,7 +301,7 @@ static CK_RV collect_class(STORE_CTX *store, P11PROV_TOKEN *token,
             }
         } else
             rv = read_key(store, token, session, handles[i], object_class,
-                          &item);
+                          companions, &item);
         if (rv == CKR_OK && (item.der != NULL || item.key != NULL)) {
             P11PROV_DEBUG(1, "found %s", item.uri);
             if (!add_item(store, &item))
@@ -469,11 +311,10 @@ static CK_RV collect_class(STORE_CTX *store, P11PROV_TOKEN *token,
             p11prov_store_item_free(&item);
         }
     }
-    if (rv == CKR_OK && object_class != CKO_CERTIFICATE)
-        rv = complete_public_parts(store, token, session, first,
-                                   with_companions ? &companions : NULL);
-    OPENSSL_free(companions.handles[0]);
-    OPENSSL_free(companions.handles[1]);
+    /* (search criteria may have left some of them out) */
+    if (rv == CKR_OK && with_companions && criteria == 0)
+        p11prov_companions_all_known(companions);
+    p11prov_companions_unref(companions);
     OPENSSL_free(handles);
     return rv;
 }

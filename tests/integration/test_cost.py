@@ -1,14 +1,17 @@
 """What listing keys and signing by label cost in Cryptoki calls, on
 SoftHSM tokens holding 10 and 1,000 EC P-256 key pairs: the number of
 searches must not grow with the token, and each listed key costs a fixed
-number of C_GetAttributeValue calls (one batch for the private key, one
-for its public key object: one call each when the token answers a batch
-whole).
+number of C_GetAttributeValue calls: one batch for the private key when
+the listing only prints URIs, one more for its public key object when its
+public part is shown (one call each when the token answers a batch
+whole). Public parts are read only when needed, and then for all the
+listed keys in one search.
 
 The provider loads the fault module (tests/faultmod) in front of SoftHSM
 with no fault: P11FAULT_LOG counts every call the provider makes. Each
 token lives in a directory of its own, made for this module.
 """
+import re
 from collections import Counter
 
 import pytest
@@ -20,12 +23,16 @@ from keyops import data_file, software
 
 SIZES = (10, 1000)
 PIN = "C0stPin42"
-# One call for the private key's attributes, one for its public key object's.
-ATTRIBUTE_CALLS_PER_LISTED_KEY = 2
+# One call for the private key's attributes; its public key object is
+# read only when its public part is shown.
+ATTRIBUTE_CALLS_PER_LISTED_KEY = 1
+ATTRIBUTE_CALLS_PER_SHOWN_KEY = 2
+LISTING_SEARCHES = 1     # the private keys
+SHOWN_SEARCHES = 2       # and, once, the public key objects
 SIGN_SEARCHES = 1        # the objects with the label: key, public key, cert
-# The class of the key and of its public key object, a batch for each,
-# CKA_COPYABLE for the session copy.
-SIGN_ATTRIBUTE_CALLS = 5
+# The classes of the key and of its public key object, the key's batch,
+# CKA_COPYABLE for the session copy; the public key object is not read.
+SIGN_ATTRIBUTE_CALLS = 4
 
 
 @pytest.fixture(scope="module")
@@ -58,14 +65,14 @@ def counted(fault_module, directory, env, *args):
     return proc, Counter(mock_calls(log))
 
 
-def list_keys(fault_module, tmp_path, big_tokens, size):
+def list_keys(fault_module, tmp_path, big_tokens, size, *options):
     env, label = big_tokens[size]
     proc, calls = counted(fault_module, tmp_path, env, "storeutl", "-keys",
-                          f"pkcs11:token={label};type=private"
+                          *options, f"pkcs11:token={label};type=private"
                           f"?pin-value={PIN}")
     assert_ok(proc)
     assert count_store_objects(proc.stdout) == size, describe(proc)
-    return calls
+    return proc, calls
 
 
 def sign_by_label(fault_module, tmp_path, big_tokens, size):
@@ -88,9 +95,10 @@ def sign_by_label(fault_module, tmp_path, big_tokens, size):
 
 
 def test_listing_searches_do_not_grow(fault_module, tmp_path, big_tokens):
-    small = list_keys(fault_module, tmp_path, big_tokens, SIZES[0])
-    large = list_keys(fault_module, tmp_path, big_tokens, SIZES[1])
-    assert large["C_FindObjectsInit"] == small["C_FindObjectsInit"] <= 3, (
+    _, small = list_keys(fault_module, tmp_path, big_tokens, SIZES[0])
+    _, large = list_keys(fault_module, tmp_path, big_tokens, SIZES[1])
+    assert (large["C_FindObjectsInit"] == small["C_FindObjectsInit"]
+            == LISTING_SEARCHES), (
         f"searches: {small['C_FindObjectsInit']} for {SIZES[0]} pairs, "
         f"{large['C_FindObjectsInit']} for {SIZES[1]}")
     assert large["C_Login"] == small["C_Login"] == 1
@@ -99,11 +107,27 @@ def test_listing_searches_do_not_grow(fault_module, tmp_path, big_tokens):
 @pytest.mark.parametrize("size", SIZES)
 def test_listing_reads_each_key_in_batches(fault_module, tmp_path,
                                            big_tokens, size):
-    calls = list_keys(fault_module, tmp_path, big_tokens, size)
+    _, calls = list_keys(fault_module, tmp_path, big_tokens, size)
     assert (calls["C_GetAttributeValue"]
             <= ATTRIBUTE_CALLS_PER_LISTED_KEY * size + 2), (
         f"{calls['C_GetAttributeValue']} C_GetAttributeValue calls for "
         f"{size} keys")
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_listing_public_parts_costs_one_search(fault_module, tmp_path,
+                                               big_tokens, size):
+    """-text shows every key's public part: its public key object is found
+    by one search for all of them, and read once each."""
+    proc, calls = list_keys(fault_module, tmp_path, big_tokens, size,
+                            "-text")
+    points = re.findall(r"^pub:\n((?:\s+[0-9a-f:]+\n)+)", proc.stdout,
+                        re.MULTILINE)
+    assert len(points) == size, describe(proc)
+    assert len(set(points)) == size, "keys listed with another's point"
+    assert calls["C_FindObjectsInit"] == SHOWN_SEARCHES, calls
+    assert (calls["C_GetAttributeValue"]
+            <= ATTRIBUTE_CALLS_PER_SHOWN_KEY * size + 2), calls
 
 
 def test_sign_by_label_costs_the_same_on_any_token(fault_module, tmp_path,

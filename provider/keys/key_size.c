@@ -1,0 +1,183 @@
+/* A token key's size, security strength and largest signature: what
+ * OpenSSL asks of every key it loads (bits, security-bits, max-size),
+ * answered without building the key's public part. OpenSSL's own key
+ * managers compute them, once per kind and size (curve, modulus bits), on
+ * a stand-in key of that size: their answers, whatever the version, and
+ * never a formula of ours. */
+#include <string.h>
+
+#include <openssl/bn.h>
+#include <openssl/core_names.h>
+#include <openssl/evp.h>
+#include <openssl/objects.h>
+#include <openssl/param_build.h>
+
+#include "core/context.h"
+#include "keys/key.h"
+
+/* Filled once each, without a lock (fork-safe): a slot is claimed
+ * (WRITING), written, then published (READY). A slot being written is
+ * passed over; the reader computes the answer itself. */
+enum { SLOT_EMPTY, SLOT_WRITING, SLOT_READY };
+typedef struct size_slot {
+    int state;
+    P11PROV_KEY_KIND kind;
+    int nid, modulus_bits; /* what the size depends on */
+    P11PROV_KEY_SIZE size;
+} SIZE_SLOT;
+#define SIZE_SLOTS 32
+static SIZE_SLOT size_cache[SIZE_SLOTS];
+
+int p11prov_modulus_bits(const unsigned char *modulus, CK_ULONG len)
+{
+    while (len > 0 && modulus[0] == 0) {
+        modulus++;
+        len--;
+    }
+    if (len == 0 || len > 8192)
+        return 0;
+    int bits = (int)len * 8;
+    for (unsigned char top = modulus[0]; !(top & 0x80); top <<= 1)
+        bits--;
+    return bits;
+}
+
+/* A public key of the size: the modulus 2^(bits-1) + 1 (RSA), the curve's
+ * generator (EC), any 32 or 57 bytes (EdDSA). Key managers check none of
+ * it on import, and only the size is asked of it. */
+static EVP_PKEY *stand_in(P11PROV_CTX *ctx, P11PROV_KEY_KIND kind, int nid,
+                          int modulus_bits)
+{
+    static const unsigned char edwards[57];
+    const char *name = p11prov_key_kind_name(kind);
+    OSSL_PARAM_BLD *bld = OSSL_PARAM_BLD_new();
+    OSSL_PARAM *params = NULL;
+    BIGNUM *n = NULL, *e = NULL;
+    EVP_PKEY_CTX *pctx = NULL;
+    EVP_PKEY *pkey = NULL;
+    int selection = EVP_PKEY_PUBLIC_KEY, ok = bld != NULL;
+
+    switch (kind) {
+    case P11PROV_KEY_RSA:
+    case P11PROV_KEY_RSA_PSS:
+        ok = ok && modulus_bits > 1 && (n = BN_new()) != NULL
+             && (e = BN_new()) != NULL && BN_set_bit(n, modulus_bits - 1)
+             && BN_set_bit(n, 0) && BN_set_word(e, 65537)
+             && OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_N, n)
+             && OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_E, e);
+        break;
+    case P11PROV_KEY_EC:
+        selection = EVP_PKEY_KEY_PARAMETERS;
+        ok = ok && nid != NID_undef
+             && OSSL_PARAM_BLD_push_utf8_string(
+                 bld, OSSL_PKEY_PARAM_GROUP_NAME, OBJ_nid2sn(nid), 0);
+        break;
+    case P11PROV_KEY_ED25519:
+    case P11PROV_KEY_ED448:
+        ok = ok
+             && OSSL_PARAM_BLD_push_octet_string(
+                 bld, OSSL_PKEY_PARAM_PUB_KEY, edwards,
+                 kind == P11PROV_KEY_ED25519 ? 32 : 57);
+        break;
+    }
+    ok = ok && (params = OSSL_PARAM_BLD_to_param(bld)) != NULL
+         && (pctx = EVP_PKEY_CTX_new_from_name(ctx->libctx, name,
+                                               P11PROV_SOFTWARE_PROPQ))
+                != NULL
+         && EVP_PKEY_fromdata_init(pctx) > 0
+         && EVP_PKEY_fromdata(pctx, &pkey, selection, params) > 0;
+    if (!ok) {
+        EVP_PKEY_free(pkey);
+        pkey = NULL;
+    }
+    EVP_PKEY_CTX_free(pctx);
+    OSSL_PARAM_free(params);
+    OSSL_PARAM_BLD_free(bld);
+    BN_free(n);
+    BN_free(e);
+    return pkey;
+}
+
+static bool same_size(const SIZE_SLOT *slot, P11PROV_KEY_KIND kind, int nid,
+                      int modulus_bits)
+{
+    return slot->kind == kind && slot->nid == nid
+           && slot->modulus_bits == modulus_bits;
+}
+
+int p11prov_key_size_of(P11PROV_CTX *ctx, P11PROV_KEY_KIND kind,
+                        const char *group_name, int modulus_bits,
+                        P11PROV_KEY_SIZE *size)
+{
+    int nid = NID_undef;
+
+    if (kind == P11PROV_KEY_EC
+        && (group_name == NULL || (nid = OBJ_sn2nid(group_name)) == NID_undef))
+        return 0;
+    if (kind != P11PROV_KEY_RSA && kind != P11PROV_KEY_RSA_PSS)
+        modulus_bits = 0;
+    else if (modulus_bits <= 1)
+        return 0;
+    for (size_t i = 0; i < SIZE_SLOTS; i++) {
+        SIZE_SLOT *slot = &size_cache[i];
+        int state = __atomic_load_n(&slot->state, __ATOMIC_ACQUIRE);
+        if (state == SLOT_EMPTY)
+            break;
+        if (state == SLOT_READY && same_size(slot, kind, nid, modulus_bits)) {
+            *size = slot->size;
+            return 1;
+        }
+    }
+    EVP_PKEY *pkey = stand_in(ctx, kind, nid, modulus_bits);
+    if (pkey == NULL)
+        return 0;
+    p11prov_key_size_from(size, pkey);
+    EVP_PKEY_free(pkey);
+    if (size->bits <= 0 || size->max_size <= 0)
+        return 0;
+    for (size_t i = 0; i < SIZE_SLOTS; i++) {
+        SIZE_SLOT *slot = &size_cache[i];
+        int empty = SLOT_EMPTY;
+        if (__atomic_compare_exchange_n(&slot->state, &empty, SLOT_WRITING,
+                                        false, __ATOMIC_ACQUIRE,
+                                        __ATOMIC_RELAXED)) {
+            slot->kind = kind;
+            slot->nid = nid;
+            slot->modulus_bits = modulus_bits;
+            slot->size = *size;
+            __atomic_store_n(&slot->state, SLOT_READY, __ATOMIC_RELEASE);
+            break;
+        }
+        if (empty == SLOT_READY && same_size(slot, kind, nid, modulus_bits))
+            break; /* another thread's */
+    }
+    return 1;
+}
+
+void p11prov_key_size_from(P11PROV_KEY_SIZE *size, const EVP_PKEY *pkey)
+{
+    /* bits last: readers take a size whose bits are set as complete */
+    size->security_bits = EVP_PKEY_get_security_bits(pkey);
+    size->max_size = EVP_PKEY_get_size(pkey);
+    __atomic_store_n(&size->bits, EVP_PKEY_get_bits(pkey), __ATOMIC_RELEASE);
+}
+
+int p11prov_key_size_params(const P11PROV_KEY *key, OSSL_PARAM params[])
+{
+    if (__atomic_load_n(&key->size.bits, __ATOMIC_ACQUIRE) <= 0)
+        return 0;
+    for (OSSL_PARAM *p = params; p->key != NULL; p++) {
+        int ok;
+        if (strcmp(p->key, OSSL_PKEY_PARAM_BITS) == 0)
+            ok = OSSL_PARAM_set_int(p, key->size.bits);
+        else if (strcmp(p->key, OSSL_PKEY_PARAM_SECURITY_BITS) == 0)
+            ok = OSSL_PARAM_set_int(p, key->size.security_bits);
+        else if (strcmp(p->key, OSSL_PKEY_PARAM_MAX_SIZE) == 0)
+            ok = OSSL_PARAM_set_int(p, key->size.max_size);
+        else
+            return 0;
+        if (!ok)
+            return -1;
+    }
+    return 1;
+}
