@@ -10,7 +10,8 @@
 #           sign and list, counted through tests/faultmod (no fault)
 # With PEERS=1, sign and list also through the peers installed as Debian
 # packages: latchset's pkcs11-provider (pkcs11.so) and libp11's provider
-# (ossl-modules/pkcs11prov.so), each in its own processes.
+# (ossl-modules/pkcs11prov.so), each in its own processes. The runs are
+# interleaved: round by round, every provider once.
 #   scripts/scaling.sh
 # Environment: SIZES (default "10 100 1000"; 5000 takes ~2 min to make),
 # RUNS (fresh processes per cell, default 5), PEERS=1,
@@ -32,23 +33,32 @@ trap 'rm -rf "$work"' EXIT
 export OPENSSL_CONF=/dev/null
 echo hello > "$work/data"
 
-# Median wall time in ms of `runs` runs of the command (which must succeed).
-median_ms() {
-  local i t0 t1 times=()
-  for ((i = 0; i < runs; i++)); do
-    t0=$(date +%s%N)
-    local status=0
-    "$@" > "$work/out" 2> "$work/err" || status=$?
-    if ((status)); then
-      echo "error: $* failed (exit status $status):" >&2
+# Times in microseconds of one cell (a name), one line per run, in
+# $work/times/NAME; a run that fails leaves its exit status in NAME.failed
+# (the cell then shows it, a peer that crashes is not skipped).
+mkdir -p "$work/times"
+timed() { # name command...
+  local t0 t1 status=0
+  t0=$(date +%s%N)
+  "${@:2}" > "$work/out" 2> "$work/err" || status=$?
+  t1=$(date +%s%N)
+  if ((status)); then
+    [[ -f $work/times/$1.failed ]] || {
+      echo "error: ${*:2} failed (exit status $status):" >&2
       tail -n 5 "$work/err" >&2
-      echo "exit $status"
-      return 1
-    fi
-    t1=$(date +%s%N)
-    times+=($(((t1 - t0) / 1000)))
-  done
-  printf '%s\n' "${times[@]}" | sort -n |
+    }
+    echo "exit $status" > "$work/times/$1.failed"
+  else
+    echo $(((t1 - t0) / 1000)) >> "$work/times/$1"
+  fi
+}
+# The cell's median in ms, or the exit status it failed with.
+median_of() {
+  if [[ -f $work/times/$1.failed ]]; then
+    cat "$work/times/$1.failed"
+    return
+  fi
+  sort -n "$work/times/$1" |
     awk '{ v[NR] = $1 } END { printf "%.1f", v[int((NR + 1) / 2)] / 1000 }'
 }
 
@@ -86,10 +96,19 @@ list() {
   "$1" storeutl -keys "$2" > "$work/listed"
   local found
   found=$(grep -cE '^[0-9]+: ' "$work/listed" || true)
-  echo "$found" > "$work/listed-count"
+  echo "$found" > "$work/$1-listed-count"
   [[ $1 != ours && $1 != pkcs11prov ]] || [[ $found == "$3" ]] ||
     { echo "$1 listed $found keys, not $3" >&2; return 1; }
 }
+
+# Who is timed: this build, and with PEERS=1 also this build and each peer
+# installed, configured alike.
+contenders=(ours)
+if [[ ${PEERS:-0} == 1 ]]; then
+  contenders+=(pkcs11prov)
+  [[ ! -f $modules/pkcs11.so ]] || contenders+=(latchset)
+  [[ ! -f $modules/pkcs11prov.so ]] || contenders+=(libp11)
+fi
 
 # Searches and attribute calls of one command of ours, through the fault
 # module (no fault).
@@ -121,25 +140,34 @@ for n in $sizes; do
     --module "$softhsm" --uri "pkcs11:token=big$n;object=k$half;id=$id;type=private" \
     --pin "$pin" --load-runs "$runs" --warm-loads 1 --no-header > "$work/load"
   read -r _ _ load _ raw _ < "$work/load"
-  sign_ms[ours,$n]=$(median_ms sign ours "$key?pin-value=$pin")
-  list_ms[ours,$n]=$(median_ms list ours "$keys" "$n")
+  # Interleaved: each round runs every contender once, starting with
+  # the next one each time, so that the machine's drift (page cache,
+  # other load) falls on all of them alike.
+  for ((r = 0; r < runs; r++)); do
+    for ((c = 0; c < ${#contenders[@]}; c++)); do
+      who=${contenders[(r + c) % ${#contenders[@]}]}
+      if [[ $who == ours ]]; then
+        timed "ours-sign-$n" sign ours "$key?pin-value=$pin"
+        timed "ours-list-$n" list ours "$keys" "$n"
+      else
+        timed "$who-sign-$n" sign "$who" "$key"
+        timed "$who-list-$n" list "$who" "pkcs11:token=big$n;type=private" "$n"
+      fi
+    done
+  done
+  # Ours must not fail: a peer's failure is shown, ours stops the run.
+  for f in "$work/times/ours-"*.failed "$work/times/pkcs11prov-"*.failed; do
+    [[ ! -f $f ]] || { echo "error: $(basename "$f" .failed) failed" >&2; exit 1; }
+  done
+  for who in "${contenders[@]}"; do
+    sign_ms[$who,$n]=$(median_of "$who-sign-$n")
+    list_ms[$who,$n]=$(median_of "$who-list-$n")
+    [[ $who == ours || ! -f $work/$who-listed-count ]] ||
+      list_ms[$who,$n]+=" ($(cat "$work/$who-listed-count"))"
+  done
   printf '%-6s %10s %10s %10s %10s %14s %14s\n' "$n" "$load" "$raw" \
     "${sign_ms[ours,$n]}" "${list_ms[ours,$n]}" \
     "$(calls sign ours "$key?pin-value=$pin")" "$(calls list ours "$keys" "$n")"
-  if [[ ${PEERS:-0} == 1 ]]; then
-    for peer in pkcs11prov latchset libp11; do
-      case $peer in
-        latchset) [[ -f $modules/pkcs11.so ]] || continue ;;
-        libp11) [[ -f $modules/pkcs11prov.so ]] || continue ;;
-      esac
-      # A peer that fails is shown failing (its exit status), not skipped.
-      sign_ms[$peer,$n]=$(median_ms sign "$peer" "$key") || true
-      if list_ms[$peer,$n]=$(median_ms list "$peer" \
-        "pkcs11:token=big$n;type=private" "$n"); then
-        list_ms[$peer,$n]+=" ($(cat "$work/listed-count"))"
-      fi
-    done
-  fi
 done
 if [[ ${PEERS:-0} == 1 ]]; then
   echo
