@@ -23,11 +23,12 @@ typedef enum p11prov_key_kind {
 typedef struct p11prov_companions P11PROV_COMPANIONS;
 
 /* What OpenSSL reports of a key's size (EVP_PKEY_get_bits,
- * _get_security_bits, _get_size). */
+ * _get_security_bits, _get_size, and from 3.5 _get_security_category). */
 typedef struct p11prov_key_size {
     int bits; /* modulus or group order bits; written last */
     int security_bits;
-    int max_size; /* largest signature or RSA block */
+    int max_size;          /* largest signature or RSA block */
+    int security_category; /* -1: this OpenSSL has none */
 } P11PROV_KEY_SIZE;
 
 typedef struct p11prov_key {
@@ -163,7 +164,8 @@ int p11prov_key_size_of(P11PROV_CTX *ctx, P11PROV_KEY_KIND kind,
                         P11PROV_KEY_SIZE *size);
 /* The size of a key that has its public part. */
 void p11prov_key_size_from(P11PROV_KEY_SIZE *size, const EVP_PKEY *pkey);
-/* Answers params when they ask only bits, security-bits and max-size:
+/* Answers params when they ask only bits, security-bits, max-size and
+ * security-category:
  * 1; 0 when some other parameter (or the size, still unknown) needs the
  * public part; -1 when a parameter cannot take its value. */
 int p11prov_key_size_params(const P11PROV_KEY *key, OSSL_PARAM params[]);

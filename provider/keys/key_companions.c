@@ -59,7 +59,8 @@ P11PROV_COMPANIONS *p11prov_companions_new(P11PROV_CTX *ctx,
 {
     P11PROV_COMPANIONS *c = OPENSSL_zalloc(sizeof(*c));
 
-    if (c == NULL || count > 3 || (c->lock = CRYPTO_THREAD_lock_new()) == NULL)
+    if (c == NULL || count > 3
+        || (c->lock = CRYPTO_THREAD_lock_new()) == NULL)
         goto fail;
     c->refs = 1;
     c->provctx = ctx;
@@ -89,9 +90,9 @@ int p11prov_companions_know(P11PROV_COMPANIONS *c,
                             CK_OBJECT_CLASS object_class,
                             CK_OBJECT_HANDLE handle)
 {
-    HANDLE_LIST *list = &c->known[object_class == CKO_PUBLIC_KEY
-                                      ? PUBLIC_KEYS
-                                      : CERTIFICATES];
+    HANDLE_LIST *list =
+        &c->known[object_class == CKO_PUBLIC_KEY ? PUBLIC_KEYS
+                                                 : CERTIFICATES];
 
     if (list->count == list->room) {
         CK_ULONG room = list->room ? 2 * list->room : 8;
@@ -198,7 +199,8 @@ static CK_RV read_once(P11PROV_COMPANIONS *c, int k)
         if (rv != CKR_OK)
             break;
         rv = read_class(c, session, k);
-        p11prov_session_return(c->token, session, !p11prov_session_broken(rv));
+        p11prov_session_return(c->token, session,
+                               !p11prov_session_broken(rv));
         if (rv == CKR_OK || !p11prov_session_broken(rv))
             break;
         for (size_t i = 0; i < c->found_count[k]; i++)
@@ -235,8 +237,8 @@ static EVP_PKEY *public_of(P11PROV_CTX *ctx, const P11PROV_KEY *key, int k,
     const CK_ATTRIBUTE *der;
 
     if (k == PUBLIC_KEYS)
-        return p11prov_public_from_attributes(ctx, key->kind, companion->attrs,
-                                              companion->count);
+        return p11prov_public_from_attributes(
+            ctx, key->kind, companion->attrs, companion->count);
     der = p11prov_attribute_find(companion->attrs, companion->count,
                                  CKA_VALUE);
     return der != NULL ? p11prov_public_from_certificate(

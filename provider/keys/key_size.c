@@ -15,6 +15,12 @@
 #include "core/context.h"
 #include "keys/key.h"
 
+/* OpenSSL 3.5 asks it of every key it loads (PQC's NIST categories);
+ * older headers do not name it. */
+#ifndef OSSL_PKEY_PARAM_SECURITY_CATEGORY
+#define OSSL_PKEY_PARAM_SECURITY_CATEGORY "security-category"
+#endif
+
 /* Filled once each, without a lock (fork-safe): a slot is claimed
  * (WRITING), written, then published (READY). A slot being written is
  * passed over; the reader computes the answer itself. */
@@ -112,7 +118,8 @@ int p11prov_key_size_of(P11PROV_CTX *ctx, P11PROV_KEY_KIND kind,
     int nid = NID_undef;
 
     if (kind == P11PROV_KEY_EC
-        && (group_name == NULL || (nid = OBJ_sn2nid(group_name)) == NID_undef))
+        && (group_name == NULL
+            || (nid = OBJ_sn2nid(group_name)) == NID_undef))
         return 0;
     if (kind != P11PROV_KEY_RSA && kind != P11PROV_KEY_RSA_PSS)
         modulus_bits = 0;
@@ -156,9 +163,19 @@ int p11prov_key_size_of(P11PROV_CTX *ctx, P11PROV_KEY_KIND kind,
 
 void p11prov_key_size_from(P11PROV_KEY_SIZE *size, const EVP_PKEY *pkey)
 {
+    int category = -1;
+    OSSL_PARAM params[] = {
+        OSSL_PARAM_int(OSSL_PKEY_PARAM_SECURITY_CATEGORY, &category),
+        OSSL_PARAM_END,
+    };
+
     /* bits last: readers take a size whose bits are set as complete */
     size->security_bits = EVP_PKEY_get_security_bits(pkey);
     size->max_size = EVP_PKEY_get_size(pkey);
+    size->security_category = EVP_PKEY_get_params(pkey, params)
+                                      && OSSL_PARAM_modified(params)
+                                  ? category
+                                  : -1;
     __atomic_store_n(&size->bits, EVP_PKEY_get_bits(pkey), __ATOMIC_RELEASE);
 }
 
@@ -174,6 +191,9 @@ int p11prov_key_size_params(const P11PROV_KEY *key, OSSL_PARAM params[])
             ok = OSSL_PARAM_set_int(p, key->size.security_bits);
         else if (strcmp(p->key, OSSL_PKEY_PARAM_MAX_SIZE) == 0)
             ok = OSSL_PARAM_set_int(p, key->size.max_size);
+        else if (strcmp(p->key, OSSL_PKEY_PARAM_SECURITY_CATEGORY) == 0
+                 && key->size.security_category >= 0)
+            ok = OSSL_PARAM_set_int(p, key->size.security_category);
         else
             return 0;
         if (!ok)

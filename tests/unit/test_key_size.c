@@ -19,6 +19,23 @@
 
 static P11PROV_CTX ctx; /* the default library context */
 
+/* Named from OpenSSL 3.5 on. */
+#define SECURITY_CATEGORY "security-category"
+
+/* OpenSSL's security category of the key, -1 when it has none. */
+static int security_category(EVP_PKEY *soft)
+{
+    int category = -1;
+    OSSL_PARAM params[] = {
+        OSSL_PARAM_int(SECURITY_CATEGORY, &category),
+        OSSL_PARAM_END,
+    };
+
+    if (!EVP_PKEY_get_params(soft, params) || !OSSL_PARAM_modified(params))
+        return -1;
+    return category;
+}
+
 /* The size the provider gives a token key of the kind and size, against
  * what OpenSSL reports of a software key of the same. */
 static void compare(const char *what, P11PROV_KEY_KIND kind,
@@ -35,21 +52,32 @@ static void compare(const char *what, P11PROV_KEY_KIND kind,
 
     memset(&key, 0, sizeof(key));
     key.kind = kind;
-    if (!CHECKF(p11prov_key_size_of(&ctx, kind, group, modulus_bits,
-                                    &key.size),
-                "%s: no size", what))
+    if (!CHECKF(
+            p11prov_key_size_of(&ctx, kind, group, modulus_bits, &key.size),
+            "%s: no size", what))
         return;
     CHECKF(key.size.bits == EVP_PKEY_get_bits(soft)
                && key.size.security_bits == EVP_PKEY_get_security_bits(soft)
                && key.size.max_size == EVP_PKEY_get_size(soft),
            "%s: %d %d %d, OpenSSL %d %d %d", what, key.size.bits,
-           key.size.security_bits, key.size.max_size,
-           EVP_PKEY_get_bits(soft), EVP_PKEY_get_security_bits(soft),
-           EVP_PKEY_get_size(soft));
-    CHECKF(p11prov_key_size_params(&key, params) == 1
-               && bits == key.size.bits && security == key.size.security_bits
+           key.size.security_bits, key.size.max_size, EVP_PKEY_get_bits(soft),
+           EVP_PKEY_get_security_bits(soft), EVP_PKEY_get_size(soft));
+    CHECKF(p11prov_key_size_params(&key, params) == 1 && bits == key.size.bits
+               && security == key.size.security_bits
                && max_size == key.size.max_size,
            "%s as parameters: %d %d %d", what, bits, security, max_size);
+    int category = -2;
+    OSSL_PARAM with_category[] = {
+        OSSL_PARAM_int(SECURITY_CATEGORY, &category),
+        OSSL_PARAM_END,
+    };
+    CHECKF(key.size.security_category == security_category(soft),
+           "%s: security category %d, OpenSSL %d", what,
+           key.size.security_category, security_category(soft));
+    /* Answered when this OpenSSL has it, else left to the public part. */
+    CHECKF(p11prov_key_size_params(&key, with_category)
+               == (key.size.security_category >= 0 ? 1 : 0),
+           "%s: security category as a parameter", what);
 }
 
 static void test_rsa(void)
@@ -85,9 +113,8 @@ static void test_rsa(void)
 static void test_ec(void)
 {
     static const char *const curves[] = {
-        "prime256v1",      "secp384r1",       "secp521r1",
-        "secp256k1",       "secp224r1",       "brainpoolP256r1",
-        "brainpoolP384r1", "brainpoolP512r1",
+        "prime256v1", "secp384r1",       "secp521r1",       "secp256k1",
+        "secp224r1",  "brainpoolP256r1", "brainpoolP384r1", "brainpoolP512r1",
     };
     P11PROV_KEY_SIZE size;
 
