@@ -101,10 +101,11 @@ static int key_kind(const CK_ATTRIBUTE *attrs, CK_ULONG count,
                                      group);
 }
 
-/* The key's size from what its object says: the modulus, or the curve.
- * An RSA key object without its modulus gets it with its public part. */
-static void key_size(P11PROV_KEY *key, const CK_ATTRIBUTE *attrs,
-                     CK_ULONG count)
+/* The key's profile from the size its object gives: the modulus, or the
+ * curve. An RSA key object without its modulus gets it with its public
+ * part. */
+static void key_profile(P11PROV_KEY *key, const CK_ATTRIBUTE *attrs,
+                        CK_ULONG count)
 {
     const CK_ATTRIBUTE *modulus = p11prov_attribute_find(attrs, count,
                                                          CKA_MODULUS);
@@ -113,9 +114,9 @@ static void key_size(P11PROV_KEY *key, const CK_ATTRIBUTE *attrs,
                                                   modulus->ulValueLen)
                            : 0;
 
-    if (!p11prov_key_size_of(key->provctx, key->kind, key->group_name,
-                             modulus_bits, &key->size))
-        memset(&key->size, 0, sizeof(key->size));
+    if (!p11prov_key_profile_of(key->provctx, key->kind, key->group_name,
+                                modulus_bits, &key->profile))
+        memset(&key->profile, 0, sizeof(key->profile));
 }
 
 static bool attribute_true(const CK_ATTRIBUTE *attrs, CK_ULONG count,
@@ -205,7 +206,7 @@ P11PROV_KEY *p11prov_key_from_token(P11PROV_CTX *ctx, P11PROV_TOKEN *token,
     key->object.handle = object;
     key->object.handle_generation = p11prov_module_generation(token->module);
     key->group_name = group;
-    key_size(key, attrs, KEY_ATTRIBUTES);
+    key_profile(key, attrs, KEY_ATTRIBUTES);
     take(CKA_ID, attrs, KEY_ATTRIBUTES, &key->object.id, &key->object.id_len);
     take(CKA_LABEL, attrs, KEY_ATTRIBUTES, &key->object.label,
          &key->object.label_len);
@@ -259,7 +260,7 @@ void p11prov_key_set_public(P11PROV_KEY *key, EVP_PKEY *pkey)
 {
     EVP_PKEY_free(key->soft);
     key->soft = pkey;
-    p11prov_key_size_from(&key->size, pkey);
+    p11prov_key_profile_from(&key->profile, pkey);
 }
 
 /* The public key object or certificate with the key's id, found alone:
@@ -321,8 +322,8 @@ EVP_PKEY *p11prov_key_public(const P11PROV_KEY *key)
         EVP_PKEY_free(pkey); /* another thread built it first */
         return expected;
     }
-    if (__atomic_load_n(&key->size.bits, __ATOMIC_ACQUIRE) <= 0)
-        p11prov_key_size_from(&mutable_key->size, pkey);
+    if (__atomic_load_n(&key->profile.bits, __ATOMIC_ACQUIRE) <= 0)
+        p11prov_key_profile_from(&mutable_key->profile, pkey);
     P11PROV_DEBUG(3, "built the public part of %s", key->object.uri);
     return pkey;
 }

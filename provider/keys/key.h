@@ -22,14 +22,21 @@ typedef enum p11prov_key_kind {
 
 typedef struct p11prov_companions P11PROV_COMPANIONS;
 
-/* What OpenSSL reports of a key's size (EVP_PKEY_get_bits,
- * _get_security_bits, _get_size, and from 3.5 _get_security_category). */
-typedef struct p11prov_key_size {
+/* What OpenSSL's key managers report of any key of a kind and size,
+ * which OpenSSL asks of every key it loads or signs with: bits, security
+ * bits, largest signature, from 3.5 the security category, and the
+ * default and mandatory digests. */
+#define P11PROV_DIGEST_NAME_MAX 32
+typedef struct p11prov_key_profile {
     int bits; /* modulus or group order bits; written last */
     int security_bits;
     int max_size;          /* largest signature or RSA block */
     int security_category; /* -1: this OpenSSL has none */
-} P11PROV_KEY_SIZE;
+    /* "" and false: the key manager does not answer */
+    char default_digest[P11PROV_DIGEST_NAME_MAX];
+    char mandatory_digest[P11PROV_DIGEST_NAME_MAX];
+    bool has_default_digest, has_mandatory_digest;
+} P11PROV_KEY_PROFILE;
 
 typedef struct p11prov_key {
     unsigned int magic; /* P11PROV_KEY_MAGIC: references are checked */
@@ -46,8 +53,8 @@ typedef struct p11prov_key {
     bool can_sign, can_decrypt, can_derive;
     CK_MECHANISM_TYPE *allowed; /* CKA_ALLOWED_MECHANISMS; NULL: any */
     CK_ULONG allowed_count;
-    P11PROV_KEY_SIZE size;  /* 0s until known */
-    const char *group_name; /* EC keys: the curve */
+    P11PROV_KEY_PROFILE profile; /* 0s until known */
+    const char *group_name;      /* EC keys: the curve */
     /* Where the twin comes from: the key object's own public attributes
      * as read (modulus and exponent, or EC parameters and point), else
      * the public key objects and certificates found with it. */
@@ -153,22 +160,22 @@ EVP_PKEY *p11prov_public_from_companion(P11PROV_CTX *ctx,
 /* Raises "no usable public key for URI"; returns 0. */
 int p11prov_key_no_public(P11PROV_CTX *ctx, const P11PROV_KEY *key);
 
-/* key_size.c: what OpenSSL asks of every key, without its public part.
+/* key_profile.c: what OpenSSL asks of every key, without its public part.
  * The bits of a big-endian modulus (leading zero bytes allowed). */
 int p11prov_modulus_bits(const unsigned char *modulus, CK_ULONG len);
-/* The size of a key of the kind and curve (EC) or modulus size (RSA), as
- * OpenSSL's key managers report it (asked once per size). 0 when unknown
- * (an unsupported curve). */
-int p11prov_key_size_of(P11PROV_CTX *ctx, P11PROV_KEY_KIND kind,
-                        const char *group_name, int modulus_bits,
-                        P11PROV_KEY_SIZE *size);
-/* The size of a key that has its public part. */
-void p11prov_key_size_from(P11PROV_KEY_SIZE *size, const EVP_PKEY *pkey);
-/* Answers params when they ask only bits, security-bits, max-size and
- * security-category:
- * 1; 0 when some other parameter (or the size, still unknown) needs the
- * public part; -1 when a parameter cannot take its value. */
-int p11prov_key_size_params(const P11PROV_KEY *key, OSSL_PARAM params[]);
+/* The profile of a key of the kind and curve (EC) or modulus size (RSA),
+ * as OpenSSL's key managers report it (asked once per size). 0 when
+ * unknown (an unsupported curve). */
+int p11prov_key_profile_of(P11PROV_CTX *ctx, P11PROV_KEY_KIND kind,
+                           const char *group_name, int modulus_bits,
+                           P11PROV_KEY_PROFILE *profile);
+/* The profile of a key that has its public part. */
+void p11prov_key_profile_from(P11PROV_KEY_PROFILE *profile,
+                              const EVP_PKEY *pkey);
+/* Answers params when they ask only what the profile holds: 1; 0 when
+ * some other parameter (or the profile, still unknown) needs the public
+ * part; -1 when a parameter cannot take its value. */
+int p11prov_key_profile_params(const P11PROV_KEY *key, OSSL_PARAM params[]);
 
 /* key_companions.c: the public key objects and certificates that a search
  * for keys selects (template tmpl, without a class, values copied), read

@@ -260,7 +260,7 @@ static int write_text(ENC_CTX *ectx, BIO *out, const P11PROV_KEY *key)
 
     return BIO_printf(out, "%s %s key on a PKCS#11 token (%d bit)\n",
                       p11prov_key_kind_name(key->kind),
-                      private ? "private" : "public", key->size.bits)
+                      private ? "private" : "public", key->profile.bits)
                > 0
            && BIO_printf(out, "URI: %s\n", key->object.uri) > 0
            && (!private

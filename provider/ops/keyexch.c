@@ -210,7 +210,7 @@ static int token_derive(ECDH_CTX *ctx, unsigned char *secret,
     CK_RV rv;
     P11PROV_OP_STATUS status = p11prov_token_operation(
         ctx->provctx, &key->object, P11PROV_TOKEN_DERIVE, &mechanism, NULL, 0,
-        secret, &len, (size_t)(key->size.bits + 7) / 8, &rv);
+        secret, &len, (size_t)(key->profile.bits + 7) / 8, &rv);
     if (status != P11PROV_OP_DONE)
         return p11prov_token_op_raise(ctx->provctx, P11PROV_TOKEN_DERIVE,
                                       status, CKM_ECDH1_DERIVE,
@@ -283,7 +283,7 @@ static int ecdh_derive(void *vctx, unsigned char *secret, size_t *secret_len,
     }
     if (secret == NULL) {
         *secret_len = ctx->x963kdf ? ctx->kdf_outlen
-                                   : (size_t)(ctx->key->size.bits + 7) / 8;
+                                   : (size_t)(ctx->key->profile.bits + 7) / 8;
         return 1;
     }
     ok = p11prov_key_on_token(ctx->key) ? token_derive(ctx, z, &z_len)

@@ -82,7 +82,7 @@ static void set_soft(P11PROV_KEY *key, EVP_PKEY *pkey, bool has_private)
     EVP_PKEY_free(key->soft);
     key->soft = pkey;
     key->soft_has_private = has_private;
-    p11prov_key_size_from(&key->size, pkey);
+    p11prov_key_profile_from(&key->profile, pkey);
 }
 
 /* The key's public part for a question OpenSSL asks in passing: a key
@@ -192,7 +192,7 @@ static int km_get_params(void *keydata, OSSL_PARAM params[])
     /* What OpenSSL asks of every key it loads, without building its
      * public part (a listing of thousands of keys needs none). */
     if (p11prov_key_on_token(key)) {
-        int answered = p11prov_key_size_params(key, params);
+        int answered = p11prov_key_profile_params(key, params);
         if (answered != 0)
             return answered > 0;
     }

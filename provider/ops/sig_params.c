@@ -21,7 +21,7 @@ static int bad_value(SIG_CTX *ctx, const char *name)
 int p11prov_sig_salt_length(const SIG_CTX *ctx)
 {
     return p11prov_pss_salt_length(ctx->saltlen, ctx->md,
-                                   ctx->key->size.bits);
+                                   ctx->key->profile.bits);
 }
 
 int p11prov_sig_set_ctx_params(void *vctx, const OSSL_PARAM params[])

@@ -121,7 +121,7 @@ static int rsa_pss_sign(SIG_CTX *ctx, const unsigned char *hash,
     unsigned char encoded[MAX_RAW_SIGNATURE];
     size_t encoded_len = p11prov_pss_encode(
         ctx->provctx->libctx, ctx->md, mgf1_md, hash, hash_len, salt_len,
-        key->size.bits, encoded, sizeof(encoded));
+        key->profile.bits, encoded, sizeof(encoded));
     if (encoded_len == 0) {
         P11PROV_RAISE(ctx->provctx, P11PROV_R_INTERNAL,
                       "PSS encoding for %s failed", key->object.uri);

@@ -103,7 +103,7 @@ static int sig_init(SIG_CTX *ctx, void *keydata, int operation,
      * runs in software on its public part. */
     bool on_token = operation == EVP_PKEY_OP_SIGN
                     && p11prov_key_on_token(ctx->key);
-    if ((!on_token || ctx->key->size.bits <= 0)
+    if ((!on_token || ctx->key->profile.bits <= 0)
         && p11prov_key_public(ctx->key) == NULL)
         return 0; /* raised */
     ctx->operation = operation;
@@ -158,8 +158,8 @@ static EVP_PKEY_CTX *software_ctx(SIG_CTX *ctx, bool sign)
 
 static size_t max_signature_size(const SIG_CTX *ctx)
 {
-    if (p11prov_key_on_token(ctx->key) && ctx->key->size.max_size > 0)
-        return (size_t)ctx->key->size.max_size;
+    if (p11prov_key_on_token(ctx->key) && ctx->key->profile.max_size > 0)
+        return (size_t)ctx->key->profile.max_size;
     return (size_t)EVP_PKEY_get_size(p11prov_key_public(ctx->key));
 }
 

@@ -1,9 +1,9 @@
-/* A token key's size, security strength and largest signature: what
- * OpenSSL asks of every key it loads (bits, security-bits, max-size),
- * answered without building the key's public part. OpenSSL's own key
- * managers compute them, once per kind and size (curve, modulus bits), on
- * a stand-in key of that size: their answers, whatever the version, and
- * never a formula of ours. */
+/* A token key's profile: what OpenSSL asks of every key it loads (bits,
+ * security bits, max size, security category) or signs with (default and
+ * mandatory digests), answered without building the key's public part.
+ * OpenSSL's own key managers answer, once per kind and size (curve,
+ * modulus bits), for a stand-in key of that size: their answers, whatever
+ * the version, never a formula of ours. */
 #include <string.h>
 
 #include <openssl/bn.h>
@@ -25,14 +25,14 @@
  * (WRITING), written, then published (READY). A slot being written is
  * passed over; the reader computes the answer itself. */
 enum { SLOT_EMPTY, SLOT_WRITING, SLOT_READY };
-typedef struct size_slot {
+typedef struct profile_slot {
     int state;
     P11PROV_KEY_KIND kind;
-    int nid, modulus_bits; /* what the size depends on */
-    P11PROV_KEY_SIZE size;
-} SIZE_SLOT;
-#define SIZE_SLOTS 32
-static SIZE_SLOT size_cache[SIZE_SLOTS];
+    int nid, modulus_bits; /* what the profile depends on */
+    P11PROV_KEY_PROFILE profile;
+} PROFILE_SLOT;
+#define PROFILE_SLOTS 32
+static PROFILE_SLOT profile_cache[PROFILE_SLOTS];
 
 int p11prov_modulus_bits(const unsigned char *modulus, CK_ULONG len)
 {
@@ -104,16 +104,16 @@ static EVP_PKEY *stand_in(P11PROV_CTX *ctx, P11PROV_KEY_KIND kind, int nid,
     return pkey;
 }
 
-static bool same_size(const SIZE_SLOT *slot, P11PROV_KEY_KIND kind, int nid,
-                      int modulus_bits)
+static bool same_profile(const PROFILE_SLOT *slot, P11PROV_KEY_KIND kind,
+                         int nid, int modulus_bits)
 {
     return slot->kind == kind && slot->nid == nid
            && slot->modulus_bits == modulus_bits;
 }
 
-int p11prov_key_size_of(P11PROV_CTX *ctx, P11PROV_KEY_KIND kind,
-                        const char *group_name, int modulus_bits,
-                        P11PROV_KEY_SIZE *size)
+int p11prov_key_profile_of(P11PROV_CTX *ctx, P11PROV_KEY_KIND kind,
+                           const char *group_name, int modulus_bits,
+                           P11PROV_KEY_PROFILE *profile)
 {
     int nid = NID_undef;
 
@@ -125,25 +125,26 @@ int p11prov_key_size_of(P11PROV_CTX *ctx, P11PROV_KEY_KIND kind,
         modulus_bits = 0;
     else if (modulus_bits <= 1)
         return 0;
-    for (size_t i = 0; i < SIZE_SLOTS; i++) {
-        SIZE_SLOT *slot = &size_cache[i];
+    for (size_t i = 0; i < PROFILE_SLOTS; i++) {
+        PROFILE_SLOT *slot = &profile_cache[i];
         int state = __atomic_load_n(&slot->state, __ATOMIC_ACQUIRE);
         if (state == SLOT_EMPTY)
             break;
-        if (state == SLOT_READY && same_size(slot, kind, nid, modulus_bits)) {
-            *size = slot->size;
+        if (state == SLOT_READY
+            && same_profile(slot, kind, nid, modulus_bits)) {
+            *profile = slot->profile;
             return 1;
         }
     }
     EVP_PKEY *pkey = stand_in(ctx, kind, nid, modulus_bits);
     if (pkey == NULL)
         return 0;
-    p11prov_key_size_from(size, pkey);
+    p11prov_key_profile_from(profile, pkey);
     EVP_PKEY_free(pkey);
-    if (size->bits <= 0 || size->max_size <= 0)
+    if (profile->bits <= 0 || profile->max_size <= 0)
         return 0;
-    for (size_t i = 0; i < SIZE_SLOTS; i++) {
-        SIZE_SLOT *slot = &size_cache[i];
+    for (size_t i = 0; i < PROFILE_SLOTS; i++) {
+        PROFILE_SLOT *slot = &profile_cache[i];
         int empty = SLOT_EMPTY;
         if (__atomic_compare_exchange_n(&slot->state, &empty, SLOT_WRITING,
                                         false, __ATOMIC_ACQUIRE,
@@ -151,53 +152,86 @@ int p11prov_key_size_of(P11PROV_CTX *ctx, P11PROV_KEY_KIND kind,
             slot->kind = kind;
             slot->nid = nid;
             slot->modulus_bits = modulus_bits;
-            slot->size = *size;
+            slot->profile = *profile;
             __atomic_store_n(&slot->state, SLOT_READY, __ATOMIC_RELEASE);
             break;
         }
-        if (empty == SLOT_READY && same_size(slot, kind, nid, modulus_bits))
+        if (empty == SLOT_READY
+            && same_profile(slot, kind, nid, modulus_bits))
             break; /* another thread's */
     }
     return 1;
 }
 
-void p11prov_key_size_from(P11PROV_KEY_SIZE *size, const EVP_PKEY *pkey)
+/* One parameter of pkey, when its key manager answers it. */
+static bool answered(const EVP_PKEY *pkey, OSSL_PARAM *param)
 {
-    int category = -1;
-    OSSL_PARAM params[] = {
-        OSSL_PARAM_int(OSSL_PKEY_PARAM_SECURITY_CATEGORY, &category),
-        OSSL_PARAM_END,
-    };
+    OSSL_PARAM params[2] = { *param, OSSL_PARAM_END };
 
-    /* bits last: readers take a size whose bits are set as complete */
-    size->security_bits = EVP_PKEY_get_security_bits(pkey);
-    size->max_size = EVP_PKEY_get_size(pkey);
-    size->security_category = EVP_PKEY_get_params(pkey, params)
-                                      && OSSL_PARAM_modified(params)
-                                  ? category
-                                  : -1;
-    __atomic_store_n(&size->bits, EVP_PKEY_get_bits(pkey), __ATOMIC_RELEASE);
+    if (!EVP_PKEY_get_params(pkey, params) || !OSSL_PARAM_modified(params))
+        return false;
+    *param = params[0];
+    return true;
 }
 
-int p11prov_key_size_params(const P11PROV_KEY *key, OSSL_PARAM params[])
+void p11prov_key_profile_from(P11PROV_KEY_PROFILE *profile,
+                              const EVP_PKEY *pkey)
 {
-    if (__atomic_load_n(&key->size.bits, __ATOMIC_ACQUIRE) <= 0)
+    int category = -1;
+    OSSL_PARAM p;
+
+    profile->security_bits = EVP_PKEY_get_security_bits(pkey);
+    profile->max_size = EVP_PKEY_get_size(pkey);
+    p = OSSL_PARAM_construct_int(OSSL_PKEY_PARAM_SECURITY_CATEGORY,
+                                 &category);
+    profile->security_category = answered(pkey, &p) ? category : -1;
+    p = OSSL_PARAM_construct_utf8_string(OSSL_PKEY_PARAM_DEFAULT_DIGEST,
+                                         profile->default_digest,
+                                         sizeof(profile->default_digest));
+    profile->has_default_digest = answered(pkey, &p);
+    p = OSSL_PARAM_construct_utf8_string(OSSL_PKEY_PARAM_MANDATORY_DIGEST,
+                                         profile->mandatory_digest,
+                                         sizeof(profile->mandatory_digest));
+    profile->has_mandatory_digest = answered(pkey, &p);
+    /* bits last: readers take a profile whose bits are set as complete */
+    __atomic_store_n(&profile->bits, EVP_PKEY_get_bits(pkey),
+                     __ATOMIC_RELEASE);
+}
+
+/* A digest name the profile holds, if the key manager gave one. */
+static int set_digest(OSSL_PARAM *p, bool has, const char *name)
+{
+    if (!has)
+        return 0;
+    return OSSL_PARAM_set_utf8_string(p, name) ? 1 : -1;
+}
+
+int p11prov_key_profile_params(const P11PROV_KEY *key, OSSL_PARAM params[])
+{
+    if (__atomic_load_n(&key->profile.bits, __ATOMIC_ACQUIRE) <= 0)
         return 0;
     for (OSSL_PARAM *p = params; p->key != NULL; p++) {
         int ok;
         if (strcmp(p->key, OSSL_PKEY_PARAM_BITS) == 0)
-            ok = OSSL_PARAM_set_int(p, key->size.bits);
+            ok = OSSL_PARAM_set_int(p, key->profile.bits) ? 1 : -1;
         else if (strcmp(p->key, OSSL_PKEY_PARAM_SECURITY_BITS) == 0)
-            ok = OSSL_PARAM_set_int(p, key->size.security_bits);
+            ok = OSSL_PARAM_set_int(p, key->profile.security_bits) ? 1 : -1;
         else if (strcmp(p->key, OSSL_PKEY_PARAM_MAX_SIZE) == 0)
-            ok = OSSL_PARAM_set_int(p, key->size.max_size);
+            ok = OSSL_PARAM_set_int(p, key->profile.max_size) ? 1 : -1;
         else if (strcmp(p->key, OSSL_PKEY_PARAM_SECURITY_CATEGORY) == 0
-                 && key->size.security_category >= 0)
-            ok = OSSL_PARAM_set_int(p, key->size.security_category);
+                 && key->profile.security_category >= 0)
+            ok = OSSL_PARAM_set_int(p, key->profile.security_category) ? 1
+                                                                       : -1;
+        else if (strcmp(p->key, OSSL_PKEY_PARAM_DEFAULT_DIGEST) == 0)
+            ok = set_digest(p, key->profile.has_default_digest,
+                            key->profile.default_digest);
+        else if (strcmp(p->key, OSSL_PKEY_PARAM_MANDATORY_DIGEST) == 0)
+            ok = set_digest(p, key->profile.has_mandatory_digest,
+                            key->profile.mandatory_digest);
         else
             return 0;
-        if (!ok)
-            return -1;
+        if (ok <= 0)
+            return ok;
     }
     return 1;
 }

@@ -1,9 +1,10 @@
 /*
- * keys/key_size.c: what the provider answers for a token key's bits,
- * security bits and largest signature before its public part is built
- * must be what OpenSSL's own key managers answer for the same key, or a
- * listed key would change size when its public part is read. Checked
- * against software keys of each kind and curve OpenSSL has here.
+ * keys/key_profile.c: what the provider answers for a token key's bits,
+ * security bits, largest signature, security category and digests before
+ * its public part is built must be what OpenSSL's own key managers answer
+ * for the same key, or a listed key would change when its public part is
+ * read. Checked against software keys of each kind and curve OpenSSL has
+ * here.
  */
 #include "core/context.h"
 #include "keys/key.h"
@@ -36,7 +37,30 @@ static int security_category(EVP_PKEY *soft)
     return category;
 }
 
-/* The size the provider gives a token key of the kind and size, against
+/* A digest parameter as the provider answers it (from the profile) and as
+ * OpenSSL's key manager does: both, the same name, or neither. */
+static void compare_digest(const char *what, const P11PROV_KEY *key,
+                           EVP_PKEY *soft, const char *param)
+{
+    char ours[64] = "", theirs[64] = "";
+    OSSL_PARAM p_ours[] = {
+        OSSL_PARAM_utf8_string(param, ours, sizeof(ours)),
+        OSSL_PARAM_END,
+    };
+    OSSL_PARAM p_theirs[] = {
+        OSSL_PARAM_utf8_string(param, theirs, sizeof(theirs)),
+        OSSL_PARAM_END,
+    };
+    bool openssl_answers = EVP_PKEY_get_params(soft, p_theirs)
+                           && OSSL_PARAM_modified(p_theirs);
+    int answered = p11prov_key_profile_params(key, p_ours);
+
+    CHECKF(answered == (openssl_answers ? 1 : 0) && strcmp(ours, theirs) == 0,
+           "%s: %s \"%s\" (%d), OpenSSL \"%s\" (%d)", what, param, ours,
+           answered, theirs, openssl_answers);
+}
+
+/* The profile the provider gives a token key of the kind and size, against
  * what OpenSSL reports of a software key of the same. */
 static void compare(const char *what, P11PROV_KEY_KIND kind,
                     const char *group, int modulus_bits, EVP_PKEY *soft)
@@ -52,32 +76,37 @@ static void compare(const char *what, P11PROV_KEY_KIND kind,
 
     memset(&key, 0, sizeof(key));
     key.kind = kind;
-    if (!CHECKF(
-            p11prov_key_size_of(&ctx, kind, group, modulus_bits, &key.size),
-            "%s: no size", what))
+    if (!CHECKF(p11prov_key_profile_of(&ctx, kind, group, modulus_bits,
+                                       &key.profile),
+                "%s: no size", what))
         return;
-    CHECKF(key.size.bits == EVP_PKEY_get_bits(soft)
-               && key.size.security_bits == EVP_PKEY_get_security_bits(soft)
-               && key.size.max_size == EVP_PKEY_get_size(soft),
-           "%s: %d %d %d, OpenSSL %d %d %d", what, key.size.bits,
-           key.size.security_bits, key.size.max_size, EVP_PKEY_get_bits(soft),
-           EVP_PKEY_get_security_bits(soft), EVP_PKEY_get_size(soft));
-    CHECKF(p11prov_key_size_params(&key, params) == 1 && bits == key.size.bits
-               && security == key.size.security_bits
-               && max_size == key.size.max_size,
+    CHECKF(key.profile.bits == EVP_PKEY_get_bits(soft)
+               && key.profile.security_bits
+                      == EVP_PKEY_get_security_bits(soft)
+               && key.profile.max_size == EVP_PKEY_get_size(soft),
+           "%s: %d %d %d, OpenSSL %d %d %d", what, key.profile.bits,
+           key.profile.security_bits, key.profile.max_size,
+           EVP_PKEY_get_bits(soft), EVP_PKEY_get_security_bits(soft),
+           EVP_PKEY_get_size(soft));
+    CHECKF(p11prov_key_profile_params(&key, params) == 1
+               && bits == key.profile.bits
+               && security == key.profile.security_bits
+               && max_size == key.profile.max_size,
            "%s as parameters: %d %d %d", what, bits, security, max_size);
     int category = -2;
     OSSL_PARAM with_category[] = {
         OSSL_PARAM_int(SECURITY_CATEGORY, &category),
         OSSL_PARAM_END,
     };
-    CHECKF(key.size.security_category == security_category(soft),
+    CHECKF(key.profile.security_category == security_category(soft),
            "%s: security category %d, OpenSSL %d", what,
-           key.size.security_category, security_category(soft));
+           key.profile.security_category, security_category(soft));
     /* Answered when this OpenSSL has it, else left to the public part. */
-    CHECKF(p11prov_key_size_params(&key, with_category)
-               == (key.size.security_category >= 0 ? 1 : 0),
+    CHECKF(p11prov_key_profile_params(&key, with_category)
+               == (key.profile.security_category >= 0 ? 1 : 0),
            "%s: security category as a parameter", what);
+    compare_digest(what, &key, soft, OSSL_PKEY_PARAM_DEFAULT_DIGEST);
+    compare_digest(what, &key, soft, OSSL_PKEY_PARAM_MANDATORY_DIGEST);
 }
 
 static void test_rsa(void)
@@ -116,7 +145,7 @@ static void test_ec(void)
         "prime256v1", "secp384r1",       "secp521r1",       "secp256k1",
         "secp224r1",  "brainpoolP256r1", "brainpoolP384r1", "brainpoolP512r1",
     };
-    P11PROV_KEY_SIZE size;
+    P11PROV_KEY_PROFILE size;
 
     for (size_t i = 0; i < sizeof(curves) / sizeof(curves[0]); i++) {
         EVP_PKEY *soft = EVP_PKEY_Q_keygen(NULL, NULL, "EC", curves[i]);
@@ -128,10 +157,10 @@ static void test_ec(void)
             compare(curves[i], P11PROV_KEY_EC, curves[i], 0, soft);
         EVP_PKEY_free(soft);
     }
-    CHECK(!p11prov_key_size_of(&ctx, P11PROV_KEY_EC, "no-such-curve", 0,
-                               &size));
-    CHECK(!p11prov_key_size_of(&ctx, P11PROV_KEY_EC, NULL, 0, &size));
-    CHECK(!p11prov_key_size_of(&ctx, P11PROV_KEY_RSA, NULL, 0, &size));
+    CHECK(!p11prov_key_profile_of(&ctx, P11PROV_KEY_EC, "no-such-curve", 0,
+                                  &size));
+    CHECK(!p11prov_key_profile_of(&ctx, P11PROV_KEY_EC, NULL, 0, &size));
+    CHECK(!p11prov_key_profile_of(&ctx, P11PROV_KEY_RSA, NULL, 0, &size));
 }
 
 static void test_edwards(void)
@@ -190,14 +219,15 @@ static void test_needs_public_part(void)
 
     memset(&key, 0, sizeof(key));
     key.kind = P11PROV_KEY_EC;
-    CHECK(p11prov_key_size_of(&ctx, P11PROV_KEY_EC, "prime256v1", 0,
-                              &key.size));
-    CHECK(p11prov_key_size_params(&key, with_group) == 0);
+    CHECK(p11prov_key_profile_of(&ctx, P11PROV_KEY_EC, "prime256v1", 0,
+                                 &key.profile));
+    CHECK(p11prov_key_profile_params(&key, with_group) == 0);
     key.kind = P11PROV_KEY_RSA; /* 512 bytes: not in one */
-    CHECK(p11prov_key_size_of(&ctx, P11PROV_KEY_RSA, NULL, 4096, &key.size));
-    CHECK(p11prov_key_size_params(&key, too_small) == -1);
-    memset(&key.size, 0, sizeof(key.size));
-    CHECK(p11prov_key_size_params(&key, bits_only) == 0);
+    CHECK(p11prov_key_profile_of(&ctx, P11PROV_KEY_RSA, NULL, 4096,
+                                 &key.profile));
+    CHECK(p11prov_key_profile_params(&key, too_small) == -1);
+    memset(&key.profile, 0, sizeof(key.profile));
+    CHECK(p11prov_key_profile_params(&key, bits_only) == 0);
 }
 
 int main(void)
@@ -207,5 +237,5 @@ int main(void)
     test_edwards();
     test_modulus_bits();
     test_needs_public_part();
-    return tu_finish("test_key_size");
+    return tu_finish("test_key_profile");
 }
