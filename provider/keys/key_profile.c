@@ -198,40 +198,54 @@ void p11prov_key_profile_from(P11PROV_KEY_PROFILE *profile,
                      __ATOMIC_RELEASE);
 }
 
-/* A digest name the profile holds, if the key manager gave one. */
-static int set_digest(OSSL_PARAM *p, bool has, const char *name)
+/* The parameters a profile answers. */
+static const char *const profile_names[] = {
+    OSSL_PKEY_PARAM_BITS,           OSSL_PKEY_PARAM_SECURITY_BITS,
+    OSSL_PKEY_PARAM_MAX_SIZE,       OSSL_PKEY_PARAM_SECURITY_CATEGORY,
+    OSSL_PKEY_PARAM_DEFAULT_DIGEST, OSSL_PKEY_PARAM_MANDATORY_DIGEST,
+};
+
+static bool profile_holds(const char *name)
 {
-    if (!has)
-        return 0;
-    return OSSL_PARAM_set_utf8_string(p, name) ? 1 : -1;
+    for (size_t i = 0; i < sizeof(profile_names) / sizeof(profile_names[0]);
+         i++)
+        if (strcmp(name, profile_names[i]) == 0)
+            return true;
+    return false;
+}
+
+/* The profile's answer to one parameter it holds, as the key manager gave
+ * it for the stand-in: one it left unanswered stays untouched here too.
+ * false when p cannot take the value. */
+static bool profile_param(const P11PROV_KEY_PROFILE *profile, OSSL_PARAM *p)
+{
+    if (strcmp(p->key, OSSL_PKEY_PARAM_BITS) == 0)
+        return OSSL_PARAM_set_int(p, profile->bits);
+    if (strcmp(p->key, OSSL_PKEY_PARAM_SECURITY_BITS) == 0)
+        return OSSL_PARAM_set_int(p, profile->security_bits);
+    if (strcmp(p->key, OSSL_PKEY_PARAM_MAX_SIZE) == 0)
+        return OSSL_PARAM_set_int(p, profile->max_size);
+    if (strcmp(p->key, OSSL_PKEY_PARAM_SECURITY_CATEGORY) == 0)
+        return profile->security_category < 0
+               || OSSL_PARAM_set_int(p, profile->security_category);
+    if (strcmp(p->key, OSSL_PKEY_PARAM_DEFAULT_DIGEST) == 0)
+        return !profile->has_default_digest
+               || OSSL_PARAM_set_utf8_string(p, profile->default_digest);
+    return !profile->has_mandatory_digest
+           || OSSL_PARAM_set_utf8_string(p, profile->mandatory_digest);
 }
 
 int p11prov_key_profile_params(const P11PROV_KEY *key, OSSL_PARAM params[])
 {
     if (__atomic_load_n(&key->profile.bits, __ATOMIC_ACQUIRE) <= 0)
         return 0;
-    for (OSSL_PARAM *p = params; p->key != NULL; p++) {
-        int ok;
-        if (strcmp(p->key, OSSL_PKEY_PARAM_BITS) == 0)
-            ok = OSSL_PARAM_set_int(p, key->profile.bits) ? 1 : -1;
-        else if (strcmp(p->key, OSSL_PKEY_PARAM_SECURITY_BITS) == 0)
-            ok = OSSL_PARAM_set_int(p, key->profile.security_bits) ? 1 : -1;
-        else if (strcmp(p->key, OSSL_PKEY_PARAM_MAX_SIZE) == 0)
-            ok = OSSL_PARAM_set_int(p, key->profile.max_size) ? 1 : -1;
-        else if (strcmp(p->key, OSSL_PKEY_PARAM_SECURITY_CATEGORY) == 0
-                 && key->profile.security_category >= 0)
-            ok = OSSL_PARAM_set_int(p, key->profile.security_category) ? 1
-                                                                       : -1;
-        else if (strcmp(p->key, OSSL_PKEY_PARAM_DEFAULT_DIGEST) == 0)
-            ok = set_digest(p, key->profile.has_default_digest,
-                            key->profile.default_digest);
-        else if (strcmp(p->key, OSSL_PKEY_PARAM_MANDATORY_DIGEST) == 0)
-            ok = set_digest(p, key->profile.has_mandatory_digest,
-                            key->profile.mandatory_digest);
-        else
+    /* All or nothing: a parameter the profile does not hold sends the
+     * whole request to the public part. */
+    for (const OSSL_PARAM *p = params; p->key != NULL; p++)
+        if (!profile_holds(p->key))
             return 0;
-        if (ok <= 0)
-            return ok;
-    }
+    for (OSSL_PARAM *p = params; p->key != NULL; p++)
+        if (!profile_param(&key->profile, p))
+            return -1;
     return 1;
 }
