@@ -242,6 +242,17 @@ static P11PROV_OP_STATUS run_with_recovery(RUN *run, size_t out_size,
             run->read_write = true;
         } else if (p11prov_session_broken(rv) && !reopened) {
             reopened = true;
+            /* A login lasts while the application has a session with the
+             * token: if that was the last one, it went with it, and the
+             * token now hides private objects (SoftHSM answers
+             * CKR_OBJECT_HANDLE_INVALID, not CKR_USER_NOT_LOGGED_IN).
+             * Logging in again costs a C_Login that the module answers
+             * CKR_USER_ALREADY_LOGGED_IN when the login stayed. */
+            if (p11prov_token_flags(run->token) & CKF_LOGIN_REQUIRED) {
+                __atomic_store_n(&run->token->logged_in_at, 0,
+                                 __ATOMIC_RELEASE);
+                run->stale = run->object != NULL;
+            }
         } else {
             *result = rv;
             return run->in_init ? P11PROV_OP_INIT_FAILED
