@@ -22,6 +22,7 @@ typedef struct p11prov_object {
     char *uri;                /* the object's URI, never with a PIN */
     bool always_authenticate; /* a login before every operation */
     CK_OBJECT_HANDLE copy;
+    unsigned int uses; /* before the copy: it is made on the second */
     int copy_state;
     unsigned int copy_generation, copy_epoch;
 } P11PROV_OBJECT;

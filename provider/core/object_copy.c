@@ -4,7 +4,8 @@
  * against its file on every use. A private key the token marks
  * CKA_COPYABLE is copied once per module initialisation (C_CopyObject
  * with CKA_TOKEN false) into a session the token record keeps open for
- * that purpose; operations then use the copy. Never for keys marked not
+ * that purpose, when it is used the second time: a command that signs
+ * once gains nothing from a copy. Operations then use the copy. Never for keys marked not
  * copyable, nor for keys that need a login per operation. A copy the
  * token refuses is not tried again until the module is re-initialised. */
 #include "core/object.h"
@@ -100,6 +101,8 @@ CK_OBJECT_HANDLE p11prov_object_copy_make(P11PROV_CTX *ctx,
         && __atomic_load_n(&object->copy_state, __ATOMIC_ACQUIRE)
                == COPY_REFUSED)
         return original;
+    if (__atomic_fetch_add(&object->uses, 1, __ATOMIC_RELAXED) == 0)
+        return original; /* the first use */
     pthread_mutex_lock(&token->lock);
     if (copy_current(object, generation)) {
         /* Another thread got here first, or the token said no. */

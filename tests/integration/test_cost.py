@@ -30,9 +30,10 @@ ATTRIBUTE_CALLS_PER_SHOWN_KEY = 2
 LISTING_SEARCHES = 1     # the private keys
 SHOWN_SEARCHES = 2       # and, once, the public key objects
 SIGN_SEARCHES = 1        # the objects with the label: key, public key, cert
-# The classes of the key and of its public key object, the key's batch,
-# CKA_COPYABLE for the session copy; the public key object is not read.
-SIGN_ATTRIBUTE_CALLS = 4
+# The classes of the key and of its public key object, the key's batch;
+# the public key object is not read, nor CKA_COPYABLE (a key is copied to
+# a session object on its second use, not for one signature).
+SIGN_ATTRIBUTE_CALLS = 3
 
 
 @pytest.fixture(scope="module")

@@ -1,6 +1,7 @@
 """What loading a key again and signing from many threads costs the token:
 the URI cache (no search for a URI loaded before), session-object copies
-of copyable keys (one C_CopyObject, then every signature uses the copy),
+of copyable keys (one C_CopyObject on the second use, then every
+signature uses the copy),
 and the bounded session pool (never more sessions than the token has;
 waiting, not failing, while ours are busy). Calls are counted with
 OpenSC's pkcs11-spy on SoftHSM and with the mock module's call log."""
@@ -55,6 +56,13 @@ def test_copyable_key_is_copied_once(request, tmp_path):
     counts = spied_loads(request, tmp_path, 10)
     assert counts.get("C_CopyObject") == 1, counts["summary"]
     assert counts["C_SignInit"] == 10, counts["summary"]
+
+
+def test_one_signature_makes_no_copy(request, tmp_path):
+    """A command signs once: the copy would cost more than it saves."""
+    counts = spied_loads(request, tmp_path, 1)
+    assert "C_CopyObject" not in counts, counts["summary"]
+    assert counts["C_SignInit"] == 1, counts["summary"]
 
 
 def test_copies_can_be_turned_off(request, tmp_path):
