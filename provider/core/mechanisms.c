@@ -36,36 +36,58 @@ void p11prov_mechanisms_free(P11PROV_TOKEN *t)
     }
 }
 
+/* No token has more; a larger count is a bad answer. */
+#define MAX_MECHANISMS 4096
+
+/* The module's list: a size call, then the list, asked again (a bounded
+ * number of times) when it grew between the two. NULL when memory ran
+ * out; a list of none when the module cannot say. */
+static struct p11prov_mechanisms *ask_mechanisms(P11PROV_TOKEN *token)
+{
+    P11PROV_MODULE *m = token->module;
+    struct p11prov_mechanisms *list = NULL;
+    CK_RV rv = CKR_FUNCTION_NOT_SUPPORTED;
+
+    for (int attempt = 0; attempt < 4; attempt++) {
+        CK_ULONG count = 0, got;
+
+        OPENSSL_free(list);
+        list = NULL;
+        if (m->fns->C_GetMechanismList != NULL)
+            P11PROV_CALL(rv, m, C_GetMechanismList, token->slot_id, NULL,
+                         &count);
+        if (rv != CKR_OK || count >= MAX_MECHANISMS)
+            count = 0; /* a bad answer: as if it listed nothing */
+        list = OPENSSL_zalloc(sizeof(*list) + count * sizeof(list->types[0]));
+        if (list == NULL || count == 0)
+            return list;
+        got = count;
+        P11PROV_CALL(rv, m, C_GetMechanismList, token->slot_id, list->types,
+                     &got);
+        if (rv == CKR_OK && got <= count) {
+            list->count = got;
+            return list;
+        }
+        if (rv != CKR_BUFFER_TOO_SMALL)
+            break;
+    }
+    if (list != NULL)
+        list->count = 0;
+    return list;
+}
+
 /* The token's mechanism list, read now under token->lock unless another
  * thread did. Never NULL unless memory ran out. */
 static struct p11prov_mechanisms *read_mechanisms(P11PROV_TOKEN *token)
 {
-    P11PROV_MODULE *m = token->module;
     struct p11prov_mechanisms *list;
-    CK_ULONG count = 0;
-    CK_RV rv = CKR_FUNCTION_NOT_SUPPORTED;
 
     pthread_mutex_lock(&token->lock);
     list = __atomic_load_n(&token->mechanisms, __ATOMIC_ACQUIRE);
-    if (list != NULL)
-        goto done;
-    if (m->fns->C_GetMechanismList != NULL)
-        P11PROV_CALL(rv, m, C_GetMechanismList, token->slot_id, NULL, &count);
-    if (rv != CKR_OK || count >= 4096)
-        count = 0; /* a bad answer: as if it listed nothing */
-    list = OPENSSL_zalloc(sizeof(*list) + count * sizeof(list->types[0]));
-    if (list == NULL)
-        goto done;
-    if (count > 0) {
-        CK_ULONG got = count;
-        P11PROV_CALL(rv, m, C_GetMechanismList, token->slot_id, list->types,
-                     &got);
-        list->count = rv == CKR_OK && got <= count ? got : 0;
-    }
-    /* Published even when empty: a token that cannot list its mechanisms
-     * is not asked again. */
-    __atomic_store_n(&token->mechanisms, list, __ATOMIC_RELEASE);
-done:
+    if (list == NULL && (list = ask_mechanisms(token)) != NULL)
+        /* Published even when empty: a token that cannot list its
+         * mechanisms is not asked again. */
+        __atomic_store_n(&token->mechanisms, list, __ATOMIC_RELEASE);
     pthread_mutex_unlock(&token->lock);
     return list;
 }

@@ -41,7 +41,9 @@ static CK_RV list_slots(P11PROV_MODULE *m, CK_SLOT_ID **slots,
             return CKR_OK;
         }
         if (rv != CKR_BUFFER_TOO_SMALL)
-            break; /* slots appeared between the calls: ask again */
+            break;
+        /* Slots appeared between the calls (a p11-kit server's clients
+         * come and go): ask again. */
     }
     OPENSSL_free(*slots);
     *slots = NULL;

@@ -339,3 +339,24 @@ def test_nth_call(run_, baselines, tmp_path):
     assert_ok(proc)
     check()
     assert calls == base, summary(base, calls)
+
+
+# ---- a list that grows between the size call and the fetch ----------------
+
+@pytest.mark.parametrize("name, function", [("sign-ec", "C_GetSlotList"),
+                                            ("derive-ec",
+                                             "C_GetMechanismList")])
+def test_list_grown_between_calls_is_asked_again(run_, baselines, tmp_path,
+                                                 name, function):
+    """The fetch answers CKR_BUFFER_TOO_SMALL, as when the list grew after
+    the size call (a p11-kit server's slots as clients come and go): the
+    provider asks again, size and fetch, and the operation succeeds."""
+    base = fault_free_calls(run_, baselines, name, tmp_path)
+    d = tmp_path / "faulted"
+    d.mkdir()
+    proc, calls, check = OPS[name].do(
+        run_, d, once=f"{function}:CKR_BUFFER_TOO_SMALL@2")
+    assert_ok(proc)
+    check()
+    assert calls[function] == base[function] + 2, summary(base, calls)
+
