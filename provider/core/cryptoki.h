@@ -10,6 +10,7 @@
 #include <p11-kit/pkcs11.h>
 
 #include "core/debug.h"
+#include "core/sigpipe.h"
 
 typedef struct p11prov_token P11PROV_TOKEN;
 
@@ -29,6 +30,9 @@ struct p11prov_module {
     unsigned int init_count;
     /* Serialises every call into modules that are not thread-safe. */
     bool serialize;
+    /* It opened a socket or pipe in C_Initialize (a client of a server):
+     * its calls hold SIGPIPE off (sigpipe.h). */
+    bool guard_sigpipe;
     /* tpm2-pkcs11: a forked child shares the parent's TPM connection (and,
      * without a resource manager, its loaded objects), and C_Initialize
      * there answers "already initialized": unusable in a child. */
@@ -55,9 +59,12 @@ static inline unsigned int p11prov_module_generation(const P11PROV_MODULE *m)
     return __atomic_load_n(&m->init_count, __ATOMIC_ACQUIRE);
 }
 
-/* Around each Cryptoki call, so non-thread-safe modules are serialised. */
+/* Around each Cryptoki call, so non-thread-safe modules are serialised,
+ * and a module's write to a dead socket cannot kill the process. */
 static inline void p11prov_module_enter(P11PROV_MODULE *module)
 {
+    if (module->guard_sigpipe)
+        p11prov_sigpipe_hold();
     for (;;) {
         /* Counted first, then checked: fork_prepare sets fork_pending
          * first, then waits for the count (both sequentially consistent),
@@ -78,6 +85,8 @@ static inline void p11prov_module_leave(P11PROV_MODULE *module)
     if (module->serialize)
         pthread_mutex_unlock(&module->call_lock);
     __atomic_sub_fetch(&module->calls_in_flight, 1, __ATOMIC_SEQ_CST);
+    if (module->guard_sigpipe)
+        p11prov_sigpipe_release();
 }
 
 /* One Cryptoki call through the module's function list, serialised when

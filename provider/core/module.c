@@ -67,6 +67,16 @@ static void register_fork_handlers(void)
     pthread_atfork(fork_prepare, fork_release, fork_child);
 }
 
+/* C_Finalize of a module we initialised (it may say goodbye to a server
+ * that is gone). */
+static void finalize_module(P11PROV_MODULE *m)
+{
+    p11prov_sigpipe_hold();
+    m->fns->C_Finalize(NULL);
+    p11prov_sigpipe_release();
+    m->finalized = true;
+}
+
 /* Runs at exit() before the modules' static destructors: they were
  * registered when a module was loaded, before this handler's latest
  * registration (atexit runs handlers in reverse order). OpenSSL's own cleanup, and with it our
@@ -80,8 +90,7 @@ static void finalize_modules_at_exit(void)
             || m->fork_generation != fork_generation)
             continue; /* not ours to finalise, or the parent's state */
         p11prov_tokens_forget(m);
-        m->fns->C_Finalize(NULL);
-        m->finalized = true;
+        finalize_module(m);
         P11PROV_DEBUG(1, "module %s finalized at exit", m->path);
     }
     pthread_mutex_unlock(&registry_lock);
@@ -192,7 +201,9 @@ static CK_RV call_initialize(P11PROV_MODULE *m)
     /* Modules that use libcrypto (SoftHSM looks for the rdrand engine)
      * leave their own errors behind; they are not the application's. */
     ERR_set_mark();
+    p11prov_sigpipe_hold(); /* a client module connects here */
     rv = m->fns->C_Initialize(&args);
+    p11prov_sigpipe_release();
     ERR_pop_to_mark();
     return rv;
 }
@@ -200,7 +211,9 @@ static CK_RV call_initialize(P11PROV_MODULE *m)
 /* C_Initialize + C_GetInfo; registry_lock held. */
 static int initialize_module(P11PROV_CTX *ctx, P11PROV_MODULE *m)
 {
+    int streams_before = p11prov_stream_fds();
     CK_RV rv = call_initialize(m);
+    int streams_after = p11prov_stream_fds();
 
     if (rv != CKR_OK && rv != CKR_CRYPTOKI_ALREADY_INITIALIZED) {
         P11PROV_RAISE_CKR(ctx, rv, "C_Initialize of PKCS#11 module", m->path);
@@ -212,15 +225,26 @@ static int initialize_module(P11PROV_CTX *ctx, P11PROV_MODULE *m)
     __atomic_add_fetch(&m->init_count, 1, __ATOMIC_RELEASE);
     m->fork_generation = fork_generation;
     registry_pid = getpid();
+    p11prov_sigpipe_hold();
     rv = m->fns->C_GetInfo(&m->info);
+    p11prov_sigpipe_release();
     if (rv != CKR_OK) {
         P11PROV_RAISE_CKR(ctx, rv, "C_GetInfo of PKCS#11 module", m->path);
         if (m->we_initialized)
-            m->fns->C_Finalize(NULL);
+            finalize_module(m);
         m->finalized = true;
         return 0;
     }
     m->serialize = module_needs_serializing(&m->info);
+    /* A socket or pipe the module opened talks to another process, which
+     * may go away; uncountable counts as one. */
+    m->guard_sigpipe = streams_before < 0 || streams_after < 0
+                       || streams_after > streams_before;
+    if (m->guard_sigpipe)
+        P11PROV_DEBUG(1,
+                      "module %s talks to another process: SIGPIPE held "
+                      "off in its calls",
+                      m->path);
     m->fork_unsafe = m->serialize;
     if (!m->exit_handler_registered) {
         /* Registered again after each module's dlopen and first
@@ -303,8 +327,7 @@ static void module_release(P11PROV_MODULE *m)
         && !process_exiting && registry_pid == getpid()
         && m->fork_generation == fork_generation) {
         p11prov_tokens_forget(m);
-        m->fns->C_Finalize(NULL);
-        m->finalized = true;
+        finalize_module(m);
         P11PROV_DEBUG(1, "module %s finalized: last user gone", m->path);
     }
     pthread_mutex_unlock(&registry_lock);

@@ -294,8 +294,15 @@ P11PROV_OP_STATUS p11prov_token_operation(
                       && __atomic_load_n(&object->token->derive_needs_rw,
                                          __ATOMIC_RELAXED),
     };
-    P11PROV_OP_STATUS status = run_with_recovery(&run, out_size, rv);
+    P11PROV_OP_STATUS status;
 
+    /* One SIGPIPE section for all the operation's calls (sigpipe.h). */
+    bool guard = object->token->module->guard_sigpipe;
+    if (guard)
+        p11prov_sigpipe_hold();
+    status = run_with_recovery(&run, out_size, rv);
+    if (guard)
+        p11prov_sigpipe_release();
     if (status == P11PROV_OP_DONE)
         *out_len = run.out_len;
     return status;

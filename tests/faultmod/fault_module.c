@@ -29,6 +29,12 @@
  *   P11FAULT_LOG=/path
  *       appends one line per call, the function's name ("C_Login"),
  *       forwarded or not, so tests can count calls.
+ *   P11FAULT_SIGPIPE=C_Sign
+ *       every call of that function first writes to a pipe whose reading
+ *       end is closed, as a client module writes to a server that is
+ *       gone: SIGPIPE in the calling thread (EPIPE when it is blocked or
+ *       ignored), then the call goes on. The pipe is made in
+ *       C_Initialize, as a client module opens its socket.
  * Anything malformed (an unknown function or CKR name, a bad N, no module,
  * a module that does not load) makes every C_Initialize answer
  * CKR_GENERAL_ERROR, with a line on stderr saying why.
@@ -48,6 +54,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <p11-kit/pkcs11.h>
 
@@ -384,6 +391,30 @@ static int read_config(void)
            && parse_rules("P11FAULT_ALWAYS", 1) && load_module();
 }
 
+/* P11FAULT_SIGPIPE's function and the writing end of its broken pipe. */
+static char sigpipe_function[64];
+static int broken_pipe = -1;
+
+static void open_broken_pipe(void)
+{
+    const char *name = getenv("P11FAULT_SIGPIPE");
+    int fds[2];
+
+    if (name == NULL || *name == '\0' || broken_pipe >= 0 || pipe(fds) != 0)
+        return;
+    snprintf(sigpipe_function, sizeof(sigpipe_function), "%s", name);
+    close(fds[0]);
+    broken_pipe = fds[1];
+}
+
+static void write_to_broken_pipe(const char *name)
+{
+    if (broken_pipe >= 0 && strcmp(name, sigpipe_function) == 0) {
+        ssize_t written = write(broken_pipe, "x", 1);
+        (void)written; /* -1, EPIPE: the point */
+    }
+}
+
 /* ---- a call ---------------------------------------------------------- */
 
 /* Logs a call of name and counts it for its rules. Returns 1 if the call
@@ -393,6 +424,7 @@ static int intercept(const char *name, CK_RV *rv)
 {
     int fired = 0;
 
+    write_to_broken_pipe(name);
     pthread_mutex_lock(&lock);
     if (log_path[0] != '\0') {
         FILE *f = fopen(log_path, "a");
@@ -513,6 +545,7 @@ static CK_RV fault_Initialize(CK_VOID_PTR args)
         configured = 1;
         config_ok = read_config();
     }
+    open_broken_pipe();
     pthread_mutex_unlock(&lock);
     if (!config_ok) {
         fprintf(stderr, "p11fault: malformed configuration (see above): "

@@ -27,7 +27,7 @@ import tokens
 from helpers import (SOFTHSM_MODULE, OpensslRunner, assert_no_crash,
                      assert_ok, describe, mock_calls, pkcs11_tool_objects,
                      run)
-from keyops import assert_hidden, data_file, provider_text, software
+from keyops import assert_hidden, data_file, provider_text, run_c, software
 from tokens import (EC_CERT_USAGE, RSA_CERT_USAGE, SIGN_DECRYPT, SIGN_DERIVE,
                     KeySpec, TokenSpec)
 
@@ -360,3 +360,33 @@ def test_list_grown_between_calls_is_asked_again(run_, baselines, tmp_path,
     check()
     assert calls[function] == base[function] + 2, summary(base, calls)
 
+
+# ---- a module writing to a server that is gone ----------------------------
+# P11FAULT_SIGPIPE=F: each call of F writes to a broken pipe (made in
+# C_Initialize, as a client module opens its socket). openssl itself
+# ignores SIGPIPE, so a C program that does not (key_reuse) signs.
+
+def test_broken_pipe_kills_a_program_that_does_not_guard(fault_token,
+                                                         fault_module):
+    """The fault is real: pkcs11-tool, which leaves SIGPIPE alone, dies."""
+    proc = run(["pkcs11-tool", "--module", fault_module, "-L"],
+               {**fault_token.token.env, "P11FAULT_MODULE": SOFTHSM_MODULE,
+                "P11FAULT_SIGPIPE": "C_GetSlotList"}, preload=False)
+    assert proc.returncode in (-13, 141), describe(proc)
+
+
+@pytest.mark.parametrize("function", [
+    "C_Initialize", "C_GetSlotList", "C_Login", "C_FindObjectsInit",
+    "C_GetAttributeValue", "C_SignInit", "C_Sign", "C_Finalize"])
+def test_sigpipe_never_kills_the_application(run_, fault_module, tmp_path,
+                                             function):
+    """Whatever call meets the dead socket, the application lives on (its
+    SIGPIPE left at the default, which kills) and every signature is
+    right."""
+    uri = run_.uri("fault-ec")
+    env = {**run_.token.env, "PKCS11PROV_MODULE": fault_module,
+           "P11FAULT_MODULE": SOFTHSM_MODULE, "P11FAULT_SIGPIPE": function}
+    proc = run_c("key_reuse", ["--loads", "3", uri], env, tmp_path)
+    assert_no_crash(proc)
+    assert proc.returncode == 0, describe(proc)
+    assert "signed: 3 failed: 0" in proc.stdout, describe(proc)
