@@ -33,6 +33,13 @@ struct p11prov_module {
     /* It opened a socket or pipe in C_Initialize (a client of a server):
      * its calls hold SIGPIPE off (sigpipe.h). */
     bool guard_sigpipe;
+    /* When p11prov_module_recover last re-initialised it (monotonic ns):
+     * once per interval, however many calls fail. */
+    long long recovered_at;
+    /* It lost its token, device or server (an answer said so, or its
+     * last re-initialisation failed): the next use re-initialises it,
+     * once per interval (p11prov_module_ready). */
+    bool down;
     /* tpm2-pkcs11: a forked child shares the parent's TPM connection (and,
      * without a resource manager, its loaded objects), and C_Initialize
      * there answers "already initialized": unusable in a child. */
@@ -61,10 +68,11 @@ static inline unsigned int p11prov_module_generation(const P11PROV_MODULE *m)
 
 /* Around each Cryptoki call, so non-thread-safe modules are serialised,
  * and a module's write to a dead socket cannot kill the process. */
-static inline void p11prov_module_enter(P11PROV_MODULE *module)
+static inline void p11prov_module_enter(P11PROV_MODULE *module,
+                                        P11PROV_SIGPIPE_GUARD *guard)
 {
     if (module->guard_sigpipe)
-        p11prov_sigpipe_hold();
+        p11prov_sigpipe_hold(guard);
     for (;;) {
         /* Counted first, then checked: fork_prepare sets fork_pending
          * first, then waits for the count (both sequentially consistent),
@@ -80,22 +88,53 @@ static inline void p11prov_module_enter(P11PROV_MODULE *module)
         pthread_mutex_lock(&module->call_lock);
 }
 
-static inline void p11prov_module_leave(P11PROV_MODULE *module)
+static inline void p11prov_module_leave(P11PROV_MODULE *module,
+                                        P11PROV_SIGPIPE_GUARD *guard)
 {
     if (module->serialize)
         pthread_mutex_unlock(&module->call_lock);
     __atomic_sub_fetch(&module->calls_in_flight, 1, __ATOMIC_SEQ_CST);
     if (module->guard_sigpipe)
-        p11prov_sigpipe_release();
+        p11prov_sigpipe_release(guard);
+}
+
+/* Whether the answer says the module lost its token, device or server:
+ * CKR_DEVICE_REMOVED, CKR_TOKEN_NOT_PRESENT, CKR_CRYPTOKI_NOT_INITIALIZED,
+ * CKR_SLOT_ID_INVALID, or CKR_DEVICE_ERROR from a module that talks to
+ * another process (p11-kit's client answers that when its server is
+ * gone). */
+static inline bool p11prov_module_lost(const P11PROV_MODULE *m, CK_RV rv)
+{
+    switch (rv) {
+    case CKR_DEVICE_REMOVED:
+    case CKR_TOKEN_NOT_PRESENT:
+    case CKR_CRYPTOKI_NOT_INITIALIZED:
+    case CKR_SLOT_ID_INVALID: /* the slot went, with its token */
+        return true;
+    case CKR_DEVICE_ERROR:
+        return m->guard_sigpipe;
+    default:
+        return false;
+    }
+}
+
+/* Marks the module for re-initialisation before its next use when rv
+ * says it lost its token, device or server; returns rv. */
+static inline CK_RV p11prov_module_note(P11PROV_MODULE *m, CK_RV rv)
+{
+    if (p11prov_module_lost(m, rv))
+        __atomic_store_n(&m->down, true, __ATOMIC_RELEASE);
+    return rv;
 }
 
 /* One Cryptoki call through the module's function list, serialised when
  * the module needs it and traced at debug level 3. */
 #define P11PROV_CALL(rv, m, fn, ...)                                         \
     do {                                                                     \
-        p11prov_module_enter(m);                                             \
+        P11PROV_SIGPIPE_GUARD sigpipe_guard_;                                \
+        p11prov_module_enter(m, &sigpipe_guard_);                            \
         (rv) = (m)->fns->fn(__VA_ARGS__);                                    \
-        p11prov_module_leave(m);                                             \
+        p11prov_module_leave(m, &sigpipe_guard_);                            \
         P11PROV_DEBUG(3, "%s -> 0x%lx", #fn, (unsigned long)(rv));           \
     } while (0)
 

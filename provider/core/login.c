@@ -184,6 +184,7 @@ static int login_locked(P11PROV_CTX *ctx, P11PROV_TOKEN *token,
     }
     rv = refresh_token_info(token);
     if (rv != CKR_OK) {
+        p11prov_module_note(token->module, rv);
         P11PROV_RAISE_CKR(ctx, rv, "C_GetTokenInfo before login", token_uri);
         goto done;
     }

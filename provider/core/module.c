@@ -7,11 +7,13 @@
 #include <sched.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <openssl/crypto.h>
 #include <openssl/err.h>
 
+#include "core/errors.h"
 #include "core/pkcs11_v3.h"
 #include "core/tokens.h"
 
@@ -71,9 +73,11 @@ static void register_fork_handlers(void)
  * that is gone). */
 static void finalize_module(P11PROV_MODULE *m)
 {
-    p11prov_sigpipe_hold();
+    P11PROV_SIGPIPE_GUARD guard;
+
+    p11prov_sigpipe_hold(&guard);
     m->fns->C_Finalize(NULL);
-    p11prov_sigpipe_release();
+    p11prov_sigpipe_release(&guard);
     m->finalized = true;
 }
 
@@ -201,9 +205,10 @@ static CK_RV call_initialize(P11PROV_MODULE *m)
     /* Modules that use libcrypto (SoftHSM looks for the rdrand engine)
      * leave their own errors behind; they are not the application's. */
     ERR_set_mark();
-    p11prov_sigpipe_hold(); /* a client module connects here */
+    P11PROV_SIGPIPE_GUARD guard;
+    p11prov_sigpipe_hold(&guard); /* a client module connects here */
     rv = m->fns->C_Initialize(&args);
-    p11prov_sigpipe_release();
+    p11prov_sigpipe_release(&guard);
     ERR_pop_to_mark();
     return rv;
 }
@@ -225,9 +230,10 @@ static int initialize_module(P11PROV_CTX *ctx, P11PROV_MODULE *m)
     __atomic_add_fetch(&m->init_count, 1, __ATOMIC_RELEASE);
     m->fork_generation = fork_generation;
     registry_pid = getpid();
-    p11prov_sigpipe_hold();
+    P11PROV_SIGPIPE_GUARD guard;
+    p11prov_sigpipe_hold(&guard);
     rv = m->fns->C_GetInfo(&m->info);
-    p11prov_sigpipe_release();
+    p11prov_sigpipe_release(&guard);
     if (rv != CKR_OK) {
         P11PROV_RAISE_CKR(ctx, rv, "C_GetInfo of PKCS#11 module", m->path);
         if (m->we_initialized)
@@ -333,6 +339,75 @@ static void module_release(P11PROV_MODULE *m)
     pthread_mutex_unlock(&registry_lock);
 }
 
+static long long monotonic_ns(void)
+{
+    struct timespec now;
+
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (long long)now.tv_sec * 1000000000LL + now.tv_nsec;
+}
+
+CK_RV p11prov_module_recover(P11PROV_MODULE *m, unsigned int seen_generation)
+{
+    long long now = monotonic_ns();
+    CK_RV rv;
+
+    pthread_mutex_lock(&registry_lock);
+    if (p11prov_module_generation(m) != seen_generation) {
+        pthread_mutex_unlock(&registry_lock); /* another thread did it */
+        return CKR_OK;
+    }
+    /* Not ours to finalise (someone else in the process initialised it),
+     * or the process is going. */
+    if (!m->we_initialized || process_exiting || registry_pid != getpid()
+        || m->fork_generation != fork_generation) {
+        pthread_mutex_unlock(&registry_lock);
+        return CKR_DEVICE_ERROR;
+    }
+    if (m->recovered_at != 0
+        && now - m->recovered_at < P11PROV_RECOVERY_INTERVAL_MS * 1000000LL) {
+        pthread_mutex_unlock(&registry_lock);
+        return CKR_DEVICE_ERROR;
+    }
+    m->recovered_at = now;
+    p11prov_tokens_forget(m);
+    /* No call in progress while the module is finalised: new ones wait
+     * on fork_lock, as around fork(). */
+    pthread_mutex_lock(&m->fork_lock);
+    __atomic_store_n(&m->fork_pending, 1, __ATOMIC_SEQ_CST);
+    while (__atomic_load_n(&m->calls_in_flight, __ATOMIC_SEQ_CST) > 0)
+        sched_yield();
+    P11PROV_SIGPIPE_GUARD guard;
+    p11prov_sigpipe_hold(&guard);
+    (void)m->fns->C_Finalize(NULL);
+    p11prov_sigpipe_release(&guard);
+    rv = call_initialize(m);
+    /* Whatever the answer, the old sessions, logins and handles are
+     * gone; a module that did not come back answers
+     * CKR_CRYPTOKI_NOT_INITIALIZED and is tried again next interval. */
+    __atomic_add_fetch(&m->init_count, 1, __ATOMIC_RELEASE);
+    __atomic_store_n(&m->fork_pending, 0, __ATOMIC_SEQ_CST);
+    pthread_mutex_unlock(&m->fork_lock);
+    __atomic_store_n(&m->down,
+                     rv != CKR_OK && rv != CKR_CRYPTOKI_ALREADY_INITIALIZED,
+                     __ATOMIC_RELEASE);
+    if (rv == CKR_OK)
+        p11prov_tokens_relocate(m);
+    pthread_mutex_unlock(&registry_lock);
+    char ckr[P11PROV_CKR_NAME_MAX];
+    P11PROV_DEBUG(1, "module %s re-initialized after losing its token: %s",
+                  m->path, p11prov_ckr_name(rv, ckr));
+    (void)ckr;
+    return rv == CKR_CRYPTOKI_ALREADY_INITIALIZED ? CKR_OK : rv;
+}
+
+bool p11prov_module_ready(P11PROV_MODULE *m)
+{
+    if (!__atomic_load_n(&m->down, __ATOMIC_ACQUIRE))
+        return true;
+    return p11prov_module_recover(m, p11prov_module_generation(m)) == CKR_OK;
+}
+
 bool p11prov_process_exiting(void)
 {
     return __atomic_load_n(&process_exiting, __ATOMIC_ACQUIRE);
@@ -426,6 +501,10 @@ P11PROV_MODULE *p11prov_module_for_uri(P11PROV_CTX *ctx, const p11uri *uri)
                       "cannot re-initialize %s after fork", m->path);
         return NULL;
     }
+    /* A module that lost its server is started again before it is used
+     * (its calls then answer what the server does). */
+    if (m != NULL)
+        (void)p11prov_module_ready(m);
     return m;
 }
 

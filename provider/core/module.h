@@ -25,6 +25,21 @@ void p11prov_modules_release(P11PROV_CTX *ctx);
  * C_Initialize failure with an error raised (ctx may be NULL: no error). */
 CK_RV p11prov_module_check_fork(P11PROV_CTX *ctx, P11PROV_MODULE *module);
 
+/* Re-initialises a module we initialised that lost its token, device or
+ * server, unless another thread did since `seen_generation` (CKR_OK):
+ * new calls wait while the calls in progress end, then C_Finalize and
+ * C_Initialize. Sessions, logins and handles of the old generation are
+ * gone; tokens are found again in their slots. At most once per
+ * P11PROV_RECOVERY_INTERVAL_MS: within it, the answer is
+ * CKR_DEVICE_ERROR at once. Returns C_Initialize's answer. */
+#define P11PROV_RECOVERY_INTERVAL_MS 500
+CK_RV p11prov_module_recover(P11PROV_MODULE *module,
+                             unsigned int seen_generation);
+
+/* false when the module is down (its re-initialisation failed) and a new
+ * attempt, once the interval has passed, failed too. Cheap when up. */
+bool p11prov_module_ready(P11PROV_MODULE *module);
+
 /* Whether exit() has begun: modules may have run their destructors, so
  * no more calls into them (SoftHSM crashes). */
 bool p11prov_process_exiting(void);

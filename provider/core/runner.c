@@ -11,6 +11,7 @@
 #include "core/debug.h"
 #include "core/login.h"
 #include "core/mechanisms.h"
+#include "core/module.h"
 #include "core/sessions.h"
 
 /* One operation: what to run, and where its result goes. */
@@ -208,16 +209,39 @@ static bool login_if_needed(RUN *run)
 static P11PROV_OP_STATUS run_with_recovery(RUN *run, size_t out_size,
                                            CK_RV *result)
 {
-    bool found_again = false, relogged = false, reopened = false;
+    bool found_again = false, relogged = false, reopened = false,
+         restarted = false;
     CK_RV rv = CKR_OK;
 
     *result = CKR_GENERAL_ERROR;
+    if (!p11prov_module_ready(run->token->module)) {
+        *result = CKR_DEVICE_ERROR; /* its server still gone */
+        return P11PROV_OP_INIT_FAILED;
+    }
     if (!login_if_needed(run))
         return P11PROV_OP_RAISED;
     for (;;) {
+        unsigned int generation = p11prov_module_generation(
+            run->token->module);
         rv = attempt(run, (CK_ULONG)out_size);
         if (rv == CKR_OK)
             break;
+        if (p11prov_module_lost(run->token->module, rv) && !restarted) {
+            /* The server, device or token went away: the module is
+             * started again (at most once per interval), then the login,
+             * a session and the key's handle are had again. */
+            restarted = true;
+            if (p11prov_module_recover(run->token->module, generation)
+                != CKR_OK) {
+                *result = rv;
+                return run->in_init ? P11PROV_OP_INIT_FAILED
+                                    : P11PROV_OP_CALL_FAILED;
+            }
+            run->stale = run->object != NULL;
+            if (!login_if_needed(run))
+                return P11PROV_OP_RAISED;
+            continue;
+        }
         if ((rv == CKR_OBJECT_HANDLE_INVALID || rv == CKR_KEY_HANDLE_INVALID)
             && run->object != NULL && !found_again) {
             run->stale = found_again = true;
@@ -296,13 +320,7 @@ P11PROV_OP_STATUS p11prov_token_operation(
     };
     P11PROV_OP_STATUS status;
 
-    /* One SIGPIPE section for all the operation's calls (sigpipe.h). */
-    bool guard = object->token->module->guard_sigpipe;
-    if (guard)
-        p11prov_sigpipe_hold();
     status = run_with_recovery(&run, out_size, rv);
-    if (guard)
-        p11prov_sigpipe_release();
     if (status == P11PROV_OP_DONE)
         *out_len = run.out_len;
     return status;

@@ -110,19 +110,35 @@ static CK_RV borrow(P11PROV_CTX *ctx, P11PROV_TOKEN *token, CK_FLAGS flags,
     CK_RV rv = p11prov_module_check_fork(ctx, token->module);
     struct timespec deadline = { 0, 0 };
 
+    bool recovered = false;
+
     if (rv != CKR_OK)
         return rv;
+    if (!p11prov_module_ready(token->module))
+        return CKR_DEVICE_ERROR; /* its server still gone */
     for (;;) {
         unsigned int seen = __atomic_load_n(&token->sessions_released,
                                             __ATOMIC_SEQ_CST);
         if (!(flags & CKF_RW_SESSION) && take_idle_session(token, session))
             return CKR_OK;
         if (p11prov_session_reserve(token)) {
+            unsigned int generation = p11prov_module_generation(
+                token->module);
             P11PROV_CALL(rv, token->module, C_OpenSession, token->slot_id,
                          CKF_SERIAL_SESSION | flags, NULL, NULL, session);
             if (rv == CKR_OK)
                 return CKR_OK;
             p11prov_session_unreserve(token); /* the reservation */
+            /* The server, device or token went away: the module is
+             * started again (at most once per interval) and asked once
+             * more. */
+            if (!recovered && p11prov_module_lost(token->module, rv)) {
+                recovered = true;
+                if (p11prov_module_recover(token->module, generation)
+                    == CKR_OK)
+                    continue;
+                return rv;
+            }
             /* Waiting helps only when sessions of ours will come back. */
             if (rv != CKR_SESSION_COUNT
                 || __atomic_load_n(&token->sessions_open, __ATOMIC_ACQUIRE)

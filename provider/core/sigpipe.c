@@ -10,40 +10,33 @@
 #include <time.h>
 #include <unistd.h>
 
-static __thread unsigned int depth;
-static __thread sigset_t saved_mask;
-/* Whether this section blocked SIGPIPE: not when the application's
- * thread had it blocked already (its own pending SIGPIPE stays its). */
-static __thread bool blocked_here;
-
-void p11prov_sigpipe_hold(void)
+void p11prov_sigpipe_hold(P11PROV_SIGPIPE_GUARD *guard)
 {
     sigset_t pipe_only;
 
-    if (depth++ > 0)
-        return;
     sigemptyset(&pipe_only);
     sigaddset(&pipe_only, SIGPIPE);
-    blocked_here = pthread_sigmask(SIG_BLOCK, &pipe_only, &saved_mask) == 0
-                   && !sigismember(&saved_mask, SIGPIPE);
+    guard->blocked_here = pthread_sigmask(SIG_BLOCK, &pipe_only,
+                                          &guard->saved_mask)
+                              == 0
+                          && !sigismember(&guard->saved_mask, SIGPIPE);
 }
 
-void p11prov_sigpipe_release(void)
+void p11prov_sigpipe_release(P11PROV_SIGPIPE_GUARD *guard)
 {
     static const struct timespec no_wait = { 0, 0 };
+    int saved_errno = errno;
     sigset_t pipe_only;
 
-    int saved_errno = errno;
-
-    if (depth == 0 || --depth > 0 || !blocked_here)
+    if (!guard->blocked_here)
         return;
     sigemptyset(&pipe_only);
     sigaddset(&pipe_only, SIGPIPE);
-    /* A write in the section to a closed socket left it pending for this
+    /* A write in the call to a closed socket left it pending for this
      * thread: taken here, never delivered. */
     while (sigtimedwait(&pipe_only, NULL, &no_wait) == SIGPIPE)
         ;
-    (void)pthread_sigmask(SIG_SETMASK, &saved_mask, NULL);
+    (void)pthread_sigmask(SIG_SETMASK, &guard->saved_mask, NULL);
     errno = saved_errno;
 }
 

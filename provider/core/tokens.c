@@ -138,6 +138,7 @@ int p11prov_tokens_find(P11PROV_CTX *ctx, P11PROV_MODULE *m,
     }
     rv = list_slots(m, &slots, &slot_count);
     if (rv != CKR_OK) {
+        p11prov_module_note(m, rv);
         P11PROV_RAISE_CKR(ctx, rv, "C_GetSlotList of module", m->path);
         return 0;
     }
@@ -240,6 +241,47 @@ void p11prov_tokens_forget(P11PROV_MODULE *m)
         __atomic_store_n(&t->sessions_open, 0, __ATOMIC_RELEASE);
     }
     pthread_mutex_unlock(&m->tokens_lock);
+}
+
+static bool same_token(const CK_TOKEN_INFO *a, const CK_TOKEN_INFO *b)
+{
+    return memcmp(a->label, b->label, sizeof(a->label)) == 0
+           && memcmp(a->manufacturerID, b->manufacturerID,
+                     sizeof(a->manufacturerID))
+                  == 0
+           && memcmp(a->model, b->model, sizeof(a->model)) == 0
+           && memcmp(a->serialNumber, b->serialNumber,
+                     sizeof(a->serialNumber))
+                  == 0;
+}
+
+void p11prov_tokens_relocate(P11PROV_MODULE *m)
+{
+    CK_SLOT_ID *slots;
+    CK_ULONG count;
+    CK_RV rv;
+
+    if (list_slots(m, &slots, &count) != CKR_OK)
+        return;
+    for (CK_ULONG i = 0; i < count; i++) {
+        CK_TOKEN_INFO info;
+
+        P11PROV_CALL(rv, m, C_GetTokenInfo, slots[i], &info);
+        if (rv != CKR_OK)
+            continue;
+        pthread_mutex_lock(&m->tokens_lock);
+        for (P11PROV_TOKEN *t = m->tokens; t != NULL; t = t->next)
+            if (same_token(&t->token_info, &info)
+                && __atomic_load_n(&t->slot_id, __ATOMIC_ACQUIRE)
+                       != slots[i]) {
+                P11PROV_DEBUG(1, "token \"%.*s\" now in slot %lu",
+                              padded_length(info.label, sizeof(info.label)),
+                              (const char *)info.label, slots[i]);
+                __atomic_store_n(&t->slot_id, slots[i], __ATOMIC_RELEASE);
+            }
+        pthread_mutex_unlock(&m->tokens_lock);
+    }
+    OPENSSL_free(slots);
 }
 
 void p11prov_tokens_lock_all(P11PROV_MODULE *m)

@@ -117,6 +117,13 @@ char *p11prov_object_uri(const P11PROV_TOKEN *token,
  * be used or closed there). */
 void p11prov_tokens_forget(P11PROV_MODULE *m);
 
+/* After the module was initialised again (a p11-kit server that restarted
+ * numbers its slots anew): each token record takes the slot where the
+ * same token (label, manufacturer, model, serial) now is. A record whose
+ * token is not there keeps its old slot id, which the module answers with
+ * CKR_SLOT_ID_INVALID until the token is back. */
+void p11prov_tokens_relocate(P11PROV_MODULE *m);
+
 /* Frees the module's token records (only when pkcs11prov.so is unloaded). */
 void p11prov_tokens_free(P11PROV_MODULE *m);
 

@@ -341,6 +341,42 @@ def test_nth_call(run_, baselines, tmp_path):
     assert calls == base, summary(base, calls)
 
 
+# ---- a module that lost its device, token or server ------------------------
+
+@pytest.mark.parametrize("fault", ["CKR_DEVICE_REMOVED",
+                                   "CKR_TOKEN_NOT_PRESENT"])
+def test_lost_device_restarts_the_module(run_, baselines, tmp_path, fault):
+    """The module is finalised and initialised again, the token logged in
+    to again with the PIN it had, the key found again, and the signature
+    made once more: right."""
+    base = fault_free_calls(run_, baselines, "sign-ec", tmp_path)
+    d = tmp_path / "faulted"
+    d.mkdir()
+    proc, calls, check = sign(run_, d, "fault-ec", once=f"C_Sign:{fault}")
+    assert_ok(proc)
+    check()
+    why = summary(base, calls) + "\n" + describe(proc)
+    for call in ("C_Initialize", "C_Finalize", "C_Login", "C_Sign",
+                 "C_FindObjectsInit"):
+        assert calls[call] == base[call] + 1, why
+
+
+def test_device_that_stays_lost_is_restarted_once(run_, baselines,
+                                                  tmp_path):
+    """A device gone for good: one re-initialisation (then one per
+    interval, however many calls fail), and a clean failure."""
+    base = fault_free_calls(run_, baselines, "sign-ec", tmp_path)
+    d = tmp_path / "faulted"
+    d.mkdir()
+    proc, calls, _ = sign(run_, d, "fault-ec",
+                          always="C_Sign:CKR_DEVICE_REMOVED")
+    assert_no_crash(proc)
+    assert proc.returncode != 0, describe(proc)
+    assert "CKR_DEVICE_REMOVED" in provider_text(proc), describe(proc)
+    assert calls["C_Initialize"] == base["C_Initialize"] + 1, \
+        summary(base, calls)
+
+
 # ---- a list that grows between the size call and the fetch ----------------
 
 @pytest.mark.parametrize("name, function", [("sign-ec", "C_GetSlotList"),
@@ -371,7 +407,7 @@ def test_broken_pipe_kills_a_program_that_does_not_guard(fault_token,
     """The fault is real: pkcs11-tool, which leaves SIGPIPE alone, dies."""
     proc = run(["pkcs11-tool", "--module", fault_module, "-L"],
                {**fault_token.token.env, "P11FAULT_MODULE": SOFTHSM_MODULE,
-                "P11FAULT_SIGPIPE": "C_GetSlotList"}, preload=False)
+                "P11FAULT_SIGPIPE": "C_GetSlotList"}, leak_check=False)
     assert proc.returncode in (-13, 141), describe(proc)
 
 

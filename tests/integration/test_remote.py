@@ -1,0 +1,172 @@
+"""Keys served over p11-kit's RPC: a SoftHSM token exported by
+`p11-kit server` on a unix socket in a temporary directory, and
+pkcs11prov using p11-kit's client module (p11-kit-client.so, found
+through P11_KIT_SERVER_ADDRESS), as containers or hosts reaching one key
+server do.
+
+The server runs in a process group of its own (it forks a p11-kit-remote
+per client) and is stopped, or killed to play a restart, by group.
+"""
+import os
+import re
+import signal
+import subprocess
+import time
+
+import pytest
+
+from helpers import (SOFTHSM_MODULE, assert_ok, child_env, describe, run,
+                     write_openssl_cnf)
+from keyops import c_program, data_file, software
+from tokens import softhsm_token
+
+SERVED_LABEL = "p11prov-served"
+SERVED_PIN = "Srv3dPin31"
+KEY_LABEL = "served-ec"
+P11KIT_CLIENT = os.path.join(
+    subprocess.run(["pkg-config", "--variable=p11_module_path", "p11-kit-1"],
+                   capture_output=True, text=True, check=True).stdout.strip(),
+    "p11-kit-client.so")
+
+
+class P11KitServer:
+    """`p11-kit server` exporting one token on a socket; start, kill (the
+    whole group, as a service manager stops it) and start again."""
+
+    def __init__(self, directory, token_env):
+        self.socket = directory / "p11kit.sock"
+        self.log = directory / "p11kit-server.log"
+        self.env = token_env
+        self.proc = None
+
+    @property
+    def address(self):
+        return f"unix:path={self.socket}"
+
+    def start(self):
+        if self.socket.exists():
+            self.socket.unlink()
+        with open(self.log, "a") as log:
+            self.proc = subprocess.Popen(
+                ["p11-kit", "server", "-f", "-n", str(self.socket),
+                 "--provider", SOFTHSM_MODULE,
+                 f"pkcs11:token={SERVED_LABEL}"],
+                env=child_env(self.env, preload=False),
+                stdout=subprocess.DEVNULL, stderr=log,
+                start_new_session=True)
+        deadline = time.monotonic() + 10
+        while not self.socket.exists():
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("p11-kit server did not start: "
+                                   + self.log.read_text())
+            time.sleep(0.02)
+
+    def kill(self):
+        if self.proc is None:
+            return
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        self.proc.wait(timeout=10)
+        self.proc = None
+
+
+
+@pytest.fixture(scope="module")
+def served_token(tmp_path_factory):
+    """A SoftHSM token of its own with one EC P-256 key pair."""
+    directory = tmp_path_factory.mktemp("served")
+    env, slot = softhsm_token(directory, SERVED_LABEL, SERVED_PIN)
+    proc = run(["/usr/bin/python3", os.path.join(os.path.dirname(__file__),
+                                                 "tokens.py"),
+                "keypair", SOFTHSM_MODULE, str(slot), SERVED_PIN,
+                "EC:prime256v1", KEY_LABEL, "5e", "--usage-sign"], env,
+               preload=False)
+    assert proc.returncode == 0, describe(proc)
+    return env
+
+
+@pytest.fixture
+def server(served_token, tmp_path):
+    srv = P11KitServer(tmp_path, served_token)
+    srv.start()
+    yield srv
+    srv.kill()
+
+
+def client_env(srv):
+    return {"P11_KIT_SERVER_ADDRESS": srv.address,
+            "PKCS11PROV_MODULE": P11KIT_CLIENT}
+
+
+def key_uri():
+    return (f"pkcs11:token={SERVED_LABEL};object={KEY_LABEL};type=private"
+            f"?pin-value={SERVED_PIN}")
+
+
+def sign_loop(srv, directory, seconds, threads=1):
+    """Starts sign_loop (the key loaded once, signatures verified in
+    software) against the server; returns (Popen, directory). Its output
+    goes to files: a pipe nobody reads while the test waits would fill
+    with error lines and stop the program."""
+    conf = write_openssl_cnf(directory)
+    with open(directory / "out", "w") as out, \
+            open(directory / "err", "w") as err:
+        proc = subprocess.Popen(
+            [str(c_program("sign_loop")), "--seconds", str(seconds),
+             "--threads", str(threads), key_uri()],
+            env=child_env({"OPENSSL_CONF": conf, **client_env(srv)}),
+            stdout=out, stderr=err, start_new_session=True)
+    return proc, directory
+
+
+def loop_result(started, timeout):
+    """(exit status, {second: (ok, failed)}, its output) of sign_loop."""
+    proc, directory = started
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    out = (directory / "out").read_text()
+    err = (directory / "err").read_text(errors="replace")
+    seconds = {int(s): (int(ok), int(failed)) for s, ok, failed in
+               re.findall(r"^second (\d+): ok (\d+) failed (\d+)$", out,
+                          re.M)}
+    return proc.returncode, seconds, f"{out}\n--- stderr:\n{err[-4000:]}"
+
+
+def test_sign_through_the_server(server, tmp_path):
+    data, sig, pub = data_file(tmp_path), tmp_path / "sig", tmp_path / "pub"
+    conf = write_openssl_cnf(tmp_path)
+    env = {"OPENSSL_CONF": conf, **client_env(server)}
+    assert_ok(run(["openssl", "pkey", "-in", key_uri(), "-pubout", "-out",
+                   pub], env))
+    assert_ok(run(["openssl", "dgst", "-sha256", "-sign", key_uri(), "-out",
+                   sig, data], env))
+    software(tmp_path, "dgst", "-sha256", "-verify", pub, "-signature", sig,
+             data, what="verifying the signature made through the server")
+
+
+def test_server_restarts_while_a_client_signs(server, tmp_path):
+    """Killed and started again twice during an 11-second run: the client
+    is neither killed (SIGPIPE) nor left broken; it signs again within
+    about a second each time, and in each of the last 3 seconds."""
+    started = time.monotonic()
+    proc = sign_loop(server, tmp_path, 11, threads=2)
+    try:
+        for at, action in ((3, server.kill), (4, server.start),
+                           (6, server.kill), (7, server.start)):
+            time.sleep(max(0.0, started + at - time.monotonic()))
+            action()
+    finally:
+        status, seconds, text = loop_result(proc, timeout=90)
+    assert status == 0, text
+    assert sorted(seconds) == list(range(11)), text
+    assert seconds[0][0] > 0, text
+    for second in (8, 9, 10):
+        assert seconds[second][0] > 0, (f"nothing signed in second "
+                                        f"{second}\n{text}")
+    # Back within about a second of each restart (at 4 s and 7 s).
+    assert seconds[5][0] > 0 and seconds[8][0] > 0, text
