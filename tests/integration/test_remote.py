@@ -15,14 +15,15 @@ import time
 
 import pytest
 
-from helpers import (SOFTHSM_MODULE, assert_ok, child_env, describe, run,
-                     write_openssl_cnf)
+from helpers import (SOFTHSM_MODULE, assert_fails_cleanly, assert_ok,
+                     child_env, describe, run, write_openssl_cnf)
 from keyops import c_program, data_file, software
 from tokens import softhsm_token
 
 SERVED_LABEL = "p11prov-served"
 SERVED_PIN = "Srv3dPin31"
 KEY_LABEL = "served-ec"
+ECDH_LABEL = "served-ecdh"
 P11KIT_CLIENT = os.path.join(
     subprocess.run(["pkg-config", "--variable=p11_module_path", "p11-kit-1"],
                    capture_output=True, text=True, check=True).stdout.strip(),
@@ -78,12 +79,14 @@ def served_token(tmp_path_factory):
     """A SoftHSM token of its own with one EC P-256 key pair."""
     directory = tmp_path_factory.mktemp("served")
     env, slot = softhsm_token(directory, SERVED_LABEL, SERVED_PIN)
-    proc = run(["/usr/bin/python3", os.path.join(os.path.dirname(__file__),
-                                                 "tokens.py"),
-                "keypair", SOFTHSM_MODULE, str(slot), SERVED_PIN,
-                "EC:prime256v1", KEY_LABEL, "5e", "--usage-sign"], env,
-               preload=False)
-    assert proc.returncode == 0, describe(proc)
+    for label, key_id, usage in ((KEY_LABEL, "5e", "--usage-sign"),
+                                 (ECDH_LABEL, "5f", "--usage-derive")):
+        proc = run(["/usr/bin/python3",
+                    os.path.join(os.path.dirname(__file__), "tokens.py"),
+                    "keypair", SOFTHSM_MODULE, str(slot), SERVED_PIN,
+                    "EC:prime256v1", label, key_id, usage], env,
+                   preload=False)
+        assert proc.returncode == 0, describe(proc)
     return env
 
 
@@ -100,9 +103,15 @@ def client_env(srv):
             "PKCS11PROV_MODULE": P11KIT_CLIENT}
 
 
-def key_uri():
-    return (f"pkcs11:token={SERVED_LABEL};object={KEY_LABEL};type=private"
+def key_uri(label=KEY_LABEL):
+    return (f"pkcs11:token={SERVED_LABEL};object={label};type=private"
             f"?pin-value={SERVED_PIN}")
+
+
+def p11kit_version():
+    out = subprocess.run(["pkg-config", "--modversion", "p11-kit-1"],
+                         capture_output=True, text=True, check=True).stdout
+    return tuple(int(x) for x in out.strip().split(".")[:2])
 
 
 def sign_loop(srv, directory, seconds, threads=1):
@@ -170,3 +179,30 @@ def test_server_restarts_while_a_client_signs(server, tmp_path):
                                         f"{second}\n{text}")
     # Back within about a second of each restart (at 4 s and 7 s).
     assert seconds[5][0] > 0 and seconds[8][0] > 0, text
+
+
+def test_ecdh_through_the_server(server, tmp_path):
+    """p11-kit 0.24's RPC cannot carry CKM_ECDH1_DERIVE's parameters and
+    leaves the mechanism out of the served list: a clear error naming it.
+    From 0.25 (Debian 13) the secret is derived, and is the one software
+    derives on the peer's side."""
+    conf = write_openssl_cnf(tmp_path)
+    env = {"OPENSSL_CONF": conf, **client_env(server)}
+    peer_key, peer_pub = tmp_path / "peer.key", tmp_path / "peer.pub"
+    token_pub, out = tmp_path / "token.pub", tmp_path / "token.bin"
+    software(tmp_path, "genpkey", "-algorithm", "EC", "-pkeyopt",
+             "ec_paramgen_curve:P-256", "-out", peer_key)
+    software(tmp_path, "pkey", "-in", peer_key, "-pubout", "-out", peer_pub)
+    assert_ok(run(["openssl", "pkey", "-in", key_uri(ECDH_LABEL), "-pubout",
+                   "-out", token_pub], env))
+    proc = run(["openssl", "pkeyutl", "-derive", "-inkey",
+                key_uri(ECDH_LABEL), "-peerkey", peer_pub, "-out", out], env)
+    if p11kit_version() < (0, 25):
+        assert_fails_cleanly(proc, "CKM_ECDH1_DERIVE", SERVED_LABEL)
+        return
+    assert_ok(proc)
+    want = tmp_path / "software.bin"
+    software(tmp_path, "pkeyutl", "-derive", "-inkey", peer_key, "-peerkey",
+             token_pub, "-out", want, what="the peer's side")
+    assert out.read_bytes() == want.read_bytes(), (
+        "the served token's ECDH secret differs from the software one")
