@@ -8,6 +8,7 @@
 # Environment: BENCH_SECONDS (per measurement, default 1), BENCH_RUNS
 # (default 3), BENCH_CASES (default: every case), BENCH_TPM=0 (skip the
 # TPM), BENCH_TPM_SECONDS (default 0.5: the TPM does ~300 signatures/s),
+# BENCH_SERVED=0 (skip the token served by p11-kit server),
 # BENCH_SCALING=0 (skip the token-size table), BENCH_SCALING_SIZES
 # (default "10 100 1000"; add 5000 for the largest, ~2 min more).
 set -euo pipefail
@@ -43,7 +44,12 @@ so_pin=12345678
 
 work=$(mktemp -d /tmp/pkcs11prov-bench.XXXXXX)
 swtpm_pid_file=$work/tpm/swtpm.pid
+p11kit_server_pid=
 cleanup() {
+  # p11-kit server and the p11-kit-remote it forked: its process group.
+  if [[ -n $p11kit_server_pid ]]; then
+    kill -- "-$p11kit_server_pid" 2> /dev/null || true
+  fi
   # swtpm by its PID, after checking that the PID is still swtpm's.
   if [[ -f $swtpm_pid_file ]]; then
     local pid
@@ -137,6 +143,27 @@ say "== SoftHSM $(softhsm2-util --version), token objects, ${seconds}s per measu
 # shellcheck disable=SC2086 # $cases: a list
 bench_token "$softhsm" bench "$seconds" 1,2,4 nothing $cases
 
+# ---- the SoftHSM token served by p11-kit server -------------------------------
+# Provider and raw Cryptoki both through p11-kit-client.so over a unix
+# socket (BENCH_SERVED=0 skips it), on the SoftHSM token's P-256 key.
+p11kit_client=$(pkg-config --variable=p11_module_path p11-kit-1)/p11-kit-client.so
+if [[ ${BENCH_SERVED:-1} != 0 && " $cases " == *" ecdsa-p256 "* ]]; then
+  socket=$work/p11kit.sock
+  setsid p11-kit server -f -n "$socket" --provider "$softhsm" \
+    "pkcs11:token=bench" > "$work/p11kit.log" 2>&1 &
+  p11kit_server_pid=$!
+  for _ in $(seq 100); do [[ -S $socket ]] && break; sleep 0.05; done
+  say
+  say "== SoftHSM served by p11-kit server $(pkg-config --modversion p11-kit-1) (p11-kit-client.so over a unix socket), ${seconds}s per measurement"
+  P11_KIT_SERVER_ADDRESS=unix:path=$socket "$bench" \
+    --provider-dir "$provider_dir" --module "$p11kit_client" --pin "$pin" \
+    --uri "pkcs11:token=bench;object=p256;id=%01;type=private" \
+    --case ecdsa-p256 --seconds "$seconds" --runs "$runs" --threads 1,2 |
+    tee -a "$out"
+  kill -- "-$p11kit_server_pid"
+  p11kit_server_pid=
+fi
+
 # ---- null token ---------------------------------------------------------------
 say
 say "== null token (tests/nulltoken: answers at once; overhead = (1/provider - 1/raw) x threads), ${seconds}s per measurement"
@@ -218,6 +245,7 @@ tee -a "$out" < "$loads"
 echo
 echo "== targets (medians)"
 targets=$(cat <<'AWK'
+/^== SoftHSM served/ { section = "served"; next }
 /^== SoftHSM/ { section = "softhsm"; next }
 /^== null token/ { section = "null"; next }
 /^== tpm2-pkcs11/ { section = "tpm"; next }
@@ -238,6 +266,10 @@ section == "softhsm" {
   if ($1 ~ /^ecdsa/ && $2 == 2) { scaling = scaling " " $1 "=" $8; if ($8 + 0 < 1.8) scale_missed = 1 }
 }
 section == "null" && $2 == 1 { overhead = $11 }
+section == "served" {
+  served = served " " $2 "thr=" $7
+  if ($7 + 0 < 0.95) served_missed = 1
+}
 section == "load" && $1 != "null-token" {
   loads = loads " " $1 "/" $2 "=" $7 "x," $8 "ms"
   if ($7 + 0 > 1.5) cold_missed = 1
@@ -246,6 +278,7 @@ section == "load" && $1 != "null-token" {
 function verdict(missed) { return missed ? "MISSED" : "met" }
 END {
   if (rows) printf "provider >= 0.97 x raw on SoftHSM, every case and thread count: worst %s (%s) -> %s%s\n", worst, worst_at, verdict(missed_ratio != ""), missed_ratio == "" ? "" : ":" missed_ratio
+  if (served != "") printf "provider >= 0.95 x raw on the token served by p11-kit server:%s -> %s\n", served, verdict(served_missed)
   if (overhead != "") printf "null-token overhead <= 2 us/signature (1 thread): %s us -> %s\n", overhead, verdict(overhead + 0 > 2)
   if (loads != "") printf "cold load <= 1.5 x raw baseline, warm load <= 0.3 ms (token/key=cold/raw,warm):%s -> cold %s, warm %s\n", loads, verdict(cold_missed), verdict(warm_missed)
   if (scaling != "") printf "2 threads >= 1.8 x 1 thread, provider, SoftHSM ECDSA:%s -> %s\n", scaling, verdict(scale_missed)
