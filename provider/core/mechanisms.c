@@ -58,7 +58,11 @@ static struct p11prov_mechanisms *ask_mechanisms(P11PROV_TOKEN *token)
                          &count);
         if (rv != CKR_OK || count >= MAX_MECHANISMS)
             count = 0; /* a bad answer: as if it listed nothing */
-        list = OPENSSL_zalloc(sizeof(*list) + count * sizeof(list->types[0]));
+        /* One element more than the module asked for: p11-kit's RPC
+         * client, purging the mechanisms it cannot carry, reads one past
+         * the end of the list it fills (memmove of count - i from i + 1). */
+        list = OPENSSL_zalloc(sizeof(*list)
+                              + (count + 1) * sizeof(list->types[0]));
         if (list == NULL || count == 0)
             return list;
         got = count;
