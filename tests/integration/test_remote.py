@@ -9,14 +9,17 @@ per client) and is stopped, or killed to play a restart, by group.
 """
 import os
 import re
+import shutil
 import signal
 import subprocess
+import tempfile
 import time
+from pathlib import Path
 
 import pytest
 
-from helpers import (SOFTHSM_MODULE, assert_fails_cleanly, assert_ok,
-                     child_env, describe, run, write_openssl_cnf)
+from helpers import (PROVIDER_DIR, SOFTHSM_MODULE, assert_fails_cleanly,
+                     assert_ok, child_env, describe, run, write_openssl_cnf)
 from keyops import c_program, data_file, software
 from tokens import softhsm_token
 
@@ -206,3 +209,53 @@ def test_ecdh_through_the_server(server, tmp_path):
              token_pub, "-out", want, what="the peer's side")
     assert out.read_bytes() == want.read_bytes(), (
         "the served token's ECDH secret differs from the software one")
+
+
+def test_zero_configuration_through_the_proxy(served_token, tmp_path):
+    """No pkcs11prov setting: the default module (p11-kit's proxy) loads
+    the served token from a p11-kit module configuration with `remote:
+    unix:path=...`. The configuration is a private one, in a home of the
+    test's own: p11-kit reads no user configuration as root, so the
+    client runs as nobody (the socket opened to it)."""
+    public = Path(tempfile.mkdtemp(prefix="pkcs11prov-zeroconf-", dir="/tmp"))
+    try:
+        public.chmod(0o755)
+        srv = P11KitServer(public, served_token)
+        srv.start()
+        try:
+            srv.socket.chmod(0o666)
+            modules = public / "home" / ".config" / "pkcs11" / "modules"
+            modules.mkdir(parents=True)
+            (modules / "served.module").write_text(
+                f"remote: unix:path={srv.socket}\n")
+            for d in (public / "home", modules.parent.parent, modules.parent,
+                      modules):
+                d.chmod(0o755)
+            out = public / "out"
+            out.mkdir(mode=0o777)
+            out.chmod(0o777)
+            data = public / "data"
+            data.write_text("signed with zero configuration\n")
+            as_client = ([] if os.geteuid() != 0 else
+                         ["setpriv", "--reuid=nobody", "--regid=nogroup",
+                          "--clear-groups"])
+            proc = run([*as_client, "openssl", "dgst", "-sha256",
+                        "-provider-path", PROVIDER_DIR, "-provider",
+                        "pkcs11prov", "-provider", "default", "-sign",
+                        key_uri(), "-out", out / "sig", data],
+                       {"HOME": public / "home", "OPENSSL_CONF": "/dev/null",
+                        "PKCS11PROV_MODULE": None, "SOFTHSM2_CONF": None})
+            assert_ok(proc)
+            pub = tmp_path / "pub.pem"
+            assert_ok(run(["openssl", "pkey", "-in", key_uri(), "-pubout",
+                           "-out", pub],
+                          {"OPENSSL_CONF": write_openssl_cnf(tmp_path),
+                           **client_env(srv)}))
+            software(tmp_path, "dgst", "-sha256", "-verify", pub,
+                     "-signature", out / "sig", data,
+                     what="verifying the signature made with zero "
+                     "configuration")
+        finally:
+            srv.kill()
+    finally:
+        shutil.rmtree(public, ignore_errors=True)
