@@ -375,8 +375,22 @@ CK_RV p11prov_module_recover(P11PROV_MODULE *m, unsigned int seen_generation)
      * on fork_lock, as around fork(). */
     pthread_mutex_lock(&m->fork_lock);
     __atomic_store_n(&m->fork_pending, 1, __ATOMIC_SEQ_CST);
-    while (__atomic_load_n(&m->calls_in_flight, __ATOMIC_SEQ_CST) > 0)
+    /* Calls to a dead server end at once; one to a server that hangs
+     * may not: after P11PROV_RECOVERY_DRAIN_MS, no re-initialisation
+     * this interval (finalising under a call would be worse). */
+    while (__atomic_load_n(&m->calls_in_flight, __ATOMIC_SEQ_CST) > 0) {
+        if (monotonic_ns() - now > P11PROV_RECOVERY_DRAIN_MS * 1000000LL) {
+            __atomic_store_n(&m->fork_pending, 0, __ATOMIC_SEQ_CST);
+            pthread_mutex_unlock(&m->fork_lock);
+            pthread_mutex_unlock(&registry_lock);
+            P11PROV_DEBUG(1,
+                          "module %s not re-initialized: calls still "
+                          "in progress",
+                          m->path);
+            return CKR_DEVICE_ERROR;
+        }
         sched_yield();
+    }
     P11PROV_SIGPIPE_GUARD guard;
     p11prov_sigpipe_hold(&guard);
     (void)m->fns->C_Finalize(NULL);

@@ -33,6 +33,9 @@ CK_RV p11prov_module_check_fork(P11PROV_CTX *ctx, P11PROV_MODULE *module);
  * P11PROV_RECOVERY_INTERVAL_MS: within it, the answer is
  * CKR_DEVICE_ERROR at once. Returns C_Initialize's answer. */
 #define P11PROV_RECOVERY_INTERVAL_MS 500
+/* How long it waits for the calls in progress to end before giving up
+ * (a server that hangs rather than dies). */
+#define P11PROV_RECOVERY_DRAIN_MS 2000
 CK_RV p11prov_module_recover(P11PROV_MODULE *module,
                              unsigned int seen_generation);
 
