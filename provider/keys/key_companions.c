@@ -112,6 +112,16 @@ void p11prov_companions_all_known(P11PROV_COMPANIONS *c)
     c->all_known = true;
 }
 
+/* Drops what was read of class k (a failed or stale read). */
+static void forget_class(P11PROV_COMPANIONS *c, int k)
+{
+    for (size_t i = 0; i < c->found_count[k]; i++)
+        p11prov_attributes_free(c->found[k][i].attrs, c->found[k][i].count);
+    OPENSSL_free(c->found[k]);
+    c->found[k] = NULL;
+    c->found_count[k] = 0;
+}
+
 P11PROV_COMPANIONS *p11prov_companions_ref(P11PROV_COMPANIONS *c)
 {
     __atomic_add_fetch(&c->refs, 1, __ATOMIC_RELAXED);
@@ -127,10 +137,7 @@ void p11prov_companions_unref(P11PROV_COMPANIONS *c)
             OPENSSL_free(c->tmpl[i].pValue);
     for (int k = 0; k < COMPANION_CLASSES; k++) {
         OPENSSL_free(c->known[k].handles);
-        for (size_t i = 0; i < c->found_count[k]; i++)
-            p11prov_attributes_free(c->found[k][i].attrs,
-                                    c->found[k][i].count);
-        OPENSSL_free(c->found[k]);
+        forget_class(c, k);
     }
     CRYPTO_THREAD_lock_free(c->lock);
     OPENSSL_free(c);
@@ -201,14 +208,11 @@ static CK_RV read_once(P11PROV_COMPANIONS *c, int k)
         rv = read_class(c, session, k);
         p11prov_session_return(c->token, session,
                                !p11prov_session_broken(rv));
-        if (rv == CKR_OK || !p11prov_session_broken(rv))
+        if (rv == CKR_OK)
             break;
-        for (size_t i = 0; i < c->found_count[k]; i++)
-            p11prov_attributes_free(c->found[k][i].attrs,
-                                    c->found[k][i].count);
-        OPENSSL_free(c->found[k]);
-        c->found[k] = NULL;
-        c->found_count[k] = 0;
+        forget_class(c, k); /* read again next time, never half */
+        if (!p11prov_session_broken(rv))
+            break;
         c->all_known = false; /* the handles went with the module */
     }
     c->read[k] = rv == CKR_OK;
