@@ -391,20 +391,17 @@ CK_RV p11prov_module_recover(P11PROV_MODULE *m, unsigned int seen_generation)
         }
         sched_yield();
     }
-    P11PROV_SIGPIPE_GUARD guard;
-    p11prov_sigpipe_hold(&guard);
-    (void)m->fns->C_Finalize(NULL);
-    p11prov_sigpipe_release(&guard);
+    finalize_module(m);
     rv = call_initialize(m);
+    /* Not finalised again at exit unless it came back. */
+    m->finalized = rv != CKR_OK && rv != CKR_CRYPTOKI_ALREADY_INITIALIZED;
     /* Whatever the answer, the old sessions, logins and handles are
      * gone; a module that did not come back answers
      * CKR_CRYPTOKI_NOT_INITIALIZED and is tried again next interval. */
     __atomic_add_fetch(&m->init_count, 1, __ATOMIC_RELEASE);
     __atomic_store_n(&m->fork_pending, 0, __ATOMIC_SEQ_CST);
     pthread_mutex_unlock(&m->fork_lock);
-    __atomic_store_n(&m->down,
-                     rv != CKR_OK && rv != CKR_CRYPTOKI_ALREADY_INITIALIZED,
-                     __ATOMIC_RELEASE);
+    __atomic_store_n(&m->down, m->finalized, __ATOMIC_RELEASE);
     if (rv == CKR_OK)
         p11prov_tokens_relocate(m);
     pthread_mutex_unlock(&registry_lock);

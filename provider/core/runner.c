@@ -226,24 +226,19 @@ static P11PROV_OP_STATUS run_with_recovery(RUN *run, size_t out_size,
         rv = attempt(run, (CK_ULONG)out_size);
         if (rv == CKR_OK)
             break;
-        if (p11prov_module_lost(run->token->module, rv) && !restarted) {
-            /* The server, device or token went away: the module is
-             * started again (at most once per interval), then the login,
-             * a session and the key's handle are had again. */
+        /* The server, device or token went away: no other recovery helps
+         * unless the module is started again (at most once per
+         * interval); then the login, a session and the key's handle are
+         * had again. */
+        bool lost = p11prov_module_lost(run->token->module, rv);
+        if (lost && !restarted
+            && p11prov_module_recover(run->token->module, generation)
+                   == CKR_OK) {
             restarted = true;
-            if (p11prov_module_recover(run->token->module, generation)
-                != CKR_OK) {
-                *result = rv;
-                return run->in_init ? P11PROV_OP_INIT_FAILED
-                                    : P11PROV_OP_CALL_FAILED;
-            }
             run->stale = run->object != NULL;
-            if (!login_if_needed(run))
-                return P11PROV_OP_RAISED;
-            continue;
-        }
-        if ((rv == CKR_OBJECT_HANDLE_INVALID || rv == CKR_KEY_HANDLE_INVALID)
-            && run->object != NULL && !found_again) {
+        } else if ((rv == CKR_OBJECT_HANDLE_INVALID
+                    || rv == CKR_KEY_HANDLE_INVALID)
+                   && run->object != NULL && !found_again) {
             run->stale = found_again = true;
         } else if (rv == CKR_USER_NOT_LOGGED_IN && !relogged) {
             /* The module lost the login: one more C_Login, no more (each
@@ -264,7 +259,7 @@ static P11PROV_OP_STATUS run_with_recovery(RUN *run, size_t out_size,
             __atomic_store_n(&run->token->derive_needs_rw, true,
                              __ATOMIC_RELAXED);
             run->read_write = true;
-        } else if (p11prov_session_broken(rv) && !reopened) {
+        } else if (!lost && p11prov_session_broken(rv) && !reopened) {
             reopened = true;
             /* A login lasts while the application has a session with the
              * token: if that was the last one, it went with it, and the

@@ -109,7 +109,6 @@ static CK_RV borrow(P11PROV_CTX *ctx, P11PROV_TOKEN *token, CK_FLAGS flags,
      * re-initialise the module before its first call. */
     CK_RV rv = p11prov_module_check_fork(ctx, token->module);
     struct timespec deadline = { 0, 0 };
-
     bool recovered = false;
 
     if (rv != CKR_OK)
