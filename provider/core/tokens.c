@@ -31,12 +31,19 @@ static CK_RV list_slots(P11PROV_MODULE *m, CK_SLOT_ID **slots,
             return rv;
         if (n > MAX_SLOTS)
             return CKR_GENERAL_ERROR;
+        if (n == 0) {
+            /* No second call: p11-kit's RPC takes a buffer of zero
+             * elements for a size query and answers BUFFER_TOO_SMALL. */
+            *count = 0;
+            return CKR_OK;
+        }
         OPENSSL_free(*slots);
-        *slots = OPENSSL_malloc(sizeof(CK_SLOT_ID) * (n ? n : 1));
+        *slots = OPENSSL_malloc(sizeof(CK_SLOT_ID) * n);
         if (*slots == NULL)
             return CKR_HOST_MEMORY;
+        CK_ULONG room = n;
         P11PROV_CALL(rv, m, C_GetSlotList, CK_TRUE, *slots, &n);
-        if (rv == CKR_OK && n <= MAX_SLOTS) {
+        if (rv == CKR_OK && n <= room) {
             *count = n;
             return CKR_OK;
         }

@@ -37,7 +37,8 @@ class P11KitServer:
     """`p11-kit server` exporting one token on a socket; start, kill (the
     whole group, as a service manager stops it) and start again."""
 
-    def __init__(self, directory, token_env):
+    def __init__(self, directory, token_env, exported=SERVED_LABEL):
+        self.exported = exported
         self.socket = directory / "p11kit.sock"
         self.log = directory / "p11kit-server.log"
         self.env = token_env
@@ -54,7 +55,7 @@ class P11KitServer:
             self.proc = subprocess.Popen(
                 ["p11-kit", "server", "-f", "-n", str(self.socket),
                  "--provider", SOFTHSM_MODULE,
-                 f"pkcs11:token={SERVED_LABEL}"],
+                 f"pkcs11:token={self.exported}"],
                 env=child_env(self.env, preload=False),
                 stdout=subprocess.DEVNULL, stderr=log,
                 start_new_session=True)
@@ -182,6 +183,23 @@ def test_server_restarts_while_a_client_signs(server, tmp_path):
                                         f"{second}\n{text}")
     # Back within about a second of each restart (at 4 s and 7 s).
     assert seconds[5][0] > 0 and seconds[8][0] > 0, text
+
+
+def test_server_exporting_no_token(served_token, tmp_path):
+    """A server whose URI matches no token serves an empty slot list. p11-kit
+    takes a buffer of zero elements for a size query, so asking for the
+    empty list with one answers CKR_BUFFER_TOO_SMALL: the client must not
+    ask, and says that no token matches."""
+    srv = P11KitServer(tmp_path, served_token, exported="no-such-token")
+    srv.start()
+    try:
+        proc = run(["openssl", "pkey", "-in", key_uri(), "-pubout"],
+                   {"OPENSSL_CONF": write_openssl_cnf(tmp_path),
+                    **client_env(srv)})
+    finally:
+        srv.kill()
+    assert_fails_cleanly(proc, "no token matches", SERVED_LABEL)
+    assert "CKR_BUFFER_TOO_SMALL" not in proc.stderr, describe(proc)
 
 
 def test_ecdh_through_the_server(server, tmp_path):
