@@ -1,17 +1,9 @@
 """Keys served over p11-kit's RPC: a SoftHSM token exported by
 `p11-kit server` on a unix socket in a temporary directory, and
-pkcs11prov using p11-kit's client module (p11-kit-client.so, found
-through P11_KIT_SERVER_ADDRESS), as containers or hosts reaching one key
-server do.
-
-The server runs in a process group of its own (it forks a p11-kit-remote
-per client) and is stopped, or killed to play a restart, by group.
-"""
+pkcs11prov using p11-kit's client module, as containers or hosts reaching
+one key server do (remote.py)."""
 import os
-import re
 import shutil
-import signal
-import subprocess
 import tempfile
 import time
 from pathlib import Path
@@ -19,65 +11,15 @@ from pathlib import Path
 import pytest
 
 from helpers import (PROVIDER_DIR, SOFTHSM_MODULE, assert_fails_cleanly,
-                     assert_ok, child_env, describe, run, write_openssl_cnf)
-from keyops import c_program, data_file, software
+                     assert_ok, describe, run, write_openssl_cnf)
+from keyops import data_file, software
+from remote import LoopResult, P11KitServer, p11kit_version, sign_loop
 from tokens import softhsm_token
 
 SERVED_LABEL = "p11prov-served"
 SERVED_PIN = "Srv3dPin31"
 KEY_LABEL = "served-ec"
 ECDH_LABEL = "served-ecdh"
-P11KIT_CLIENT = os.path.join(
-    subprocess.run(["pkg-config", "--variable=p11_module_path", "p11-kit-1"],
-                   capture_output=True, text=True, check=True).stdout.strip(),
-    "p11-kit-client.so")
-
-
-class P11KitServer:
-    """`p11-kit server` exporting one token on a socket; start, kill (the
-    whole group, as a service manager stops it) and start again."""
-
-    def __init__(self, directory, token_env, exported=SERVED_LABEL):
-        self.exported = exported
-        self.socket = directory / "p11kit.sock"
-        self.log = directory / "p11kit-server.log"
-        self.env = token_env
-        self.proc = None
-
-    @property
-    def address(self):
-        return f"unix:path={self.socket}"
-
-    def start(self):
-        if self.socket.exists():
-            self.socket.unlink()
-        with open(self.log, "a") as log:
-            self.proc = subprocess.Popen(
-                ["p11-kit", "server", "-f", "-n", str(self.socket),
-                 "--provider", SOFTHSM_MODULE,
-                 f"pkcs11:token={self.exported}"],
-                env=child_env(self.env, preload=False),
-                stdout=subprocess.DEVNULL, stderr=log,
-                start_new_session=True)
-        deadline = time.monotonic() + 10
-        while not self.socket.exists():
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("p11-kit server did not start: "
-                                   + self.log.read_text())
-            time.sleep(0.02)
-
-    def kill(self):
-        if self.proc is None:
-            return
-        try:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        self.proc.wait(timeout=10)
-        self.proc = None
-
-
-
 @pytest.fixture(scope="module")
 def served_token(tmp_path_factory):
     """A SoftHSM token of its own with one EC P-256 key pair."""
@@ -94,17 +36,17 @@ def served_token(tmp_path_factory):
     return env
 
 
+def served(directory, env, label=SERVED_LABEL):
+    return P11KitServer(directory, env, SOFTHSM_MODULE,
+                        f"pkcs11:token={label}")
+
+
 @pytest.fixture
 def server(served_token, tmp_path):
-    srv = P11KitServer(tmp_path, served_token)
+    srv = served(tmp_path, served_token)
     srv.start()
     yield srv
     srv.kill()
-
-
-def client_env(srv):
-    return {"P11_KIT_SERVER_ADDRESS": srv.address,
-            "PKCS11PROV_MODULE": P11KIT_CLIENT}
 
 
 def key_uri(label=KEY_LABEL):
@@ -112,48 +54,10 @@ def key_uri(label=KEY_LABEL):
             f"?pin-value={SERVED_PIN}")
 
 
-def p11kit_version():
-    out = subprocess.run(["pkg-config", "--modversion", "p11-kit-1"],
-                         capture_output=True, text=True, check=True).stdout
-    return tuple(int(x) for x in out.strip().split(".")[:2])
-
-
-def sign_loop(srv, directory, seconds, threads=1):
-    """Starts sign_loop (the key loaded once, signatures verified in
-    software) against the server; returns (Popen, directory). Its output
-    goes to files: a pipe nobody reads while the test waits would fill
-    with error lines and stop the program."""
-    conf = write_openssl_cnf(directory)
-    with open(directory / "out", "w") as out, \
-            open(directory / "err", "w") as err:
-        proc = subprocess.Popen(
-            [str(c_program("sign_loop")), "--seconds", str(seconds),
-             "--threads", str(threads), key_uri()],
-            env=child_env({"OPENSSL_CONF": conf, **client_env(srv)}),
-            stdout=out, stderr=err, start_new_session=True)
-    return proc, directory
-
-
-def loop_result(started, timeout):
-    """(exit status, {second: (ok, failed)}, its output) of sign_loop."""
-    proc, directory = started
-    try:
-        proc.wait(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
-    out = (directory / "out").read_text()
-    err = (directory / "err").read_text(errors="replace")
-    seconds = {int(s): (int(ok), int(failed)) for s, ok, failed in
-               re.findall(r"^second (\d+): ok (\d+) failed (\d+)$", out,
-                          re.M)}
-    return proc.returncode, seconds, f"{out}\n--- stderr:\n{err[-4000:]}"
-
-
 def test_sign_through_the_server(server, tmp_path):
     data, sig, pub = data_file(tmp_path), tmp_path / "sig", tmp_path / "pub"
     conf = write_openssl_cnf(tmp_path)
-    env = {"OPENSSL_CONF": conf, **client_env(server)}
+    env = {"OPENSSL_CONF": conf, **server.client_env()}
     assert_ok(run(["openssl", "pkey", "-in", key_uri(), "-pubout", "-out",
                    pub], env))
     assert_ok(run(["openssl", "dgst", "-sha256", "-sign", key_uri(), "-out",
@@ -167,15 +71,16 @@ def test_server_restarts_while_a_client_signs(server, tmp_path):
     is neither killed (SIGPIPE) nor left broken; it signs again within
     about a second each time, and in each of the last 3 seconds."""
     started = time.monotonic()
-    proc = sign_loop(server, tmp_path, 11, threads=2)
+    proc = sign_loop(server, key_uri(), tmp_path, 11, threads=2)
     try:
         for at, action in ((3, server.kill), (4, server.start),
                            (6, server.kill), (7, server.start)):
             time.sleep(max(0.0, started + at - time.monotonic()))
             action()
     finally:
-        status, seconds, text = loop_result(proc, timeout=90)
-    assert status == 0, text
+        loop = LoopResult(proc, timeout=90)
+    seconds, text = loop.seconds, loop.text
+    assert loop.status == 0 and loop.wrong == 0, text
     assert sorted(seconds) == list(range(11)), text
     assert seconds[0][0] > 0, text
     for second in (8, 9, 10):
@@ -190,36 +95,21 @@ def test_server_exporting_no_token(served_token, tmp_path):
     takes a buffer of zero elements for a size query, so asking for the
     empty list with one answers CKR_BUFFER_TOO_SMALL: the client must not
     ask, and says that no token matches."""
-    srv = P11KitServer(tmp_path, served_token, exported="no-such-token")
+    srv = served(tmp_path, served_token, label="no-such-token")
     srv.start()
     try:
         proc = run(["openssl", "pkey", "-in", key_uri(), "-pubout"],
                    {"OPENSSL_CONF": write_openssl_cnf(tmp_path),
-                    **client_env(srv)})
+                    **srv.client_env()})
     finally:
         srv.kill()
     assert_fails_cleanly(proc, "no token matches", SERVED_LABEL)
     assert "CKR_BUFFER_TOO_SMALL" not in proc.stderr, describe(proc)
 
 
-def server_children(srv):
-    """The p11-kit remote processes the server runs, one per client
-    connection: each holds that client's sessions."""
-    children = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[1]) == srv.proc.pid:
-            children.append(int(stat.parent.name))
-    return children
-
-
 @pytest.fixture(scope="module")
 def shared_server(served_token, tmp_path_factory):
-    srv = P11KitServer(tmp_path_factory.mktemp("shared-server"),
-                       served_token)
+    srv = served(tmp_path_factory.mktemp("shared-server"), served_token)
     srv.start()
     yield srv
     srv.kill()
@@ -241,27 +131,21 @@ def test_many_clients_sign_at_once(shared_server, tmp_path, round_):
     meanwhile sees the token as uninitialised or answers
     CKR_GENERAL_ERROR. pkcs11-tool run four at a time fails the same way
     with no p11-kit in between (README, "Keys on another machine")."""
-    before = server_children(shared_server)
+    before = shared_server.children()
     loops = []
     for client in range(CLIENTS):
-        directory = tmp_path / f"client{client}"
-        directory.mkdir()
-        loops.append(sign_loop(shared_server, directory, CLIENT_SECONDS,
+        loops.append(sign_loop(shared_server, key_uri(),
+                               tmp_path / f"client{client}", CLIENT_SECONDS,
                                threads=CLIENT_THREADS))
         time.sleep(CLIENT_STAGGER)
-    results = [loop_result(loop, timeout=60) for loop in loops]
-    for status, seconds, text in results:
-        assert status == 0, text
-        total = re.search(r"^signed: (\d+) failed: (\d+)$", text, re.M)
-        assert total and int(total[1]) > 0 and int(total[2]) == 0, text
+    for loop in [LoopResult(started, timeout=60) for started in loops]:
+        assert loop.status == 0 and loop.signed, loop.text
+        assert loop.failed == 0 and loop.wrong == 0, loop.text
         # Each client signed in each of its seconds, the last of which
         # overlaps every other client's run.
-        assert [seconds[s][0] > 0 for s in range(CLIENT_SECONDS)] == \
-            [True] * CLIENT_SECONDS, text
-    deadline = time.monotonic() + 10
-    while (left := set(server_children(shared_server)) - set(before)) \
-            and time.monotonic() < deadline:
-        time.sleep(0.05)
+        assert [loop.seconds[s][0] > 0 for s in range(CLIENT_SECONDS)] == \
+            [True] * CLIENT_SECONDS, loop.text
+    left = shared_server.wait_for_children(before)
     assert not left, f"server processes of finished clients remain: {left}"
 
 
@@ -271,7 +155,7 @@ def test_ecdh_through_the_server(server, tmp_path):
     From 0.25 (Debian 13) the secret is derived, and is the one software
     derives on the peer's side."""
     conf = write_openssl_cnf(tmp_path)
-    env = {"OPENSSL_CONF": conf, **client_env(server)}
+    env = {"OPENSSL_CONF": conf, **server.client_env()}
     peer_key, peer_pub = tmp_path / "peer.key", tmp_path / "peer.pub"
     token_pub, out = tmp_path / "token.pub", tmp_path / "token.bin"
     software(tmp_path, "genpkey", "-algorithm", "EC", "-pkeyopt",
@@ -301,7 +185,7 @@ def test_zero_configuration_through_the_proxy(served_token, tmp_path):
     public = Path(tempfile.mkdtemp(prefix="pkcs11prov-zeroconf-", dir="/tmp"))
     try:
         public.chmod(0o755)
-        srv = P11KitServer(public, served_token)
+        srv = served(public, served_token)
         srv.start()
         try:
             srv.socket.chmod(0o666)
@@ -331,7 +215,7 @@ def test_zero_configuration_through_the_proxy(served_token, tmp_path):
             assert_ok(run(["openssl", "pkey", "-in", key_uri(), "-pubout",
                            "-out", pub],
                           {"OPENSSL_CONF": write_openssl_cnf(tmp_path),
-                           **client_env(srv)}))
+                           **srv.client_env()}))
             software(tmp_path, "dgst", "-sha256", "-verify", pub,
                      "-signature", out / "sig", data,
                      what="verifying the signature made with zero "
