@@ -11,6 +11,7 @@ packages=(
   libssl-dev libssl-doc openssl libp11-kit-dev p11-kit
   softhsm2 opensc gnutls-bin
   libtpm2-pkcs11-1 libtpm2-pkcs11-tools tpm2-tools swtpm swtpm-tools
+  tpm2-abrmd libtss2-tcti-tabrmd0 dbus-daemon
   curl libcurl4-openssl-dev python3-pytest git ca-certificates
   debootstrap
 )
