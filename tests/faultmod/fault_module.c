@@ -29,6 +29,11 @@
  *   P11FAULT_LOG=/path
  *       appends one line per call, the function's name ("C_Login"),
  *       forwarded or not, so tests can count calls.
+ *   P11FAULT_DELAY=C_Sign:4000@5
+ *       the same syntax, with milliseconds (1 to 60000) for the code:
+ *       that call of the function waits so long, then is forwarded (or
+ *       answered by a fault rule), as a token or a server that hangs.
+ *       Once per rule.
  *   P11FAULT_SIGPIPE=C_Sign
  *       every call of that function first writes to a pipe whose reading
  *       end is closed, as a client module writes to a server that is
@@ -54,12 +59,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <p11-kit/pkcs11.h>
 
 #define MAX_RULES 16
 #define MAX_NTH 1000000UL
+#define MAX_DELAY_MS 60000UL
 #define SCRATCH_SIZE 8192 /* any RSA-4096 answer or ECDSA signature */
 
 /* ---- the forwarded functions ----------------------------------------- */
@@ -243,6 +250,8 @@ typedef struct rule {
     CK_RV rv;
     unsigned long nth; /* fires on call nth (once) or from call nth on */
     int always;
+    unsigned long
+        delay_ms;        /* a P11FAULT_DELAY rule: waits, answers nothing */
     unsigned long calls; /* of function, so far */
 } rule;
 
@@ -283,8 +292,8 @@ static int parse_rv(const char *text, CK_RV *rv)
     return *end == '\0' && errno == 0;
 }
 
-/* A decimal N from 1 to MAX_NTH. */
-static int parse_nth(const char *text, unsigned long *n)
+/* A decimal N from 1 to max. */
+static int parse_count(const char *text, unsigned long max, unsigned long *n)
 {
     char *end;
 
@@ -292,12 +301,13 @@ static int parse_nth(const char *text, unsigned long *n)
         return 0;
     errno = 0;
     *n = strtoul(text, &end, 10);
-    return *end == '\0' && errno == 0 && *n >= 1 && *n <= MAX_NTH;
+    return *end == '\0' && errno == 0 && *n >= 1 && *n <= max;
 }
 
-/* Adds the rules of "C_Name:CODE[@N],..." (variable var). Returns 0 and
- * says why on stderr if anything is malformed. */
-static int parse_rules(const char *var, int always)
+/* Adds the rules of "C_Name:CODE[@N],..." (variable var); CODE is a
+ * delay in milliseconds for delay rules. Returns 0 and says why on stderr
+ * if anything is malformed. */
+static int parse_rules(const char *var, int always, int delay)
 {
     const char *text = getenv(var);
     char buf[1024], *save = NULL;
@@ -336,7 +346,7 @@ static int parse_rules(const char *var, int always)
         at = strchr(colon + 1, '@');
         if (at != NULL) {
             *at = '\0';
-            if (!parse_nth(at + 1, &r->nth)) {
+            if (!parse_count(at + 1, MAX_NTH, &r->nth)) {
                 fprintf(stderr,
                         "p11fault: %s: bad @N \"%s\" (want 1 to "
                         "%lu)\n",
@@ -344,7 +354,15 @@ static int parse_rules(const char *var, int always)
                 return 0;
             }
         }
-        if (!parse_rv(colon + 1, &r->rv) || r->rv == CKR_OK) {
+        if (delay) {
+            if (!parse_count(colon + 1, MAX_DELAY_MS, &r->delay_ms)) {
+                fprintf(stderr,
+                        "p11fault: %s: bad delay \"%s\" (want 1 to %lu "
+                        "ms)\n",
+                        var, colon + 1, MAX_DELAY_MS);
+                return 0;
+            }
+        } else if (!parse_rv(colon + 1, &r->rv) || r->rv == CKR_OK) {
             fprintf(stderr,
                     "p11fault: %s: bad code \"%s\" (want a CKR_* name "
                     "or a non-zero number)\n",
@@ -387,8 +405,9 @@ static int read_config(void)
     const char *log = getenv("P11FAULT_LOG");
 
     snprintf(log_path, sizeof(log_path), "%s", log != NULL ? log : "");
-    return parse_rules("P11FAULT_ONCE", 0)
-           && parse_rules("P11FAULT_ALWAYS", 1) && load_module();
+    return parse_rules("P11FAULT_ONCE", 0, 0)
+           && parse_rules("P11FAULT_ALWAYS", 1, 0)
+           && parse_rules("P11FAULT_DELAY", 0, 1) && load_module();
 }
 
 /* P11FAULT_SIGPIPE's function and the writing end of its broken pipe. */
@@ -422,6 +441,7 @@ static void write_to_broken_pipe(const char *name)
  * module is not loaded yet. */
 static int intercept(const char *name, CK_RV *rv)
 {
+    unsigned long delay_ms = 0;
     int fired = 0;
 
     write_to_broken_pipe(name);
@@ -440,7 +460,11 @@ static int intercept(const char *name, CK_RV *rv)
         if (strcmp(r->function, name) != 0)
             continue;
         r->calls++;
-        if (!fired && (r->always ? r->calls >= r->nth : r->calls == r->nth)) {
+        if (r->always ? r->calls < r->nth : r->calls != r->nth)
+            continue;
+        if (r->delay_ms != 0) {
+            delay_ms += r->delay_ms;
+        } else if (!fired) {
             *rv = r->rv;
             fired = 1;
         }
@@ -450,6 +474,13 @@ static int intercept(const char *name, CK_RV *rv)
         fired = 1;
     }
     pthread_mutex_unlock(&lock);
+    if (delay_ms != 0) {
+        struct timespec wait = { (time_t)(delay_ms / 1000),
+                                 (long)(delay_ms % 1000) * 1000000L };
+
+        while (nanosleep(&wait, &wait) != 0 && errno == EINTR)
+            ;
+    }
     return fired;
 }
 

@@ -18,6 +18,7 @@ for this module and deleted afterwards, like p11prov-gen (test_keygen.py).
 """
 import itertools
 import os
+import re
 from collections import Counter
 from dataclasses import dataclass
 
@@ -375,6 +376,32 @@ def test_device_that_stays_lost_is_restarted_once(run_, baselines,
     assert "CKR_DEVICE_REMOVED" in provider_text(proc), describe(proc)
     assert calls["C_Initialize"] == base["C_Initialize"] + 1, \
         summary(base, calls)
+
+
+def test_recovery_never_finalizes_under_a_call_in_progress(run_, tmp_path):
+    """One thread's C_Sign hangs for 4 s (a token or server that stalls)
+    while the other's answers CKR_DEVICE_REMOVED. The recovery waits at
+    most 2 s for the calls in progress, then gives up instead of
+    finalising the module under the hung call: the lost answer fails that
+    one signature cleanly, the module is never initialised again, and
+    every other signature, the stalled one included, is right."""
+    log = tmp_path / "calls.log"
+    env = {**run_.token.env, "PKCS11PROV_MODULE": run_.fault_module,
+           "P11FAULT_MODULE": SOFTHSM_MODULE, "P11FAULT_LOG": log,
+           "P11FAULT_DELAY": "C_Sign:4000@5",
+           "P11FAULT_ONCE": "C_Sign:CKR_DEVICE_REMOVED@40"}
+    proc = run_c("sign_loop", ["--seconds", "6", "--threads", "2",
+                               run_.uri("fault-ec")], env, tmp_path)
+    assert_no_crash(proc)
+    assert proc.returncode == 0, describe(proc)
+    total = re.search(r"^signed: (\d+) failed: (\d+) wrong: (\d+)$",
+                      proc.stdout, re.M)
+    assert total, describe(proc)
+    assert (int(total[2]), int(total[3])) == (1, 0), describe(proc)
+    assert "CKR_DEVICE_REMOVED" in proc.stderr, describe(proc)
+    calls = Counter(mock_calls(log))
+    assert calls["C_Initialize"] == 1 and calls["C_Finalize"] == 1, \
+        f"{dict(calls)}\n{describe(proc)}"
 
 
 # ---- a list that grows between the size call and the fetch ----------------
