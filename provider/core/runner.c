@@ -5,6 +5,7 @@
 
 #include <stdio.h>
 
+#include <openssl/crypto.h>
 #include <openssl/err.h>
 
 #include "core/context.h"
@@ -26,8 +27,10 @@ typedef struct run {
     size_t in_len;
     unsigned char *out;
     CK_ULONG out_len; /* in: the buffer's size */
+    size_t min_len;   /* the least the answer may be */
     const P11PROV_KEYPAIR_REQUEST *pair;
     CK_OBJECT_HANDLE public_key, private_key;
+    const char *bad_answer; /* what was wrong with a CKR_OK answer */
     /* Recovery state */
     bool stale;      /* find the object again */
     bool read_write; /* in a read-write session */
@@ -73,9 +76,10 @@ static CK_RV sign_or_decrypt(RUN *run, CK_SESSION_HANDLE session,
     else
         P11PROV_CALL(rv, m, C_Decrypt, session, (CK_BYTE *)run->in,
                      (CK_ULONG)run->in_len, run->out, &run->out_len);
-    /* Any other answer ends the operation; this one does not. */
+    /* Any other answer ends the operation; this one does not. The buffer
+     * holds what the key implies: a module wanting more is wrong. */
     *active = rv == CKR_BUFFER_TOO_SMALL;
-    return rv == CKR_BUFFER_TOO_SMALL ? CKR_GENERAL_ERROR : rv;
+    return rv;
 }
 
 /* C_DeriveKey into a session-only generic secret of out_len bytes, read
@@ -126,6 +130,13 @@ static CK_RV generate(RUN *run, CK_SESSION_HANDLE session)
                  &run->public_key, &run->private_key);
     if (rv != CKR_OK)
         return rv;
+    if (run->public_key == CK_INVALID_HANDLE
+        || run->private_key == CK_INVALID_HANDLE
+        || run->public_key == run->private_key) {
+        run->bad_answer = "an invalid or twice the same handle for the new "
+                          "keys";
+        return CKR_GENERAL_ERROR;
+    }
     for (int private_side = 0; private_side < 2; private_side++) {
         const CK_ATTRIBUTE_TYPE *off = private_side ? pair->private_off
                                                     : pair->public_off;
@@ -224,7 +235,7 @@ static P11PROV_OP_STATUS run_with_recovery(RUN *run, size_t out_size,
         unsigned int generation = p11prov_module_generation(
             run->token->module);
         rv = attempt(run, (CK_ULONG)out_size);
-        if (rv == CKR_OK)
+        if (rv == CKR_OK || run->bad_answer != NULL)
             break;
         /* The server, device or token went away: no other recovery helps
          * unless the module is started again (at most once per
@@ -280,14 +291,30 @@ static P11PROV_OP_STATUS run_with_recovery(RUN *run, size_t out_size,
         if (!login_if_needed(run))
             return P11PROV_OP_RAISED;
     }
-    if (run->out_len > out_size) {
-        /* The module wrote, or says it wrote, past what we gave it. */
+    if (run->bad_answer != NULL) {
         P11PROV_RAISE(run->ctx, P11PROV_R_MODULE_BAD_ANSWER,
-                      "%s with %s for %s returned %lu bytes, more than the "
-                      "%zu expected",
+                      "%s with %s for %s answered CKR_OK with %s",
                       second_call(run->op),
                       p11prov_mechanism_name(run->mechanism->mechanism),
-                      run->uri, (unsigned long)run->out_len, out_size);
+                      run->uri, run->bad_answer);
+        return P11PROV_OP_RAISED;
+    }
+    if (run->op != P11PROV_TOKEN_GENERATE
+        && (run->out_len > out_size || run->out_len < run->min_len)) {
+        /* The module wrote, or says it wrote, past what we gave it, or
+         * less than the key and operation imply. */
+        P11PROV_RAISE(run->ctx, P11PROV_R_MODULE_BAD_ANSWER,
+                      "%s with %s for %s returned %lu bytes, %s the %zu the "
+                      "key implies",
+                      second_call(run->op),
+                      p11prov_mechanism_name(run->mechanism->mechanism),
+                      run->uri, (unsigned long)run->out_len,
+                      run->min_len == out_size  ? "not"
+                      : run->out_len > out_size ? "more than"
+                                                : "fewer than",
+                      run->out_len > out_size ? out_size : run->min_len);
+        if (run->out != NULL)
+            OPENSSL_cleanse(run->out, out_size);
         return P11PROV_OP_RAISED;
     }
     *result = CKR_OK;
@@ -297,7 +324,8 @@ static P11PROV_OP_STATUS run_with_recovery(RUN *run, size_t out_size,
 P11PROV_OP_STATUS p11prov_token_operation(
     P11PROV_CTX *ctx, P11PROV_OBJECT *object, P11PROV_TOKEN_OP op,
     CK_MECHANISM *mechanism, const unsigned char *in, size_t in_len,
-    unsigned char *out, size_t *out_len, size_t out_size, CK_RV *rv)
+    unsigned char *out, size_t *out_len, size_t min_len, size_t max_len,
+    CK_RV *rv)
 {
     RUN run = {
         .ctx = ctx,
@@ -309,13 +337,14 @@ P11PROV_OP_STATUS p11prov_token_operation(
         .in = in,
         .in_len = in_len,
         .out = out,
+        .min_len = min_len,
         .read_write = op == P11PROV_TOKEN_DERIVE
                       && __atomic_load_n(&object->token->derive_needs_rw,
                                          __ATOMIC_RELAXED),
     };
     P11PROV_OP_STATUS status;
 
-    status = run_with_recovery(&run, out_size, rv);
+    status = run_with_recovery(&run, max_len, rv);
     if (status == P11PROV_OP_DONE)
         *out_len = run.out_len;
     return status;

@@ -31,7 +31,10 @@ typedef enum p11prov_op_status {
 
 /* Runs a single-part C_Sign or C_Decrypt with the object, or C_DeriveKey
  * (the mechanism carries the peer's data; in is unused) into a session
- * secret of out_size bytes. One attempt, then at most one recovery of each
+ * secret of max_len bytes. The answer is the module's, so its length is
+ * checked: between min_len and max_len bytes (the buffer's size), what the
+ * key and operation imply; anything else is raised as a bad answer
+ * (P11PROV_OP_RAISED). One attempt, then at most one recovery of each
  * kind: a fresh session, the object found again, one re-login with the
  * PIN that already worked (a wrong PIN is never retried), a read-write
  * session. Raises no error for a Cryptoki failure: the caller words it
@@ -40,7 +43,8 @@ typedef enum p11prov_op_status {
 P11PROV_OP_STATUS p11prov_token_operation(
     P11PROV_CTX *ctx, P11PROV_OBJECT *object, P11PROV_TOKEN_OP op,
     CK_MECHANISM *mechanism, const unsigned char *in, size_t in_len,
-    unsigned char *out, size_t *out_len, size_t out_size, CK_RV *rv);
+    unsigned char *out, size_t *out_len, size_t min_len, size_t max_len,
+    CK_RV *rv);
 
 /* What C_GenerateKeyPair is given, and the usages turned off on the new
  * objects afterwards (a refusal is only traced: tpm2-pkcs11 fails, and

@@ -27,6 +27,8 @@
 
 /* A 16384-bit modulus. */
 #define MAX_RSA_BYTES 2048
+/* PKCS#1 v1.5's least padding: 00 02, eight non-zero bytes, 00. */
+#define PKCS1_PADDING_SIZE 11
 
 /* The one error for a ciphertext that does not decrypt: the token said so,
  * or the padding check here did. Same text, same place, for all. */
@@ -65,14 +67,46 @@ static int refuse(RSA_ENC_CTX *ctx, const char *what)
     return p11prov_refuse_mechanism(ctx->provctx, ctx->key, what);
 }
 
+/* The most a padded plaintext can hold: the modulus less the padding's
+ * least (PKCS#1 v1.5: 11 bytes; OAEP: two digests and 2). */
+static size_t plaintext_room(size_t size, size_t overhead)
+{
+    return size > overhead ? size - overhead : 0;
+}
+
+/* C_Decrypt into a buffer of the modulus' size (tokens want one, whatever
+ * the plaintext's length); the answer, at most room bytes or it is the
+ * module's error, is then copied to out. */
 static P11PROV_OP_STATUS decrypt(RSA_ENC_CTX *ctx, CK_MECHANISM *mechanism,
                                  const unsigned char *in, size_t size,
                                  unsigned char *out, size_t *out_len,
-                                 size_t out_size, CK_RV *rv)
+                                 size_t out_size, size_t room, CK_RV *rv)
 {
-    return p11prov_token_operation(ctx->provctx, &ctx->key->object,
-                                   P11PROV_TOKEN_DECRYPT, mechanism, in, size,
-                                   out, out_len, out_size, rv);
+    unsigned char plain[MAX_RSA_BYTES];
+    size_t len = 0;
+    P11PROV_OP_STATUS status = p11prov_token_operation(
+        ctx->provctx, &ctx->key->object, P11PROV_TOKEN_DECRYPT, mechanism, in,
+        size, plain, &len, 0, size, rv);
+
+    if (status == P11PROV_OP_DONE && len > room) {
+        P11PROV_RAISE(ctx->provctx, P11PROV_R_MODULE_BAD_ANSWER,
+                      "C_Decrypt with %s for %s returned %zu bytes, more "
+                      "than the %zu its padding leaves in the key's block",
+                      p11prov_mechanism_name(mechanism->mechanism),
+                      ctx->key->object.uri, len, room);
+        status = P11PROV_OP_RAISED;
+    } else if (status == P11PROV_OP_DONE && len > out_size) {
+        P11PROV_RAISE(ctx->provctx, P11PROV_R_BAD_ARGUMENT,
+                      "the plaintext from %s takes %zu bytes, the buffer has "
+                      "%zu",
+                      ctx->key->object.uri, len, out_size);
+        status = P11PROV_OP_RAISED;
+    } else if (status == P11PROV_OP_DONE) {
+        memcpy(out, plain, len);
+        *out_len = len;
+    }
+    OPENSSL_cleanse(plain, size);
+    return status;
 }
 
 /* Raw RSA on the token: the size-byte block, right-aligned in raw. */
@@ -83,7 +117,7 @@ static int raw_decrypt(RSA_ENC_CTX *ctx, const unsigned char *in, size_t size,
     size_t len = 0;
     CK_RV rv;
     P11PROV_OP_STATUS status = decrypt(ctx, &mechanism, in, size, raw, &len,
-                                       size, &rv);
+                                       size, size, &rv);
 
     if (status != P11PROV_OP_DONE)
         return token_failed(ctx, status, rv, CKM_RSA_X_509);
@@ -120,8 +154,9 @@ static int pkcs1_decrypt(RSA_ENC_CTX *ctx, const unsigned char *in,
                            "CKM_RSA_X_509)");
     CK_MECHANISM mechanism = { CKM_RSA_PKCS, NULL, 0 };
     CK_RV rv;
-    P11PROV_OP_STATUS status = decrypt(ctx, &mechanism, in, size, out,
-                                       out_len, out_size, &rv);
+    P11PROV_OP_STATUS status = decrypt(
+        ctx, &mechanism, in, size, out, out_len, out_size,
+        plaintext_room(size, PKCS1_PADDING_SIZE), &rv);
     return status == P11PROV_OP_DONE
            || token_failed(ctx, status, rv, CKM_RSA_PKCS);
 }
@@ -161,8 +196,9 @@ static int tls_decrypt(RSA_ENC_CTX *ctx, const unsigned char *in, size_t size,
         CK_MECHANISM mechanism = { CKM_RSA_PKCS, NULL, 0 };
         size_t len = 0;
         CK_RV rv;
-        P11PROV_OP_STATUS status = decrypt(ctx, &mechanism, in, size, block,
-                                           &len, size, &rv);
+        P11PROV_OP_STATUS status = decrypt(
+            ctx, &mechanism, in, size, block, &len, size,
+            plaintext_room(size, PKCS1_PADDING_SIZE), &rv);
         bool done = status == P11PROV_OP_DONE;
         if (done || (status == P11PROV_OP_CALL_FAILED && data_failure(rv)))
             p11prov_tls_premaster_from_plain(
@@ -213,8 +249,10 @@ static int oaep_decrypt(RSA_ENC_CTX *ctx, const unsigned char *in,
         params.source = CKZ_DATA_SPECIFIED;
         params.pSourceData = ctx->label_len ? ctx->label : NULL;
         params.ulSourceDataLen = (CK_ULONG)ctx->label_len;
-        P11PROV_OP_STATUS status = decrypt(ctx, &mechanism, in, size, out,
-                                           out_len, out_size, &rv);
+        size_t overhead = 2 * (size_t)EVP_MD_get_size(md) + 2;
+        P11PROV_OP_STATUS status = decrypt(
+            ctx, &mechanism, in, size, out, out_len, out_size,
+            plaintext_room(size, overhead), &rv);
         if (status == P11PROV_OP_DONE)
             return 1;
         if (status != P11PROV_OP_INIT_FAILED || !p11prov_mechanism_refused(rv)

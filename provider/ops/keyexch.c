@@ -206,11 +206,13 @@ static int token_derive(ECDH_CTX *ctx, unsigned char *secret,
                       "cannot read the ECDH peer's public point");
         return 0;
     }
-    size_t len = 0;
+    /* The shared secret is the x-coordinate: as long as each of the
+     * peer's (04||X||Y), neither shorter nor longer. */
+    size_t field = (params.ulPublicDataLen - 1) / 2, len = 0;
     CK_RV rv;
     P11PROV_OP_STATUS status = p11prov_token_operation(
         ctx->provctx, &key->object, P11PROV_TOKEN_DERIVE, &mechanism, NULL, 0,
-        secret, &len, (size_t)(key->profile.bits + 7) / 8, &rv);
+        secret, &len, field, field, &rv);
     if (status != P11PROV_OP_DONE)
         return p11prov_token_op_raise(ctx->provctx, P11PROV_TOKEN_DERIVE,
                                       status, CKM_ECDH1_DERIVE,

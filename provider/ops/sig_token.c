@@ -17,25 +17,94 @@
 /* Big enough for a raw P-521 ECDSA signature and a 16384-bit RSA one. */
 #define MAX_RAW_SIGNATURE 2048
 
+/* The length every signature by the key has: the modulus (RSA), r||s
+ * of the group order's size each (ECDSA), 64 or 114 bytes (EdDSA); 0 when
+ * the key's size is unknown. */
+static size_t signature_length(const P11PROV_KEY *key)
+{
+    size_t bytes = (size_t)(key->profile.bits + 7) / 8;
+
+    switch (key->kind) {
+    case P11PROV_KEY_RSA:
+    case P11PROV_KEY_RSA_PSS:
+        return key->profile.bits > 0 ? bytes : 0;
+    case P11PROV_KEY_EC:
+        return key->profile.bits > 0 ? 2 * bytes : 0;
+    case P11PROV_KEY_ED25519:
+        return 64;
+    case P11PROV_KEY_ED448:
+        return 114;
+    }
+    return 0;
+}
+
+static bool all_zero(const unsigned char *p, size_t len)
+{
+    unsigned char any = 0;
+
+    for (size_t i = 0; i < len; i++)
+        any |= p[i];
+    return any == 0;
+}
+
+/* What the length cannot show: an RSA signature is a number below the
+ * modulus (when the key object gave it), ECDSA's r and s are not zero.
+ * NULL when the value may be a signature, else what is wrong. */
+static const char *signature_value_fault(const P11PROV_KEY *key,
+                                         const unsigned char *sig, size_t len)
+{
+    if (key->kind == P11PROV_KEY_EC)
+        return all_zero(sig, len / 2) || all_zero(sig + len / 2, len / 2)
+                   ? "r or s is zero"
+                   : NULL;
+    if (key->kind != P11PROV_KEY_RSA && key->kind != P11PROV_KEY_RSA_PSS)
+        return NULL;
+    const CK_ATTRIBUTE *n = p11prov_attribute_find(
+        key->own_public, p11prov_public_attribute_count, CKA_MODULUS);
+    if (n == NULL || n->pValue == NULL || n->ulValueLen != len)
+        return NULL; /* equal lengths: the profile came from it */
+    return memcmp(sig, n->pValue, len) >= 0 ? "a number not below the modulus"
+                                            : NULL;
+}
+
 /* Signs through the runner; errors name the call, mechanism and key. */
 static int sign_with_mechanism(SIG_CTX *ctx, CK_MECHANISM *mechanism,
                                const unsigned char *data, size_t data_len,
                                unsigned char *out, size_t *out_len,
                                size_t out_size, CK_RV *result)
 {
+    size_t expected = signature_length(ctx->key);
     CK_RV rv, ignored;
     P11PROV_OP_STATUS status;
+    const char *fault;
 
     if (result == NULL)
         result = &ignored;
-    status = p11prov_token_operation(ctx->provctx, &ctx->key->object,
-                                     P11PROV_TOKEN_SIGN, mechanism, data,
-                                     data_len, out, out_len, out_size, &rv);
+    *result = CKR_OK;
+    if (expected > out_size) {
+        P11PROV_RAISE(ctx->provctx, P11PROV_R_BAD_ARGUMENT,
+                      "a signature by %s takes %zu bytes, the buffer has %zu",
+                      ctx->key->object.uri, expected, out_size);
+        return 0;
+    }
+    status = p11prov_token_operation(
+        ctx->provctx, &ctx->key->object, P11PROV_TOKEN_SIGN, mechanism, data,
+        data_len, out, out_len, expected ? expected : 1,
+        expected ? expected : out_size, &rv);
     *result = rv;
-    return status == P11PROV_OP_DONE
-           || p11prov_token_op_raise(ctx->provctx, P11PROV_TOKEN_SIGN, status,
-                                     mechanism->mechanism,
-                                     ctx->key->object.uri, rv);
+    if (status != P11PROV_OP_DONE)
+        return p11prov_token_op_raise(ctx->provctx, P11PROV_TOKEN_SIGN,
+                                      status, mechanism->mechanism,
+                                      ctx->key->object.uri, rv);
+    if ((fault = signature_value_fault(ctx->key, out, *out_len)) != NULL) {
+        P11PROV_RAISE(ctx->provctx, P11PROV_R_MODULE_BAD_ANSWER,
+                      "C_Sign with %s for %s returned %s",
+                      p11prov_mechanism_name(mechanism->mechanism),
+                      ctx->key->object.uri, fault);
+        OPENSSL_cleanse(out, *out_len);
+        return 0;
+    }
+    return 1;
 }
 
 static int refuse_mechanism(SIG_CTX *ctx, const char *what)
