@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include <openssl/crypto.h>
+#include <openssl/err.h>
 
 #include "core/context.h"
 #include "core/mechanisms.h"
@@ -233,6 +234,20 @@ P11PROV_KEY *p11prov_key_from_token(P11PROV_CTX *ctx, P11PROV_TOKEN *token,
         key = NULL;
         goto done;
     }
+    const char *fault =
+        key->kind == P11PROV_KEY_RSA || key->kind == P11PROV_KEY_RSA_PSS
+            ? p11prov_rsa_public_fault(
+                  p11prov_attribute_find(attrs, KEY_ATTRIBUTES, CKA_MODULUS),
+                  p11prov_attribute_find(attrs, KEY_ATTRIBUTES,
+                                         CKA_PUBLIC_EXPONENT))
+            : NULL;
+    if (fault != NULL) {
+        P11PROV_RAISE(ctx, P11PROV_R_MODULE_BAD_ANSWER,
+                      "the token's key %s has %s", key->object.uri, fault);
+        p11prov_key_unref(key);
+        key = NULL;
+        goto done;
+    }
     /* Kept to build the twin from when it is needed. Private EC and EdDSA
      * key objects rarely carry the point: their companions have it. */
     for (size_t i = 0; i < p11prov_public_attribute_count; i++) {
@@ -302,6 +317,8 @@ EVP_PKEY *p11prov_key_public(const P11PROV_KEY *key)
         p11prov_key_no_public(key->provctx, key);
         return NULL;
     }
+    /* What was wrong with a source that failed is kept if none works. */
+    ERR_set_mark();
     pkey = p11prov_public_from_attributes(key->provctx, key->kind,
                                           key->own_public,
                                           p11prov_public_attribute_count);
@@ -310,11 +327,13 @@ EVP_PKEY *p11prov_key_public(const P11PROV_KEY *key)
     if (pkey == NULL && key->object.object_class == CKO_PRIVATE_KEY)
         pkey = public_by_search(key);
     if (pkey == NULL) {
+        ERR_clear_last_mark();
         __atomic_store_n(&mutable_key->public_missing, true,
                          __ATOMIC_RELEASE);
         p11prov_key_no_public(key->provctx, key);
         return NULL;
     }
+    ERR_pop_to_mark();
     EVP_PKEY *expected = NULL;
     if (!__atomic_compare_exchange_n(&mutable_key->soft, &expected, pkey,
                                      false, __ATOMIC_ACQ_REL,

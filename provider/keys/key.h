@@ -160,6 +160,17 @@ EVP_PKEY *p11prov_public_from_companion(P11PROV_CTX *ctx,
 /* Raises "no usable public key for URI"; returns 0. */
 int p11prov_key_no_public(P11PROV_CTX *ctx, const P11PROV_KEY *key);
 
+/* RSA keys this provider takes from a token: smaller ones are broken,
+ * larger ones absurd. */
+#define P11PROV_RSA_MIN_BITS 512
+#define P11PROV_RSA_MAX_BITS 16384
+
+/* What is wrong with an RSA modulus (n) and public exponent (e) as a token
+ * gave them, either NULL when absent: NULL when nothing is (an odd modulus
+ * of 512 to 16384 bits, an odd exponent above 1 and shorter). */
+const char *p11prov_rsa_public_fault(const CK_ATTRIBUTE *n,
+                                     const CK_ATTRIBUTE *e);
+
 /* key_profile.c: what OpenSSL asks of every key, without its public part.
  * The bits of a big-endian modulus (leading zero bytes allowed). */
 int p11prov_modulus_bits(const unsigned char *modulus, CK_ULONG len);

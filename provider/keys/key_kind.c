@@ -1,6 +1,7 @@
 /* What kind of key a token object is, and the kinds' OpenSSL names. */
 #include <string.h>
 
+#include <openssl/ec.h>
 #include <openssl/objects.h>
 #include <openssl/x509.h>
 
@@ -51,7 +52,9 @@ int p11prov_ec_params_kind(const unsigned char *params, CK_ULONG len,
         *kind = P11PROV_KEY_ED25519;
     } else if (nid == NID_ED448) {
         *kind = P11PROV_KEY_ED448;
-    } else if (nid != NID_undef && (*group_name = OBJ_nid2sn(nid)) != NULL) {
+    } else if (nid != NID_undef
+               && (*group_name = OSSL_EC_curve_nid2name(nid)) != NULL) {
+        /* A curve OpenSSL has, not just any known OID. */
         *kind = P11PROV_KEY_EC;
     } else {
         return 0;

@@ -65,9 +65,56 @@ const size_t p11prov_public_attribute_count =
     sizeof(p11prov_public_attribute_types)
     / sizeof(p11prov_public_attribute_types[0]);
 
+/* A Cryptoki big integer's value without its leading zero bytes. */
+static void integer_value(const CK_ATTRIBUTE *a, const unsigned char **value,
+                          CK_ULONG *len)
+{
+    *value = a->pValue;
+    *len = a->ulValueLen;
+    while (*len > 0 && **value == 0) {
+        (*value)++;
+        (*len)--;
+    }
+}
+
+const char *p11prov_rsa_public_fault(const CK_ATTRIBUTE *n,
+                                     const CK_ATTRIBUTE *e)
+{
+    const unsigned char *n_value = NULL, *e_value;
+    CK_ULONG n_len = 0, e_len;
+
+    if (n != NULL) {
+        integer_value(n, &n_value, &n_len);
+        int bits = p11prov_modulus_bits(n_value, n_len);
+        if (bits < P11PROV_RSA_MIN_BITS)
+            return "a modulus shorter than 512 bits";
+        if (bits > P11PROV_RSA_MAX_BITS)
+            return "a modulus longer than 16384 bits";
+        if (!(n_value[n_len - 1] & 1))
+            return "an even modulus";
+    }
+    if (e != NULL) {
+        integer_value(e, &e_value, &e_len);
+        if (e_len == 0 || (e_len == 1 && e_value[0] == 1))
+            return "a public exponent below 3";
+        if (!(e_value[e_len - 1] & 1))
+            return "an even public exponent";
+        if (n != NULL && e_len >= n_len)
+            return "a public exponent as long as the modulus";
+    }
+    return NULL;
+}
+
 static EVP_PKEY *rsa_twin(P11PROV_CTX *ctx, const CK_ATTRIBUTE *n,
                           const CK_ATTRIBUTE *e)
 {
+    const char *fault = p11prov_rsa_public_fault(n, e);
+
+    if (fault != NULL) {
+        P11PROV_RAISE(ctx, P11PROV_R_MODULE_BAD_ANSWER,
+                      "the token's RSA public key has %s", fault);
+        return NULL;
+    }
     BIGNUM *bn_n = BN_bin2bn(n->pValue, (int)n->ulValueLen, NULL);
     BIGNUM *bn_e = BN_bin2bn(e->pValue, (int)e->ulValueLen, NULL);
     OSSL_PARAM_BLD *bld = OSSL_PARAM_BLD_new();
@@ -100,15 +147,37 @@ static EVP_PKEY *ec_twin(P11PROV_CTX *ctx, P11PROV_KEY_KIND kind,
     unwrap_point(&point, &point_len);
     if (!p11prov_ec_params_kind(params_der->pValue, params_der->ulValueLen,
                                 &object_kind, &group)
-        || object_kind != kind)
+        || object_kind != kind) {
+        P11PROV_RAISE(ctx, P11PROV_R_MODULE_BAD_ANSWER,
+                      "the token's CKA_EC_PARAMS name no %s curve",
+                      p11prov_key_kind_name(kind));
         return NULL;
+    }
     if (group != NULL)
         *p++ = OSSL_PARAM_construct_utf8_string(OSSL_PKEY_PARAM_GROUP_NAME,
                                                 (char *)group, 0);
     *p++ = OSSL_PARAM_construct_octet_string(OSSL_PKEY_PARAM_PUB_KEY,
                                              (void *)point, point_len);
     *p = OSSL_PARAM_construct_end();
-    return twin_from_params(ctx, p11prov_key_kind_name(kind), params);
+    EVP_PKEY *pkey = twin_from_params(ctx, p11prov_key_kind_name(kind),
+                                      params);
+    /* The import decodes the point; the check refuses the point at
+     * infinity, which decodes. */
+    EVP_PKEY_CTX *check = pkey != NULL && kind == P11PROV_KEY_EC
+                              ? EVP_PKEY_CTX_new_from_pkey(
+                                    ctx->libctx, pkey, P11PROV_SOFTWARE_PROPQ)
+                              : NULL;
+    if (pkey != NULL && kind == P11PROV_KEY_EC
+        && (check == NULL || EVP_PKEY_public_check_quick(check) <= 0)) {
+        EVP_PKEY_free(pkey);
+        pkey = NULL;
+    }
+    EVP_PKEY_CTX_free(check);
+    if (pkey == NULL)
+        P11PROV_RAISE(ctx, P11PROV_R_MODULE_BAD_ANSWER,
+                      "the token's CKA_EC_POINT is no public key on %s",
+                      group != NULL ? group : p11prov_key_kind_name(kind));
+    return pkey;
 }
 
 EVP_PKEY *p11prov_public_from_attributes(P11PROV_CTX *ctx,
@@ -140,7 +209,8 @@ EVP_PKEY *p11prov_public_from_certificate(P11PROV_CTX *ctx,
     const unsigned char *p = der;
     EVP_PKEY *pkey = NULL;
 
-    if (x509 != NULL && d2i_X509(&x509, &p, (long)der_len) != NULL) {
+    if (x509 != NULL && d2i_X509(&x509, &p, (long)der_len) != NULL
+        && p == der + der_len) {
         EVP_PKEY *in_cert = X509_get0_pubkey(x509);
         if (in_cert != NULL
             && EVP_PKEY_is_a(in_cert, p11prov_key_kind_name(kind))
