@@ -111,6 +111,8 @@ static const struct ckr_name ckr_names[] = {
 
 const char *p11prov_ckr_name(CK_RV rv, char buf[P11PROV_CKR_NAME_MAX])
 {
+    if (rv == P11PROV_CKR_BAD_ANSWER)
+        return "CKR_OK with an impossible answer";
     for (size_t i = 0; i < sizeof(ckr_names) / sizeof(ckr_names[0]); i++)
         if (ckr_names[i].rv == rv)
             return ckr_names[i].name;

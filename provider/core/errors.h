@@ -29,6 +29,12 @@ enum p11prov_reason {
 /* Large enough for "CKR_VENDOR_DEFINED+0x" and a 64-bit value. */
 #define P11PROV_CKR_NAME_MAX 48
 
+/* Not a module's code: what core functions return when a module answered
+ * CKR_OK with values that cannot be (more objects or slots than there was
+ * room for, an absurd length). Named as such in errors, so that no CKR_*
+ * the module never said is put in its mouth. */
+#define P11PROV_CKR_BAD_ANSWER (CKR_VENDOR_DEFINED | 0x0bad0a45UL)
+
 /* The CKR_* name of rv; unknown values are formatted into buf. */
 const char *p11prov_ckr_name(CK_RV rv, char buf[P11PROV_CKR_NAME_MAX]);
 

@@ -13,13 +13,21 @@
 #define FIND_BATCH 64
 #define MAX_OBJECTS 65536
 
+static bool valid_handles(const CK_OBJECT_HANDLE *handles, CK_ULONG count)
+{
+    for (CK_ULONG i = 0; i < count; i++)
+        if (handles[i] == CK_INVALID_HANDLE)
+            return false;
+    return true;
+}
+
 CK_RV p11prov_find_objects(P11PROV_TOKEN *token, CK_SESSION_HANDLE session,
                            CK_ATTRIBUTE *tmpl, CK_ULONG tmpl_count,
                            CK_OBJECT_HANDLE **handles, CK_ULONG *count)
 {
     P11PROV_MODULE *m = token->module;
     CK_OBJECT_HANDLE *found = NULL;
-    CK_ULONG used = 0, capacity = 0;
+    CK_ULONG used = 0, capacity = 0, last_got = 0;
     CK_RV rv, final_rv;
 
     *handles = NULL;
@@ -31,7 +39,8 @@ CK_RV p11prov_find_objects(P11PROV_TOKEN *token, CK_SESSION_HANDLE session,
         CK_ULONG got = 0;
         if (capacity - used < FIND_BATCH) {
             if (capacity >= MAX_OBJECTS) {
-                rv = CKR_GENERAL_ERROR;
+                /* No token holds so many: one answering forever. */
+                rv = P11PROV_CKR_BAD_ANSWER;
                 break;
             }
             CK_OBJECT_HANDLE *grown = OPENSSL_realloc(
@@ -47,10 +56,17 @@ CK_RV p11prov_find_objects(P11PROV_TOKEN *token, CK_SESSION_HANDLE session,
                      &got);
         if (rv != CKR_OK || got == 0)
             break;
-        if (got > FIND_BATCH) {
-            rv = CKR_GENERAL_ERROR; /* more than we had room for */
+        /* More than there was room for, an invalid handle, or the last
+         * batch again (a module that never says it is done). */
+        if (got > FIND_BATCH || !valid_handles(found + used, got)
+            || (used >= got && got == last_got
+                && memcmp(found + used - got, found + used,
+                          got * sizeof(*found))
+                       == 0)) {
+            rv = P11PROV_CKR_BAD_ANSWER;
             break;
         }
+        last_got = got;
         used += got;
     }
     P11PROV_CALL(final_rv, m, C_FindObjectsFinal, session);
@@ -85,14 +101,14 @@ CK_RV p11prov_get_attribute(P11PROV_TOKEN *token, CK_SESSION_HANDLE session,
     if (attr.ulValueLen == CK_UNAVAILABLE_INFORMATION)
         return CKR_ATTRIBUTE_SENSITIVE;
     if (attr.ulValueLen > MAX_ATTRIBUTE_LEN)
-        return CKR_GENERAL_ERROR;
+        return P11PROV_CKR_BAD_ANSWER;
     CK_ULONG size = attr.ulValueLen;
     attr.pValue = OPENSSL_malloc(size + 1);
     if (attr.pValue == NULL)
         return CKR_HOST_MEMORY;
     P11PROV_CALL(rv, m, C_GetAttributeValue, session, object, &attr, 1);
     if (rv == CKR_OK && attr.ulValueLen > size)
-        rv = CKR_GENERAL_ERROR; /* it grew between the calls */
+        rv = P11PROV_CKR_BAD_ANSWER; /* more than the buffer it had */
     if (rv != CKR_OK) {
         OPENSSL_free(attr.pValue);
         return rv;
@@ -163,7 +179,7 @@ static CK_RV get_sized(P11PROV_TOKEN *token, CK_SESSION_HANDLE session,
         if (len > MAX_ATTRIBUTE_LEN) {
             while (n > 0)
                 OPENSSL_free(present[--n].pValue);
-            return CKR_GENERAL_ERROR;
+            return P11PROV_CKR_BAD_ANSWER;
         }
         present[n] = (CK_ATTRIBUTE){ attrs[i].type, OPENSSL_malloc(len + 1),
                                      len };

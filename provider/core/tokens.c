@@ -30,7 +30,7 @@ static CK_RV list_slots(P11PROV_MODULE *m, CK_SLOT_ID **slots,
         if (rv != CKR_OK)
             return rv;
         if (n > MAX_SLOTS)
-            return CKR_GENERAL_ERROR;
+            return P11PROV_CKR_BAD_ANSWER;
         if (n == 0) {
             /* No second call: p11-kit's RPC takes a buffer of zero
              * elements for a size query and answers BUFFER_TOO_SMALL. */
@@ -54,7 +54,7 @@ static CK_RV list_slots(P11PROV_MODULE *m, CK_SLOT_ID **slots,
     }
     OPENSSL_free(*slots);
     *slots = NULL;
-    return rv == CKR_OK ? CKR_GENERAL_ERROR : rv;
+    return rv == CKR_OK ? P11PROV_CKR_BAD_ANSWER : rv;
 }
 
 /* Length of a space-padded Cryptoki text field without its padding. */
