@@ -8,6 +8,7 @@
 #include <openssl/core_object.h>
 #include <openssl/crypto.h>
 #include <openssl/store.h>
+#include <openssl/x509.h>
 
 #include "core/context.h"
 #include "core/debug.h"
@@ -141,9 +142,21 @@ static int add_item(STORE_CTX *store, STORE_ITEM *item)
     return 1;
 }
 
+/* The module's bytes are a certificate, and nothing more. */
+static bool whole_certificate(const unsigned char *der, CK_ULONG der_len)
+{
+    const unsigned char *p = der;
+    X509 *cert = d2i_X509(NULL, &p, (long)der_len);
+    bool whole = cert != NULL && p == der + der_len;
+
+    X509_free(cert);
+    return whole;
+}
+
 /* Reads one certificate object; CKR_OK with item->der NULL means "not an
- * X.509 certificate, skip it". */
-static CK_RV read_certificate(P11PROV_TOKEN *token, CK_SESSION_HANDLE session,
+ * X.509 certificate (or a broken one, raised), skip it". */
+static CK_RV read_certificate(STORE_CTX *store, P11PROV_TOKEN *token,
+                              CK_SESSION_HANDLE session,
                               CK_OBJECT_HANDLE object, STORE_ITEM *item)
 {
     CK_ULONG cert_type;
@@ -157,6 +170,17 @@ static CK_RV read_certificate(P11PROV_TOKEN *token, CK_SESSION_HANDLE session,
                                &item->der_len);
     if (rv != CKR_OK)
         return rv;
+    if (!whole_certificate(item->der, item->der_len)) {
+        char *token_uri = p11prov_token_uri(token);
+        P11PROV_RAISE(store->provctx, P11PROV_R_MODULE_BAD_ANSWER,
+                      "certificate object %lu of %s skipped: its CKA_VALUE "
+                      "is no complete DER X.509 certificate",
+                      (unsigned long)object, token_uri ? token_uri : "");
+        OPENSSL_free(token_uri);
+        OPENSSL_free(item->der);
+        item->der = NULL;
+        return CKR_OK;
+    }
     /* Label and id are optional: an object without them is still found. */
     rv = p11prov_get_attribute(token, session, object, CKA_ID, &item->id,
                                &item->id_len);
@@ -292,7 +316,7 @@ static CK_RV collect_class(STORE_CTX *store, P11PROV_TOKEN *token,
                 continue;
         }
         if (object_class == CKO_CERTIFICATE) {
-            rv = read_certificate(token, session, handles[i], &item);
+            rv = read_certificate(store, token, session, handles[i], &item);
             if (rv == CKR_OK && item.der != NULL
                 && !p11prov_store_search_cert_matches(
                     &store->search, item.der, item.der_len)) {
