@@ -364,17 +364,20 @@ CK_RV p11prov_get_ulong(P11PROV_TOKEN *token, CK_SESSION_HANDLE session,
     return rv;
 }
 
-bool p11prov_get_bool(P11PROV_TOKEN *token, CK_SESSION_HANDLE session,
-                      CK_OBJECT_HANDLE object, CK_ATTRIBUTE_TYPE type,
-                      bool absent)
+CK_RV p11prov_get_bool(P11PROV_TOKEN *token, CK_SESSION_HANDLE session,
+                       CK_OBJECT_HANDLE object, CK_ATTRIBUTE_TYPE type,
+                       bool *value)
 {
-    CK_BBOOL value = CK_FALSE;
-    CK_ATTRIBUTE attr = { type, &value, sizeof(value) };
+    CK_BBOOL answer = CK_FALSE;
+    CK_ATTRIBUTE attr = { type, &answer, sizeof(answer) };
     CK_RV rv;
 
     P11PROV_CALL(rv, token->module, C_GetAttributeValue, session, object,
                  &attr, 1);
-    if (rv != CKR_OK || attr.ulValueLen != sizeof(value))
-        return absent;
-    return value == CK_TRUE;
+    if (rv == CKR_OK && attr.ulValueLen != sizeof(answer))
+        rv = attr.ulValueLen == CK_UNAVAILABLE_INFORMATION
+                 ? CKR_ATTRIBUTE_TYPE_INVALID
+                 : P11PROV_CKR_BAD_ANSWER;
+    *value = rv == CKR_OK && answer == CK_TRUE;
+    return rv;
 }

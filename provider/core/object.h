@@ -94,9 +94,10 @@ CK_RV p11prov_get_ulong(P11PROV_TOKEN *token, CK_SESSION_HANDLE session,
                         CK_OBJECT_HANDLE object, CK_ATTRIBUTE_TYPE type,
                         CK_ULONG *value);
 
-/* A CK_BBOOL attribute; unreadable or absent gives `absent`. */
-bool p11prov_get_bool(P11PROV_TOKEN *token, CK_SESSION_HANDLE session,
-                      CK_OBJECT_HANDLE object, CK_ATTRIBUTE_TYPE type,
-                      bool absent);
+/* A CK_BBOOL attribute (*value false unless CKR_OK); an absent one
+ * answers CKR_ATTRIBUTE_TYPE_INVALID. */
+CK_RV p11prov_get_bool(P11PROV_TOKEN *token, CK_SESSION_HANDLE session,
+                       CK_OBJECT_HANDLE object, CK_ATTRIBUTE_TYPE type,
+                       bool *value);
 
 #endif

@@ -111,7 +111,17 @@ CK_OBJECT_HANDLE p11prov_object_copy_make(P11PROV_CTX *ctx,
         goto done;
     }
     /* Absent (a module older than PKCS#11 2.40) counts as "no". */
-    if (!p11prov_get_bool(token, session, original, CKA_COPYABLE, false)) {
+    bool copyable;
+    rv = p11prov_get_bool(token, session, original, CKA_COPYABLE, &copyable);
+    if (rv != CKR_OK
+        && (p11prov_session_broken(rv) || rv == CKR_HOST_MEMORY
+            || rv == CKR_USER_NOT_LOGGED_IN
+            || p11prov_module_lost(token->module, rv))) {
+        /* Not an answer about the object: asked again next time. */
+        P11PROV_DEBUG(2, "%s: CKA_COPYABLE unread (0x%lx)", object->uri, rv);
+        goto done;
+    }
+    if (!copyable) {
         set_copy_state(object, COPY_REFUSED, CK_INVALID_HANDLE, generation);
         goto done;
     }
