@@ -30,6 +30,9 @@ struct p11prov_module {
     unsigned int init_count;
     /* Serialises every call into modules that are not thread-safe. */
     bool serialize;
+    /* CKM_EDDSA must carry its (optional) parameter: pure EdDSA, no
+     * context. */
+    bool eddsa_needs_params;
     /* It opened a socket or pipe in C_Initialize (a client of a server):
      * its calls hold SIGPIPE off (sigpipe.h). */
     bool guard_sigpipe;

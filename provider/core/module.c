@@ -193,6 +193,15 @@ static bool module_needs_serializing(const CK_INFO *info)
            == 0;
 }
 
+/* OP-TEE's libckteec 3.19 to 4.4 dereferences CKM_EDDSA's parameter
+ * without checking it for NULL (fixed in 4.5, optee_client 6486773). */
+static bool module_needs_eddsa_params(const CK_INFO *info)
+{
+    static const char libckteec[] = "OP-TEE PKCS11 Cryptoki library";
+    return memcmp(info->libraryDescription, libckteec, sizeof(libckteec) - 1)
+           == 0;
+}
+
 /* C_Initialize with OS locking and the configured init args. */
 static CK_RV call_initialize(P11PROV_MODULE *m)
 {
@@ -242,6 +251,7 @@ static int initialize_module(P11PROV_CTX *ctx, P11PROV_MODULE *m)
         return 0;
     }
     m->serialize = module_needs_serializing(&m->info);
+    m->eddsa_needs_params = module_needs_eddsa_params(&m->info);
     /* A socket or pipe the module opened talks to another process, which
      * may go away; uncountable counts as one. */
     m->guard_sigpipe = streams_before < 0 || streams_after < 0

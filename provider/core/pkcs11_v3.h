@@ -17,4 +17,11 @@ typedef CK_RV (*P11PROV_C_GetInterface)(CK_UTF8CHAR *interface_name,
                                         P11PROV_CK_INTERFACE **interface,
                                         CK_FLAGS flags);
 
+/* CKM_EDDSA's parameter (PKCS#11 3.0). */
+typedef struct p11prov_ck_eddsa_params {
+    CK_BBOOL phFlag;
+    CK_ULONG ulContextDataLen;
+    CK_BYTE_PTR pContextData;
+} P11PROV_CK_EDDSA_PARAMS;
+
 #endif

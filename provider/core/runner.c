@@ -133,6 +133,16 @@ static CK_RV generate(RUN *run, CK_SESSION_HANDLE session)
     if (run->public_key == CK_INVALID_HANDLE
         || run->private_key == CK_INVALID_HANDLE
         || run->public_key == run->private_key) {
+        /* What it did make is not left behind. */
+        CK_RV ignored;
+        if (run->public_key != CK_INVALID_HANDLE)
+            P11PROV_CALL(ignored, m, C_DestroyObject, session,
+                         run->public_key);
+        if (run->private_key != CK_INVALID_HANDLE
+            && run->private_key != run->public_key)
+            P11PROV_CALL(ignored, m, C_DestroyObject, session,
+                         run->private_key);
+        (void)ignored;
         run->bad_answer = "an invalid or twice the same handle for the new "
                           "keys";
         return CKR_GENERAL_ERROR;

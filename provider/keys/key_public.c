@@ -144,7 +144,13 @@ static EVP_PKEY *ec_twin(P11PROV_CTX *ctx, P11PROV_KEY_KIND kind,
     const char *group = NULL;
     OSSL_PARAM params[3], *p = params;
 
-    unwrap_point(&point, &point_len);
+    /* An Edwards point has one length: bare, it is never taken for DER
+     * (a 32-byte Ed25519 point may begin 04 1e). */
+    CK_ULONG bare = kind == P11PROV_KEY_ED25519 ? 32
+                    : kind == P11PROV_KEY_ED448 ? 57
+                                                : 0;
+    if (point_len != bare)
+        unwrap_point(&point, &point_len);
     if (!p11prov_ec_params_kind(params_der->pValue, params_der->ulValueLen,
                                 &object_kind, &group)
         || object_kind != kind) {

@@ -45,11 +45,28 @@ static CK_RV exists(P11PROV_TOKEN *token, CK_SESSION_HANDLE session,
     return rv;
 }
 
-/* DER OID of the curve (EC) or of Ed25519/Ed448, for CKA_EC_PARAMS. */
-static int ec_params(const P11PROV_KEYGEN_SPEC *spec, unsigned char **der)
+/* CKA_EC_PARAMS: the curve's DER OID; for Ed25519/Ed448, first (by_oid
+ * false) the curve name as a PrintableString, PKCS#11 3.0's form and the
+ * only one OP-TEE's TA takes, then RFC 8410's OID. */
+static int ec_params(const P11PROV_KEYGEN_SPEC *spec, bool by_oid,
+                     unsigned char **der)
 {
+    bool edwards = spec->kind == P11PROV_KEY_ED25519
+                   || spec->kind == P11PROV_KEY_ED448;
     int nid;
 
+    *der = NULL;
+    if (edwards && !by_oid) {
+        const char *name = spec->kind == P11PROV_KEY_ED25519 ? "edwards25519"
+                                                             : "edwards448";
+        size_t len = strlen(name);
+        if ((*der = OPENSSL_malloc(2 + len)) == NULL)
+            return -1;
+        (*der)[0] = 0x13; /* PrintableString */
+        (*der)[1] = (unsigned char)len;
+        memcpy(*der + 2, name, len);
+        return (int)(2 + len);
+    }
     if (spec->kind == P11PROV_KEY_ED25519)
         nid = NID_ED25519;
     else if (spec->kind == P11PROV_KEY_ED448)
@@ -57,8 +74,16 @@ static int ec_params(const P11PROV_KEYGEN_SPEC *spec, unsigned char **der)
     else if ((nid = OBJ_sn2nid(spec->group)) == NID_undef)
         nid = EC_curve_nist2nid(spec->group);
     ASN1_OBJECT *oid = nid == NID_undef ? NULL : OBJ_nid2obj(nid);
-    *der = NULL;
     return oid ? i2d_ASN1_OBJECT(oid, der) : -1;
+}
+
+/* The answers of a module that does not take a template's value. */
+static bool template_refused(CK_RV rv)
+{
+    return rv == CKR_ATTRIBUTE_VALUE_INVALID
+           || rv == CKR_ATTRIBUTE_TYPE_INVALID
+           || rv == CKR_TEMPLATE_INCONSISTENT || rv == CKR_CURVE_NOT_SUPPORTED
+           || rv == CKR_DOMAIN_PARAMS_INVALID;
 }
 
 /* Usages the algorithm does not have are turned off after generation,
@@ -138,7 +163,7 @@ static int generate(P11PROV_CTX *ctx, P11PROV_TOKEN *token, const p11uri *uri,
         else
             add(&pub, CKA_PUBLIC_EXPONENT, f4, sizeof(f4));
     } else {
-        int len = ec_params(spec, &params);
+        int len = ec_params(spec, false, &params);
         if (len <= 0) {
             P11PROV_RAISE(ctx, P11PROV_R_BAD_ARGUMENT,
                           "no curve for the new %s key (use e.g. -pkeyopt "
@@ -163,6 +188,19 @@ static int generate(P11PROV_CTX *ctx, P11PROV_TOKEN *token, const p11uri *uri,
     };
     P11PROV_OP_STATUS status = p11prov_token_generate_pair(
         ctx, token, uri_text, &request, public_key, private_key, &rv);
+    bool edwards = !rsa && !ec;
+    if (edwards && status == P11PROV_OP_INIT_FAILED && template_refused(rv)) {
+        /* Nothing was made: the same request with the OID. */
+        OPENSSL_free(params);
+        int len = ec_params(spec, true, &params);
+        for (size_t i = 0; i < pub.count && len > 0; i++)
+            if (pub.attrs[i].type == CKA_EC_PARAMS)
+                pub.attrs[i] = (CK_ATTRIBUTE){ CKA_EC_PARAMS, params,
+                                               (CK_ULONG)len };
+        if (len > 0)
+            status = p11prov_token_generate_pair(
+                ctx, token, uri_text, &request, public_key, private_key, &rv);
+    }
     OPENSSL_free(params);
     return status == P11PROV_OP_DONE
            || p11prov_token_op_raise(ctx, P11PROV_TOKEN_GENERATE, status,
@@ -262,6 +300,30 @@ static P11PROV_KEY *new_key(P11PROV_CTX *ctx, P11PROV_TOKEN *token,
     return key;
 }
 
+/* A generation that fails after the pair was made leaves nothing on the
+ * token: both objects are destroyed. */
+static void destroy_pair(P11PROV_CTX *ctx, P11PROV_TOKEN *token,
+                         CK_OBJECT_HANDLE public_key,
+                         CK_OBJECT_HANDLE private_key, const char *safe_uri)
+{
+    CK_SESSION_HANDLE session;
+    CK_RV rv = p11prov_session_borrow_rw(ctx, token, &session);
+
+    if (rv == CKR_OK) {
+        P11PROV_CALL(rv, token->module, C_DestroyObject, session,
+                     private_key);
+        CK_RV public_rv;
+        P11PROV_CALL(public_rv, token->module, C_DestroyObject, session,
+                     public_key);
+        if (rv == CKR_OK)
+            rv = public_rv;
+        p11prov_session_return(token, session, false);
+    }
+    if (rv != CKR_OK)
+        P11PROV_RAISE_CKR(ctx, rv, "destroying the key pair made for",
+                          safe_uri);
+}
+
 P11PROV_KEY *p11prov_token_generate(P11PROV_CTX *ctx, const char *uri_text,
                                     const P11PROV_KEYGEN_SPEC *spec)
 {
@@ -282,8 +344,10 @@ P11PROV_KEY *p11prov_token_generate(P11PROV_CTX *ctx, const char *uri_text,
         && p11prov_token_login(ctx, token, &pins)
         && names_free(ctx, token, uri, safe_uri)
         && generate(ctx, token, uri, spec, safe_uri, &public_key,
-                    &private_key))
-        key = new_key(ctx, token, public_key, private_key, safe_uri);
+                    &private_key)
+        && (key = new_key(ctx, token, public_key, private_key, safe_uri))
+               == NULL)
+        destroy_pair(ctx, token, public_key, private_key, safe_uri);
     OPENSSL_free(safe_uri);
     p11uri_free(uri);
     return key;

@@ -255,9 +255,15 @@ static int oaep_decrypt(RSA_ENC_CTX *ctx, const unsigned char *in,
             plaintext_room(size, overhead), &rv);
         if (status == P11PROV_OP_DONE)
             return 1;
-        if (status != P11PROV_OP_INIT_FAILED || !p11prov_mechanism_refused(rv)
-            || !raw_usable)
+        if (status != P11PROV_OP_INIT_FAILED
+            || !p11prov_mechanism_refused(rv))
             return token_failed(ctx, status, rv, CKM_RSA_PKCS_OAEP);
+        if (!raw_usable) {
+            token_failed(ctx, status, rv, CKM_RSA_PKCS_OAEP);
+            return refuse(ctx, "RSA-OAEP decryption with these digests and "
+                               "label (refused for CKM_RSA_PKCS_OAEP; "
+                               "CKM_RSA_X_509 to decode it here)");
+        }
         P11PROV_DEBUG(2,
                       "%s: the token refused these OAEP parameters: "
                       "decoding here",

@@ -9,6 +9,7 @@
 #include <openssl/rsa.h>
 
 #include "core/mechanisms.h"
+#include "core/pkcs11_v3.h"
 #include "core/runner.h"
 #include "ops/rsa_params.h"
 #include "ops/sig_encode.h"
@@ -172,9 +173,16 @@ static int rsa_pss_sign(SIG_CTX *ctx, const unsigned char *hash,
         /* Tokens that do PSS only with the digest as MGF1 hash and salt
          * length (TPMs; SoftHSM for some combinations) refuse the rest:
          * those are encoded here when raw RSA is available. */
-        if (!p11prov_mechanism_refused(rv) || !raw_usable) {
+        if (!p11prov_mechanism_refused(rv)) {
             ERR_clear_last_mark();
             return 0;
+        }
+        if (!raw_usable) {
+            ERR_clear_last_mark();
+            return refuse_mechanism(ctx, "RSA-PSS with these parameters "
+                                         "(refused for CKM_RSA_PKCS_PSS; "
+                                         "CKM_RSA_X_509 to encode them "
+                                         "here)");
         }
         ERR_pop_to_mark();
         P11PROV_DEBUG(2,
@@ -281,10 +289,15 @@ int p11prov_token_sign_message(SIG_CTX *ctx, const unsigned char *msg,
                                size_t msg_len, unsigned char *sig,
                                size_t *sig_len, size_t sig_size)
 {
+    P11PROV_CK_EDDSA_PARAMS pure = { CK_FALSE, 0, NULL };
     CK_MECHANISM mechanism = { CKM_EDDSA, NULL, 0 };
 
     if (!check_can_sign(ctx))
         return 0;
+    if (ctx->key->object.token->module->eddsa_needs_params) {
+        mechanism.pParameter = &pure;
+        mechanism.ulParameterLen = sizeof(pure);
+    }
     if (!p11prov_key_allows(ctx->key, CKM_EDDSA))
         return refuse_mechanism(ctx, "EdDSA signature (CKM_EDDSA)");
     return sign_with_mechanism(ctx, &mechanism, msg, msg_len, sig, sig_len,
