@@ -123,3 +123,49 @@ const char *p11prov_ckr_name(CK_RV rv, char buf[P11PROV_CKR_NAME_MAX])
         snprintf(buf, P11PROV_CKR_NAME_MAX, "CKR_0x%lx", (unsigned long)rv);
     return buf;
 }
+
+#define CKA(name) { name, #name }
+static const struct {
+    CK_ATTRIBUTE_TYPE type;
+    const char *name;
+} cka_names[] = {
+    CKA(CKA_CLASS),
+    CKA(CKA_TOKEN),
+    CKA(CKA_PRIVATE),
+    CKA(CKA_LABEL),
+    CKA(CKA_VALUE),
+    CKA(CKA_CERTIFICATE_TYPE),
+    CKA(CKA_ISSUER),
+    CKA(CKA_SERIAL_NUMBER),
+    CKA(CKA_KEY_TYPE),
+    CKA(CKA_SUBJECT),
+    CKA(CKA_ID),
+    CKA(CKA_SENSITIVE),
+    CKA(CKA_ENCRYPT),
+    CKA(CKA_DECRYPT),
+    CKA(CKA_WRAP),
+    CKA(CKA_UNWRAP),
+    CKA(CKA_SIGN),
+    CKA(CKA_VERIFY),
+    CKA(CKA_DERIVE),
+    CKA(CKA_MODULUS),
+    CKA(CKA_MODULUS_BITS),
+    CKA(CKA_PUBLIC_EXPONENT),
+    CKA(CKA_VALUE_LEN),
+    CKA(CKA_EXTRACTABLE),
+    CKA(CKA_COPYABLE),
+    CKA(CKA_EC_PARAMS),
+    CKA(CKA_EC_POINT),
+    CKA(CKA_ALWAYS_AUTHENTICATE),
+    CKA(CKA_ALLOWED_MECHANISMS),
+};
+
+const char *p11prov_cka_name(CK_ATTRIBUTE_TYPE type,
+                             char buf[P11PROV_CKR_NAME_MAX])
+{
+    for (size_t i = 0; i < sizeof(cka_names) / sizeof(cka_names[0]); i++)
+        if (cka_names[i].type == type)
+            return cka_names[i].name;
+    snprintf(buf, P11PROV_CKR_NAME_MAX, "CKA_0x%lx", (unsigned long)type);
+    return buf;
+}

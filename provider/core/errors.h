@@ -38,6 +38,11 @@ enum p11prov_reason {
 /* The CKR_* name of rv; unknown values are formatted into buf. */
 const char *p11prov_ckr_name(CK_RV rv, char buf[P11PROV_CKR_NAME_MAX]);
 
+/* The CKA_* name of an attribute this provider reads; others are
+ * formatted into buf. */
+const char *p11prov_cka_name(CK_ATTRIBUTE_TYPE type,
+                             char buf[P11PROV_CKR_NAME_MAX]);
+
 /* Raises an OpenSSL error with the provider's reason code and a formatted
  * message (like ERR_raise_data), through the core so the reason prints as
  * text. Safe to call with ctx NULL (falls back to ERR_raise_data). */

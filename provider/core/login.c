@@ -149,14 +149,18 @@ static CK_RV refresh_token_info(P11PROV_TOKEN *token)
     return rv;
 }
 
+/* C_Login on a pooled session; *call names the call that failed. */
 static CK_RV call_login(P11PROV_CTX *ctx, P11PROV_TOKEN *token,
-                        CK_USER_TYPE user, const char *pin, size_t len)
+                        CK_USER_TYPE user, const char *pin, size_t len,
+                        const char **call)
 {
     CK_SESSION_HANDLE session;
     CK_RV rv = p11prov_session_borrow(ctx, token, &session);
 
+    *call = "C_OpenSession to log in";
     if (rv != CKR_OK)
         return rv;
+    *call = "C_Login";
     /* tpm2-pkcs11 uses libcrypto while unsealing: its errors are not ours. */
     ERR_set_mark();
     P11PROV_CALL(rv, token->module, C_Login, session, user,
@@ -225,7 +229,8 @@ static int login_locked(P11PROV_CTX *ctx, P11PROV_TOKEN *token,
         goto done;
     }
     /* found == 0 here means a PIN pad: C_Login with a NULL PIN. */
-    rv = call_login(ctx, token, CKU_USER, pin, len);
+    const char *call;
+    rv = call_login(ctx, token, CKU_USER, pin, len, &call);
     if (rv == CKR_OK || rv == CKR_USER_ALREADY_LOGGED_IN) {
         __atomic_store_n(&token->logged_in_at,
                          p11prov_module_generation(token->module),
@@ -242,7 +247,7 @@ static int login_locked(P11PROV_CTX *ctx, P11PROV_TOKEN *token,
         token->pin_refused = true;
         remember_pin(token, NULL, 0);
     }
-    P11PROV_RAISE_CKR(ctx, rv, "C_Login", token_uri);
+    P11PROV_RAISE_CKR(ctx, rv, call, token_uri);
 done:
     if (pin != NULL)
         OPENSSL_clear_free(pin, len);

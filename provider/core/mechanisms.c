@@ -7,7 +7,8 @@
 #include "core/debug.h"
 
 struct p11prov_mechanisms {
-    CK_ULONG count;                     /* 0: listed none, or could not */
+    CK_ULONG count;  /* 0: listed none, or could not */
+    bool bad_answer; /* a count that cannot be: nothing is offered */
     struct p11prov_mechanisms *retired; /* the list this one replaced */
     CK_MECHANISM_TYPE types[];
 };
@@ -56,13 +57,16 @@ static struct p11prov_mechanisms *ask_mechanisms(P11PROV_TOKEN *token)
         if (m->fns->C_GetMechanismList != NULL)
             P11PROV_CALL(rv, m, C_GetMechanismList, token->slot_id, NULL,
                          &count);
-        if (rv != CKR_OK || count >= MAX_MECHANISMS)
-            count = 0; /* a bad answer: as if it listed nothing */
+        bool absurd = rv == CKR_OK && count >= MAX_MECHANISMS;
+        if (rv != CKR_OK || absurd)
+            count = 0; /* as if it listed nothing */
         /* One element more than the module asked for: p11-kit's RPC
          * client, purging the mechanisms it cannot carry, reads one past
          * the end of the list it fills (memmove of count - i from i + 1). */
         list = OPENSSL_zalloc(sizeof(*list)
                               + (count + 1) * sizeof(list->types[0]));
+        if (list != NULL)
+            list->bad_answer = absurd;
         if (list == NULL || count == 0)
             return list;
         got = count;
@@ -71,6 +75,11 @@ static struct p11prov_mechanisms *ask_mechanisms(P11PROV_TOKEN *token)
         if (rv == CKR_OK && got <= count) {
             list->count = got;
             return list;
+        }
+        if (rv == CKR_OK) {
+            /* More than the buffer it was given, said to fit. */
+            list->bad_answer = true;
+            break;
         }
         if (rv != CKR_BUFFER_TOO_SMALL)
             break;
@@ -103,6 +112,8 @@ bool p11prov_token_offers(P11PROV_TOKEN *token, CK_MECHANISM_TYPE mechanism)
 
     if (list == NULL && (list = read_mechanisms(token)) == NULL)
         return true; /* out of memory: let the token answer */
+    if (list->bad_answer)
+        return false;
     if (list->count == 0)
         return true;
     for (CK_ULONG i = 0; i < list->count; i++)
@@ -137,4 +148,12 @@ const char *p11prov_mechanism_name(CK_MECHANISM_TYPE mechanism)
     default:
         return "mechanism";
     }
+}
+
+bool p11prov_token_mechanisms_bad(P11PROV_TOKEN *token)
+{
+    struct p11prov_mechanisms *list = __atomic_load_n(&token->mechanisms,
+                                                      __ATOMIC_ACQUIRE);
+
+    return list != NULL && list->bad_answer;
 }

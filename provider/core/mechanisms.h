@@ -19,6 +19,10 @@ void p11prov_mechanisms_free(P11PROV_TOKEN *token);
 /* "CKM_RSA_PKCS", ... for messages and traces. */
 const char *p11prov_mechanism_name(CK_MECHANISM_TYPE mechanism);
 
+/* The token's C_GetMechanismList answered CKR_OK with a count that cannot
+ * be: it is taken to offer nothing. */
+bool p11prov_token_mechanisms_bad(P11PROV_TOKEN *token);
+
 /* Whether rv says a token refused a mechanism or its parameters (so the
  * work may be done another way). */
 static inline bool p11prov_mechanism_refused(CK_RV rv)

@@ -2,11 +2,13 @@
  * answer with absurd sizes. */
 #include "core/object.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #include <openssl/crypto.h>
 
 #include "core/debug.h"
+#include "core/errors.h"
 
 /* Larger than any certificate or key attribute a token holds. */
 #define MAX_ATTRIBUTE_LEN (1024UL * 1024UL)
@@ -140,8 +142,12 @@ static CK_RV get_one_by_one(P11PROV_TOKEN *token, CK_SESSION_HANDLE session,
                                          attrs[i].type, &value, &len);
         if (rv == CKR_ATTRIBUTE_TYPE_INVALID || rv == CKR_ATTRIBUTE_SENSITIVE)
             continue;
-        if (rv != CKR_OK)
+        if (rv != CKR_OK) {
+            p11prov_attributes_free(attrs, count);
+            if (rv == P11PROV_CKR_BAD_ANSWER)
+                attrs[i].ulValueLen = P11PROV_ATTRIBUTE_BAD;
             return rv;
+        }
         attrs[i].pValue = value;
         attrs[i].ulValueLen = len;
     }
@@ -179,6 +185,7 @@ static CK_RV get_sized(P11PROV_TOKEN *token, CK_SESSION_HANDLE session,
         if (len > MAX_ATTRIBUTE_LEN) {
             while (n > 0)
                 OPENSSL_free(present[--n].pValue);
+            attrs[i].ulValueLen = P11PROV_ATTRIBUTE_BAD;
             return P11PROV_CKR_BAD_ANSWER;
         }
         present[n] = (CK_ATTRIBUTE){ attrs[i].type, OPENSSL_malloc(len + 1),
@@ -230,6 +237,7 @@ static CK_ULONG first_buffer(CK_ATTRIBUTE_TYPE type, bool *bounded)
     case CKA_CLASS:
     case CKA_KEY_TYPE:
     case CKA_CERTIFICATE_TYPE:
+    case CKA_MODULUS_BITS:
         /* Fixed sizes, offered larger: a length equal to the buffer then
          * always means "not written". */
         return 2 * sizeof(CK_ULONG);
@@ -333,6 +341,10 @@ CK_RV p11prov_get_attributes(P11PROV_TOKEN *token, CK_SESSION_HANDLE session,
     rv = get_sized(token, session, object, retry, n_again);
     if (rv != CKR_OK) {
         p11prov_attributes_free(attrs, count);
+        for (CK_ULONG j = 0; j < n_again; j++)
+            if (retry[j].pValue == NULL
+                && retry[j].ulValueLen == P11PROV_ATTRIBUTE_BAD)
+                attrs[again[j]].ulValueLen = P11PROV_ATTRIBUTE_BAD;
         return rv;
     }
     for (CK_ULONG j = 0; j < n_again; j++)
@@ -360,7 +372,9 @@ CK_RV p11prov_get_ulong(P11PROV_TOKEN *token, CK_SESSION_HANDLE session,
     P11PROV_CALL(rv, token->module, C_GetAttributeValue, session, object,
                  &attr, 1);
     if (rv == CKR_OK && attr.ulValueLen != sizeof(*value))
-        rv = CKR_ATTRIBUTE_VALUE_INVALID;
+        rv = attr.ulValueLen == CK_UNAVAILABLE_INFORMATION
+                 ? CKR_ATTRIBUTE_TYPE_INVALID
+                 : P11PROV_CKR_BAD_ANSWER;
     return rv;
 }
 
@@ -380,4 +394,32 @@ CK_RV p11prov_get_bool(P11PROV_TOKEN *token, CK_SESSION_HANDLE session,
                  : P11PROV_CKR_BAD_ANSWER;
     *value = rv == CKR_OK && answer == CK_TRUE;
     return rv;
+}
+
+CK_ATTRIBUTE_TYPE p11prov_bad_attribute(const CK_ATTRIBUTE *attrs,
+                                        CK_ULONG count)
+{
+    for (CK_ULONG i = 0; i < count; i++)
+        if (attrs[i].pValue == NULL
+            && attrs[i].ulValueLen == P11PROV_ATTRIBUTE_BAD)
+            return attrs[i].type;
+    return CK_UNAVAILABLE_INFORMATION;
+}
+
+void p11prov_raise_read(P11PROV_CTX *ctx, CK_RV rv, const char *what,
+                        const char *uri, CK_ATTRIBUTE_TYPE bad)
+{
+    char name[P11PROV_CKR_NAME_MAX];
+
+    if (bad == CK_UNAVAILABLE_INFORMATION) {
+        char what_call[128];
+        snprintf(what_call, sizeof(what_call), "C_GetAttributeValue %s",
+                 what);
+        P11PROV_RAISE_CKR(ctx, rv, what_call, uri);
+    } else {
+        P11PROV_RAISE(ctx, P11PROV_R_MODULE_BAD_ANSWER,
+                      "C_GetAttributeValue of %s %s for %s: CKR_OK with an "
+                      "impossible answer",
+                      p11prov_cka_name(bad, name), what, uri ? uri : "");
+    }
 }

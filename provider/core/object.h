@@ -84,6 +84,20 @@ CK_RV p11prov_get_attributes(P11PROV_TOKEN *token, CK_SESSION_HANDLE session,
                              CK_ULONG count);
 void p11prov_attributes_free(CK_ATTRIBUTE *attrs, CK_ULONG count);
 
+/* When a read answers P11PROV_CKR_BAD_ANSWER, the attribute whose answer
+ * was impossible is left with this ulValueLen (and no value). */
+#define P11PROV_ATTRIBUTE_BAD ((CK_ULONG) - 2)
+
+/* That attribute's type, else CK_UNAVAILABLE_INFORMATION. */
+CK_ATTRIBUTE_TYPE p11prov_bad_attribute(const CK_ATTRIBUTE *attrs,
+                                        CK_ULONG count);
+
+/* Raises a failed C_GetAttributeValue, made for what ("reading key
+ * attributes"), naming bad when the module's answer for it was
+ * impossible (CK_UNAVAILABLE_INFORMATION: none known). */
+void p11prov_raise_read(P11PROV_CTX *ctx, CK_RV rv, const char *what,
+                        const char *uri, CK_ATTRIBUTE_TYPE bad);
+
 /* The attribute of type in attrs when it was read, else NULL. */
 const CK_ATTRIBUTE *p11prov_attribute_find(const CK_ATTRIBUTE *attrs,
                                            CK_ULONG count,

@@ -57,6 +57,8 @@ static CK_RV keeper_session(P11PROV_TOKEN *token, unsigned int generation,
         return CKR_SESSION_COUNT;
     P11PROV_CALL(rv, token->module, C_OpenSession, token->slot_id,
                  CKF_SERIAL_SESSION, NULL, NULL, &token->keeper);
+    if (rv == CKR_OK && token->keeper == CK_INVALID_HANDLE)
+        rv = P11PROV_CKR_BAD_ANSWER;
     if (rv != CKR_OK) {
         p11prov_session_unreserve(token);
         return rv;

@@ -125,6 +125,8 @@ static CK_RV borrow(P11PROV_CTX *ctx, P11PROV_TOKEN *token, CK_FLAGS flags,
                 token->module);
             P11PROV_CALL(rv, token->module, C_OpenSession, token->slot_id,
                          CKF_SERIAL_SESSION | flags, NULL, NULL, session);
+            if (rv == CKR_OK && *session == CK_INVALID_HANDLE)
+                rv = P11PROV_CKR_BAD_ANSWER; /* "opened", but none */
             if (rv == CKR_OK)
                 return CKR_OK;
             p11prov_session_unreserve(token); /* the reservation */

@@ -77,29 +77,39 @@ static CK_RV take_allowed_mechanisms(P11PROV_KEY *key, CK_ATTRIBUTE *attr)
     return CKR_OK;
 }
 
-/* The kind from CKA_KEY_TYPE (and, for EC keys, the curve). */
-static int key_kind(const CK_ATTRIBUTE *attrs, CK_ULONG count,
-                    CK_KEY_TYPE *key_type, P11PROV_KEY_KIND *kind,
-                    const char **group)
+/* The kind from CKA_KEY_TYPE (and, for EC keys, the curve). NULL when
+ * known, else why the key cannot be used: *bad_answer says whether that
+ * is the module's fault or a key this provider does not handle. */
+static const char *key_kind(const CK_ATTRIBUTE *attrs, CK_ULONG count,
+                            CK_KEY_TYPE *key_type, P11PROV_KEY_KIND *kind,
+                            const char **group, bool *bad_answer)
 {
     const CK_ATTRIBUTE *type = p11prov_attribute_find(attrs, count,
                                                       CKA_KEY_TYPE);
     const CK_ATTRIBUTE *params;
 
     *group = NULL;
-    if (type == NULL || type->ulValueLen != sizeof(CK_KEY_TYPE))
-        return 0;
+    *bad_answer = true;
+    if (type == NULL)
+        return "no CKA_KEY_TYPE";
+    if (type->ulValueLen != sizeof(CK_KEY_TYPE))
+        return "a CKA_KEY_TYPE of the wrong size";
     memcpy(key_type, type->pValue, sizeof(*key_type));
+    *bad_answer = false;
     if (*key_type == CKK_RSA) {
         *kind = P11PROV_KEY_RSA;
-        return 1;
+        return NULL;
     }
     if (*key_type != CKK_EC && *key_type != CKK_EC_EDWARDS)
-        return 0;
+        return "a CKA_KEY_TYPE this provider does not handle";
     params = p11prov_attribute_find(attrs, count, CKA_EC_PARAMS);
-    return params != NULL
-           && p11prov_ec_params_kind(params->pValue, params->ulValueLen, kind,
-                                     group);
+    *bad_answer = params == NULL;
+    if (params == NULL)
+        return "no CKA_EC_PARAMS";
+    if (!p11prov_ec_params_kind(params->pValue, params->ulValueLen, kind,
+                                group))
+        return "CKA_EC_PARAMS that name no curve OpenSSL has";
+    return NULL;
 }
 
 /* The key's profile from the size its object gives: the modulus, or the
@@ -152,6 +162,32 @@ bool p11prov_key_has_own_public(const P11PROV_KEY *key)
     return p11prov_attribute_find(a, n, CKA_EC_POINT) != NULL;
 }
 
+/* A modulus of another size than CKA_MODULUS_BITS says: a truncated or
+ * padded answer. NULL when they agree or either is absent. */
+static const char *modulus_bits_fault(const CK_ATTRIBUTE *attrs,
+                                      CK_ULONG count)
+{
+    const CK_ATTRIBUTE *n = p11prov_attribute_find(attrs, count, CKA_MODULUS);
+    const CK_ATTRIBUTE *bits = p11prov_attribute_find(attrs, count,
+                                                      CKA_MODULUS_BITS);
+    CK_ULONG announced;
+
+    if (n == NULL || bits == NULL)
+        return NULL;
+    if (bits->ulValueLen != sizeof(announced))
+        return "a CKA_MODULUS_BITS of the wrong size";
+    memcpy(&announced, bits->pValue, sizeof(announced));
+    const unsigned char *value = n->pValue;
+    CK_ULONG len = n->ulValueLen;
+    while (len > 0 && *value == 0) {
+        value++;
+        len--;
+    }
+    return (CK_ULONG)p11prov_modulus_bits(value, len) == announced
+               ? NULL
+               : "a CKA_MODULUS of another size than its CKA_MODULUS_BITS";
+}
+
 /* Everything a key is read with: one batch. */
 static const CK_ATTRIBUTE_TYPE key_attribute_types[] = {
     CKA_KEY_TYPE,
@@ -164,6 +200,7 @@ static const CK_ATTRIBUTE_TYPE key_attribute_types[] = {
     CKA_ALLOWED_MECHANISMS,
     CKA_MODULUS,
     CKA_PUBLIC_EXPONENT,
+    CKA_MODULUS_BITS,
     CKA_EC_PARAMS,
     CKA_EC_POINT,
 };
@@ -191,11 +228,23 @@ P11PROV_KEY *p11prov_key_from_token(P11PROV_CTX *ctx, P11PROV_TOKEN *token,
                                 KEY_ATTRIBUTES);
     if (rv != CKR_OK) {
         char *token_uri = p11prov_token_uri(token);
-        P11PROV_RAISE_CKR(ctx, rv, "reading key attributes", token_uri);
+        p11prov_raise_read(ctx, rv, "reading key attributes", token_uri,
+                           p11prov_bad_attribute(attrs, KEY_ATTRIBUTES));
         OPENSSL_free(token_uri);
         return NULL;
     }
-    if (!key_kind(attrs, KEY_ATTRIBUTES, &key_type, &kind, &group)) {
+    bool bad_answer;
+    const char *unusable = key_kind(attrs, KEY_ATTRIBUTES, &key_type, &kind,
+                                    &group, &bad_answer);
+    if (unusable != NULL) {
+        /* Skipped; said in case no other object is what was asked. */
+        char *token_uri = p11prov_token_uri(token);
+        P11PROV_RAISE(
+            ctx,
+            bad_answer ? P11PROV_R_MODULE_BAD_ANSWER : P11PROV_R_UNSUPPORTED,
+            "key object %lu of %s skipped: it has %s", (unsigned long)object,
+            token_uri ? token_uri : "", unusable);
+        OPENSSL_free(token_uri);
         *unsupported = true;
         goto done;
     }
@@ -241,11 +290,15 @@ P11PROV_KEY *p11prov_key_from_token(P11PROV_CTX *ctx, P11PROV_TOKEN *token,
                   p11prov_attribute_find(attrs, KEY_ATTRIBUTES,
                                          CKA_PUBLIC_EXPONENT))
             : NULL;
+    if (fault == NULL
+        && (key->kind == P11PROV_KEY_RSA || key->kind == P11PROV_KEY_RSA_PSS))
+        fault = modulus_bits_fault(attrs, KEY_ATTRIBUTES);
     if (fault != NULL) {
         P11PROV_RAISE(ctx, P11PROV_R_MODULE_BAD_ANSWER,
                       "the token's key %s has %s", key->object.uri, fault);
         p11prov_key_unref(key);
         key = NULL;
+        *unsupported = true;
         goto done;
     }
     /* Kept to build the twin from when it is needed. Private EC and EdDSA
@@ -265,6 +318,7 @@ P11PROV_KEY *p11prov_key_from_token(P11PROV_CTX *ctx, P11PROV_TOKEN *token,
         p11prov_key_no_public(ctx, key);
         p11prov_key_unref(key);
         key = NULL;
+        *unsupported = true;
     }
 done:
     p11prov_attributes_free(attrs, KEY_ATTRIBUTES);
@@ -362,9 +416,17 @@ bool p11prov_mechanism_usable(P11PROV_KEY *key, CK_MECHANISM_TYPE mechanism)
 int p11prov_refuse_mechanism(P11PROV_CTX *ctx, const P11PROV_KEY *key,
                              const char *what)
 {
-    P11PROV_RAISE(ctx, P11PROV_R_UNSUPPORTED,
-                  "%s: not allowed for %s (CKA_ALLOWED_MECHANISMS) or not "
-                  "offered by its token",
-                  what, key->object.uri);
+    if (p11prov_key_on_token(key)
+        && p11prov_token_mechanisms_bad(key->object.token))
+        P11PROV_RAISE(ctx, P11PROV_R_MODULE_BAD_ANSWER,
+                      "%s: the token of %s is taken to offer nothing: its "
+                      "C_GetMechanismList answered CKR_OK with an "
+                      "impossible count",
+                      what, key->object.uri);
+    else
+        P11PROV_RAISE(ctx, P11PROV_R_UNSUPPORTED,
+                      "%s: not allowed for %s (CKA_ALLOWED_MECHANISMS) or "
+                      "not offered by its token",
+                      what, key->object.uri);
     return 0;
 }

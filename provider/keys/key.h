@@ -36,6 +36,9 @@ typedef struct p11prov_key_profile {
     char default_digest[P11PROV_DIGEST_NAME_MAX];
     char mandatory_digest[P11PROV_DIGEST_NAME_MAX];
     bool has_default_digest, has_mandatory_digest;
+    /* EC keys: the group order, as long as each of ECDSA's r and s */
+    unsigned char ec_order[66];
+    int ec_order_len; /* 0: unknown */
 } P11PROV_KEY_PROFILE;
 
 typedef struct p11prov_key {
@@ -72,9 +75,10 @@ const char *p11prov_key_kind_name(P11PROV_KEY_KIND kind);
  * usages, allowed mechanisms, size, and the public attributes the object
  * holds; its public part is built only when needed (p11prov_key_public),
  * from those, else from the companions given (which it references; may
- * be NULL), else from a search of its own. Returns NULL without raising
- * an error for key types this provider does not handle (*unsupported
- * set), and NULL with an error raised on failure. */
+ * be NULL), else from a search of its own. Returns NULL with an error
+ * raised either way: *unsupported set for a key to pass over (a type
+ * this provider does not handle, or values the module got wrong), unset
+ * when reading it failed. */
 P11PROV_KEY *p11prov_key_from_token(P11PROV_CTX *ctx, P11PROV_TOKEN *token,
                                     CK_SESSION_HANDLE session,
                                     CK_OBJECT_HANDLE object,

@@ -2,6 +2,7 @@
 #include <string.h>
 
 #include <openssl/ec.h>
+#include <openssl/err.h>
 #include <openssl/objects.h>
 #include <openssl/x509.h>
 
@@ -41,7 +42,11 @@ int p11prov_ec_params_kind(const unsigned char *params, CK_ULONG len,
         return 1;
     }
     const unsigned char *p = params;
+    /* The module's bytes: a failure here is said by the caller, without
+     * the ASN.1 decoder's lines. */
+    ERR_set_mark();
     ASN1_OBJECT *oid = d2i_ASN1_OBJECT(NULL, &p, (long)len);
+    ERR_pop_to_mark();
     if (oid == NULL || p != params + len) {
         ASN1_OBJECT_free(oid);
         return 0; /* explicit curve parameters are not supported */

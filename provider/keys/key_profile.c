@@ -193,6 +193,15 @@ void p11prov_key_profile_from(P11PROV_KEY_PROFILE *profile,
                                          profile->mandatory_digest,
                                          sizeof(profile->mandatory_digest));
     profile->has_mandatory_digest = answered(pkey, &p);
+    BIGNUM *order = NULL;
+    int order_len = (EVP_PKEY_get_bits(pkey) + 7) / 8;
+    profile->ec_order_len = 0;
+    if (EVP_PKEY_is_a(pkey, "EC")
+        && order_len <= (int)sizeof(profile->ec_order)
+        && EVP_PKEY_get_bn_param(pkey, OSSL_PKEY_PARAM_EC_ORDER, &order)
+        && BN_bn2binpad(order, profile->ec_order, order_len) == order_len)
+        profile->ec_order_len = order_len;
+    BN_free(order);
     /* bits last: readers take a profile whose bits are set as complete */
     __atomic_store_n(&profile->bits, EVP_PKEY_get_bits(pkey),
                      __ATOMIC_RELEASE);

@@ -215,8 +215,11 @@ static P11PROV_TOKEN *the_token(P11PROV_CTX *ctx, const p11uri *uri,
     size_t count = 0;
 
     if (module == NULL
-        || !p11prov_tokens_find(ctx, module, uri, &tokens, &count))
+        || !p11prov_tokens_find(ctx, module, uri, &tokens, &count)) {
+        P11PROV_RAISE(ctx, P11PROV_R_NO_TOKEN, "cannot look for %s",
+                      uri_text);
         return NULL;
+    }
     if (count == 1)
         token = tokens[0];
     else
@@ -320,8 +323,7 @@ static void destroy_pair(P11PROV_CTX *ctx, P11PROV_TOKEN *token,
         p11prov_session_return(token, session, false);
     }
     if (rv != CKR_OK)
-        P11PROV_RAISE_CKR(ctx, rv, "destroying the key pair made for",
-                          safe_uri);
+        P11PROV_RAISE_CKR(ctx, rv, "destroying the key pair made", safe_uri);
 }
 
 P11PROV_KEY *p11prov_token_generate(P11PROV_CTX *ctx, const char *uri_text,

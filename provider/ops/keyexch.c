@@ -11,6 +11,7 @@
 #include <openssl/objects.h>
 #include <openssl/params.h>
 
+#include "core/mechanisms.h"
 #include "core/runner.h"
 #include "keys/key.h"
 
@@ -183,6 +184,10 @@ static int token_derive(ECDH_CTX *ctx, unsigned char *secret,
     CK_MECHANISM mechanism = { CKM_ECDH1_DERIVE, &params, sizeof(params) };
     char label[33];
 
+    if (!p11prov_mechanism_usable(key, CKM_ECDH1_DERIVE)
+        && p11prov_token_mechanisms_bad(key->object.token))
+        return p11prov_refuse_mechanism(ctx->provctx, key,
+                                        "ECDH (CKM_ECDH1_DERIVE)");
     if (!p11prov_mechanism_usable(key, CKM_ECDH1_DERIVE)) {
         P11PROV_RAISE(
             ctx->provctx, P11PROV_R_UNSUPPORTED,

@@ -54,10 +54,16 @@ static bool all_zero(const unsigned char *p, size_t len)
 static const char *signature_value_fault(const P11PROV_KEY *key,
                                          const unsigned char *sig, size_t len)
 {
-    if (key->kind == P11PROV_KEY_EC)
-        return all_zero(sig, len / 2) || all_zero(sig + len / 2, len / 2)
-                   ? "r or s is zero"
-                   : NULL;
+    if (key->kind == P11PROV_KEY_EC) {
+        size_t half = len / 2;
+        if (all_zero(sig, half) || all_zero(sig + half, half))
+            return "r or s zero";
+        if (key->profile.ec_order_len == (int)half
+            && (memcmp(sig, key->profile.ec_order, half) >= 0
+                || memcmp(sig + half, key->profile.ec_order, half) >= 0))
+            return "r or s not below the group order";
+        return NULL;
+    }
     if (key->kind != P11PROV_KEY_RSA && key->kind != P11PROV_KEY_RSA_PSS)
         return NULL;
     const CK_ATTRIBUTE *n = p11prov_attribute_find(

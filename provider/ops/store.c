@@ -2,11 +2,13 @@
  * them, found with C_FindObjects templates built from the URI. Results
  * are collected on the first load, in a stable order (token by slot, then
  * object id, then label), and handed out one per load call. */
+#include <stdio.h>
 #include <string.h>
 
 #include <openssl/core_names.h>
 #include <openssl/core_object.h>
 #include <openssl/crypto.h>
+#include <openssl/err.h>
 #include <openssl/store.h>
 #include <openssl/x509.h>
 
@@ -32,6 +34,9 @@ typedef struct store_ctx {
     bool failure_reported;
     STORE_ITEM *items;
     size_t item_count, next_item;
+    const char *failed_call; /* what a failed search was doing */
+    size_t skipped;          /* objects passed over, each error raised */
+    bool raised;             /* the failure's error is raised */
 } STORE_CTX;
 
 static OSSL_FUNC_store_open_fn store_open;
@@ -142,6 +147,12 @@ static int add_item(STORE_CTX *store, STORE_ITEM *item)
     return 1;
 }
 
+/* A class PKCS#11 defines (up to CKO_PROFILE), or a vendor's. */
+static bool known_class(CK_OBJECT_CLASS object_class)
+{
+    return object_class <= 9 || (object_class & CKO_VENDOR_DEFINED);
+}
+
 /* The module's bytes are a certificate, and nothing more. */
 static bool whole_certificate(const unsigned char *der, CK_ULONG der_len)
 {
@@ -162,10 +173,12 @@ static CK_RV read_certificate(STORE_CTX *store, P11PROV_TOKEN *token,
     CK_ULONG cert_type;
     CK_RV rv;
 
+    store->failed_call = "C_GetAttributeValue(CKA_CERTIFICATE_TYPE)";
     rv = p11prov_get_ulong(token, session, object, CKA_CERTIFICATE_TYPE,
                            &cert_type);
     if (rv != CKR_OK || cert_type != CKC_X_509)
         return rv;
+    store->failed_call = "C_GetAttributeValue(CKA_VALUE)";
     rv = p11prov_get_attribute(token, session, object, CKA_VALUE, &item->der,
                                &item->der_len);
     if (rv != CKR_OK)
@@ -179,13 +192,16 @@ static CK_RV read_certificate(STORE_CTX *store, P11PROV_TOKEN *token,
         OPENSSL_free(token_uri);
         OPENSSL_free(item->der);
         item->der = NULL;
+        store->skipped++;
         return CKR_OK;
     }
     /* Label and id are optional: an object without them is still found. */
+    store->failed_call = "C_GetAttributeValue(CKA_ID)";
     rv = p11prov_get_attribute(token, session, object, CKA_ID, &item->id,
                                &item->id_len);
     if (rv != CKR_OK && rv != CKR_ATTRIBUTE_TYPE_INVALID)
         return rv;
+    store->failed_call = "C_GetAttributeValue(CKA_LABEL)";
     rv = p11prov_get_attribute(token, session, object, CKA_LABEL,
                                &item->label, &item->label_len);
     if (rv != CKR_OK && rv != CKR_ATTRIBUTE_TYPE_INVALID)
@@ -208,8 +224,25 @@ static CK_RV read_key(STORE_CTX *store, P11PROV_TOKEN *token,
                                               object, object_class,
                                               companions, &unsupported);
 
-    if (key == NULL)
-        return unsupported ? CKR_OK : CKR_GENERAL_ERROR;
+    if (key == NULL && unsupported) {
+        store->skipped++; /* said why */
+        return CKR_OK;
+    }
+    if (key == NULL) {
+        store->raised = true;
+        return CKR_GENERAL_ERROR;
+    }
+    /* A public key object is its public part: one that cannot be built
+     * is said now, while the URI picks few objects (OpenSSL's store
+     * drops a provider's errors when the key it was handed fails). */
+    if (object_class == CKO_PUBLIC_KEY
+        && (store->uri->values[P11URI_OBJECT].present
+            || store->uri->values[P11URI_ID].present)
+        && p11prov_key_public(key) == NULL) {
+        p11prov_key_unref(key);
+        store->skipped++;
+        return CKR_OK;
+    }
     item->key = key;
     item->object_type = OSSL_OBJECT_PKEY;
     if ((key->object.id != NULL
@@ -284,6 +317,7 @@ static CK_RV collect_class(STORE_CTX *store, P11PROV_TOKEN *token,
                                     sizeof(object_class) };
     CK_ULONG criteria = p11prov_store_search_template(
         &store->search, store->uri, object_class, tmpl + n);
+    store->failed_call = "C_FindObjects";
     rv = p11prov_find_objects(token, session, tmpl, n + criteria, &handles,
                               &count);
     if (rv == CKR_OK && count == 0 && object_class == CKO_CERTIFICATE
@@ -300,11 +334,23 @@ static CK_RV collect_class(STORE_CTX *store, P11PROV_TOKEN *token,
     for (CK_ULONG i = 0; rv == CKR_OK && i < count; i++) {
         STORE_ITEM item = { .token_index = index, .class_rank = rank };
         CK_OBJECT_CLASS found_class = object_class;
+        store->failed_call = "C_GetAttributeValue(CKA_CLASS)";
         if (with_companions) {
             rv = p11prov_get_ulong(token, session, handles[i], CKA_CLASS,
                                    &found_class);
             if (rv != CKR_OK)
                 break;
+            if (!known_class(found_class)) {
+                char *token_uri = p11prov_token_uri(token);
+                P11PROV_RAISE(store->provctx, P11PROV_R_MODULE_BAD_ANSWER,
+                              "object %lu of %s skipped: its CKA_CLASS "
+                              "0x%lx is none PKCS#11 defines",
+                              (unsigned long)handles[i],
+                              token_uri ? token_uri : "", found_class);
+                OPENSSL_free(token_uri);
+                store->skipped++;
+                continue;
+            }
             if ((found_class == CKO_PUBLIC_KEY
                  || found_class == CKO_CERTIFICATE)
                 && !p11prov_companions_know(companions, found_class,
@@ -315,6 +361,7 @@ static CK_RV collect_class(STORE_CTX *store, P11PROV_TOKEN *token,
             if (found_class != CKO_PRIVATE_KEY)
                 continue;
         }
+        store->failed_call = "C_GetAttributeValue";
         if (object_class == CKO_CERTIFICATE) {
             rv = read_certificate(store, token, session, handles[i], &item);
             if (rv == CKR_OK && item.der != NULL
@@ -372,6 +419,7 @@ static CK_RV collect_with_session(STORE_CTX *store, P11PROV_TOKEN *token,
     for (int attempt = 0; attempt < 2; attempt++) {
         before = store->item_count;
         *found = 0;
+        store->failed_call = "C_OpenSession";
         rv = p11prov_session_borrow(store->provctx, token, &session);
         if (rv != CKR_OK)
             break;
@@ -452,10 +500,14 @@ static int collect_from_token(STORE_CTX *store, P11PROV_TOKEN *token,
         if (rv != CKR_OK)
             break;
     }
+    if (rv != CKR_OK && store->raised)
+        return 0;
     if (rv != CKR_OK) {
         char *token_uri = p11prov_token_uri(token);
-        P11PROV_RAISE_CKR(store->provctx, rv, "searching objects on token",
-                          token_uri);
+        char what[96];
+        snprintf(what, sizeof(what), "%s searching objects on token",
+                 store->failed_call ? store->failed_call : "Cryptoki");
+        P11PROV_RAISE_CKR(store->provctx, rv, what, token_uri);
         OPENSSL_free(token_uri);
         return 0;
     }
@@ -472,8 +524,14 @@ static int collect(STORE_CTX *store, const P11PROV_PIN_SOURCES *pins)
     module = p11prov_module_for_uri(store->provctx, store->uri);
     if (module == NULL
         || !p11prov_tokens_find(store->provctx, module, store->uri, &tokens,
-                                &token_count))
+                                &token_count)) {
+        P11PROV_RAISE(store->provctx, P11PROV_R_NO_TOKEN,
+                      "cannot look for %s", store->uri_text);
         return 0;
+    }
+    /* Objects skipped on the way say why; that matters only when nothing
+     * is found. */
+    ERR_set_mark();
     if (token_count == 0) {
         P11PROV_RAISE(store->provctx, P11PROV_R_NO_TOKEN,
                       "no token matches %s in module %s", store->uri_text,
@@ -488,6 +546,21 @@ static int collect(STORE_CTX *store, const P11PROV_PIN_SOURCES *pins)
               compare_items);
     ok = 1;
 done:
+    /* Nothing found, and objects were passed over: their errors are the
+     * answer, as a failure. */
+    if (ok && store->item_count == 0 && store->skipped > 0)
+        ok = 0;
+    if (ok && store->item_count > 0) {
+        ERR_pop_to_mark();
+    } else {
+        ERR_clear_last_mark();
+        /* A search by subject or alias (a certificate lookup while
+         * verifying) may find nothing: no error then. */
+        if (ok && token_count > 0
+            && !p11prov_store_search_active(&store->search))
+            P11PROV_RAISE(store->provctx, P11PROV_R_NO_OBJECT,
+                          "no object matches %s", store->uri_text);
+    }
     OPENSSL_free(tokens);
     return ok;
 }
