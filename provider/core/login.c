@@ -27,6 +27,11 @@ bool p11prov_token_needs_login(P11PROV_TOKEN *token)
            && !logged_in(token);
 }
 
+void p11prov_token_forget_login(P11PROV_TOKEN *token)
+{
+    __atomic_store_n(&token->logged_in_at, 0, __ATOMIC_RELEASE);
+}
+
 static void remember_pin(P11PROV_TOKEN *token, char *pin, size_t len)
 {
     if (token->pin != NULL)

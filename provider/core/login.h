@@ -19,6 +19,11 @@ typedef struct p11prov_pin_sources {
 /* Whether the token wants a login that has not happened yet. */
 bool p11prov_token_needs_login(P11PROV_TOKEN *token);
 
+/* The module may have lost the login (its answers say so, or the session
+ * it lived in went): the next p11prov_token_login logs in again with the
+ * PIN that worked. */
+void p11prov_token_forget_login(P11PROV_TOKEN *token);
+
 /* Logs in as user if the token needs it. sources NULL: only the PIN that
  * was remembered (re-login after the module lost its login state). A wrong
  * PIN is reported once and never tried again in this process. */

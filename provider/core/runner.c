@@ -261,10 +261,19 @@ static P11PROV_OP_STATUS run_with_recovery(RUN *run, size_t out_size,
                     || rv == CKR_KEY_HANDLE_INVALID)
                    && run->object != NULL && !found_again) {
             run->stale = found_again = true;
+            /* A token that lost the login hides private objects this way
+             * (SoftHSM): found again after logging in again, which a
+             * module that kept the login answers
+             * CKR_USER_ALREADY_LOGGED_IN. */
+            if ((p11prov_token_flags(run->token) & CKF_LOGIN_REQUIRED)
+                && !relogged) {
+                relogged = true;
+                p11prov_token_forget_login(run->token);
+            }
         } else if (rv == CKR_USER_NOT_LOGGED_IN && !relogged) {
             /* The module lost the login: one more C_Login, no more (each
              * may count against the PIN). */
-            __atomic_store_n(&run->token->logged_in_at, 0, __ATOMIC_RELEASE);
+            p11prov_token_forget_login(run->token);
             relogged = true;
             /* A logout destroys private session objects (the key's copy),
              * and modules may renumber private objects (SoftHSM does):
@@ -289,8 +298,7 @@ static P11PROV_OP_STATUS run_with_recovery(RUN *run, size_t out_size,
              * Logging in again costs a C_Login that the module answers
              * CKR_USER_ALREADY_LOGGED_IN when the login stayed. */
             if (p11prov_token_flags(run->token) & CKF_LOGIN_REQUIRED) {
-                __atomic_store_n(&run->token->logged_in_at, 0,
-                                 __ATOMIC_RELEASE);
+                p11prov_token_forget_login(run->token);
                 run->stale = run->object != NULL;
             }
         } else {

@@ -4,8 +4,11 @@
 
 #include <string.h>
 
+#include <openssl/bn.h>
+#include <openssl/core_names.h>
 #include <openssl/crypto.h>
 #include <openssl/err.h>
+#include <openssl/objects.h>
 
 #include "core/context.h"
 #include "core/mechanisms.h"
@@ -109,6 +112,11 @@ static const char *key_kind(const CK_ATTRIBUTE *attrs, CK_ULONG count,
     if (!p11prov_ec_params_kind(params->pValue, params->ulValueLen, kind,
                                 group))
         return "CKA_EC_PARAMS that name no curve OpenSSL has";
+    *bad_answer = true;
+    if ((*key_type == CKK_EC) != (*kind == P11PROV_KEY_EC))
+        return *key_type == CKK_EC
+                   ? "CKK_EC with an Edwards curve"
+                   : "CKK_EC_EDWARDS with a Weierstrass curve";
     return NULL;
 }
 
@@ -120,10 +128,20 @@ static void key_profile(P11PROV_KEY *key, const CK_ATTRIBUTE *attrs,
 {
     const CK_ATTRIBUTE *modulus = p11prov_attribute_find(attrs, count,
                                                          CKA_MODULUS);
+    const CK_ATTRIBUTE *announced = p11prov_attribute_find(attrs, count,
+                                                           CKA_MODULUS_BITS);
     int modulus_bits = modulus != NULL
                            ? p11prov_modulus_bits(modulus->pValue,
                                                   modulus->ulValueLen)
                            : 0;
+    CK_ULONG bits;
+    /* Without the modulus, the size it announces (public key objects). */
+    if (modulus == NULL && announced != NULL
+        && announced->ulValueLen == sizeof(bits)) {
+        memcpy(&bits, announced->pValue, sizeof(bits));
+        if (bits <= P11PROV_RSA_MAX_BITS)
+            modulus_bits = (int)bits;
+    }
 
     if (!p11prov_key_profile_of(key->provctx, key->kind, key->group_name,
                                 modulus_bits, &key->profile))
@@ -359,6 +377,49 @@ bool p11prov_key_may_have_public(const P11PROV_KEY *key)
            && !__atomic_load_n(&key->public_missing, __ATOMIC_ACQUIRE);
 }
 
+/* Whether a key's own big integer attribute equals the twin's. */
+static bool same_integer(const P11PROV_KEY *key, CK_ATTRIBUTE_TYPE type,
+                         const EVP_PKEY *pkey, const char *param)
+{
+    const CK_ATTRIBUTE *own = p11prov_attribute_find(
+        key->own_public, p11prov_public_attribute_count, type);
+    BIGNUM *theirs = NULL, *ours;
+    bool same;
+
+    if (own == NULL)
+        return true;
+    ours = BN_bin2bn(own->pValue, (int)own->ulValueLen, NULL);
+    same = ours != NULL && EVP_PKEY_get_bn_param(pkey, param, &theirs)
+           && BN_cmp(ours, theirs) == 0;
+    BN_free(ours);
+    BN_free(theirs);
+    return same;
+}
+
+/* What a public part found in another object (a public key object, a
+ * certificate) contradicts in the key object's own attributes: NULL when
+ * nothing. */
+static const char *twin_disagrees(const P11PROV_KEY *key,
+                                  const EVP_PKEY *pkey)
+{
+    if (key->profile.bits > 0 && EVP_PKEY_get_bits(pkey) != key->profile.bits)
+        return "another size";
+    if (key->kind == P11PROV_KEY_RSA || key->kind == P11PROV_KEY_RSA_PSS) {
+        if (!same_integer(key, CKA_MODULUS, pkey, OSSL_PKEY_PARAM_RSA_N))
+            return "another modulus";
+        if (!same_integer(key, CKA_PUBLIC_EXPONENT, pkey,
+                          OSSL_PKEY_PARAM_RSA_E))
+            return "another public exponent";
+    }
+    char group[64];
+    if (key->kind == P11PROV_KEY_EC && key->group_name != NULL
+        && (!EVP_PKEY_get_utf8_string_param(pkey, OSSL_PKEY_PARAM_GROUP_NAME,
+                                            group, sizeof(group), NULL)
+            || OBJ_txt2nid(group) != OBJ_txt2nid(key->group_name)))
+        return "another curve";
+    return NULL;
+}
+
 EVP_PKEY *p11prov_key_public(const P11PROV_KEY *key)
 {
     /* Completed lazily: the twin is published once, atomically. */
@@ -376,10 +437,26 @@ EVP_PKEY *p11prov_key_public(const P11PROV_KEY *key)
     pkey = p11prov_public_from_attributes(key->provctx, key->kind,
                                           key->own_public,
                                           p11prov_public_attribute_count);
-    if (pkey == NULL && key->companions != NULL)
+    /* Another object's public part only when the key object has none of
+     * its own (a malformed one is the module's error, not a gap), and
+     * only if it agrees with what the key object does say. */
+    bool elsewhere = pkey == NULL && !p11prov_key_has_own_public(key);
+    if (elsewhere && key->companions != NULL)
         pkey = p11prov_companions_public(key->companions, key);
-    if (pkey == NULL && key->object.object_class == CKO_PRIVATE_KEY)
+    if (elsewhere && pkey == NULL
+        && key->object.object_class == CKO_PRIVATE_KEY)
         pkey = public_by_search(key);
+    const char *disagreement = elsewhere && pkey != NULL
+                                   ? twin_disagrees(key, pkey)
+                                   : NULL;
+    if (disagreement != NULL) {
+        P11PROV_RAISE(key->provctx, P11PROV_R_MODULE_BAD_ANSWER,
+                      "the public key found for %s has %s than the key "
+                      "object",
+                      key->object.uri, disagreement);
+        EVP_PKEY_free(pkey);
+        pkey = NULL;
+    }
     if (pkey == NULL) {
         ERR_clear_last_mark();
         __atomic_store_n(&mutable_key->public_missing, true,

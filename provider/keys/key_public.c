@@ -206,6 +206,45 @@ EVP_PKEY *p11prov_public_from_attributes(P11PROV_CTX *ctx,
                                            : NULL;
 }
 
+/* A certificate's key meets what a token's own would have to: the RSA
+ * checks of p11prov_rsa_public_fault, a point on its curve. */
+static bool usable_public_key(P11PROV_CTX *ctx, P11PROV_KEY_KIND kind,
+                              EVP_PKEY *pkey)
+{
+    const char *fault = NULL;
+
+    if (kind == P11PROV_KEY_RSA || kind == P11PROV_KEY_RSA_PSS) {
+        BIGNUM *n = NULL, *e = NULL;
+        unsigned char n_bytes[P11PROV_RSA_MAX_BITS / 8 + 1], e_bytes[64];
+        int n_len = 0, e_len = 0;
+        if (EVP_PKEY_get_bn_param(pkey, OSSL_PKEY_PARAM_RSA_N, &n)
+            && EVP_PKEY_get_bn_param(pkey, OSSL_PKEY_PARAM_RSA_E, &e)
+            && BN_num_bytes(n) <= (int)sizeof(n_bytes)
+            && BN_num_bytes(e) <= (int)sizeof(e_bytes)) {
+            n_len = BN_bn2bin(n, n_bytes);
+            e_len = BN_bn2bin(e, e_bytes);
+        }
+        BN_free(n);
+        BN_free(e);
+        CK_ATTRIBUTE n_attr = { CKA_MODULUS, n_bytes, (CK_ULONG)n_len };
+        CK_ATTRIBUTE e_attr = { CKA_PUBLIC_EXPONENT, e_bytes,
+                                (CK_ULONG)e_len };
+        fault = n_len > 0 ? p11prov_rsa_public_fault(&n_attr, &e_attr)
+                          : "a modulus out of range";
+    } else if (kind == P11PROV_KEY_EC) {
+        EVP_PKEY_CTX *check = EVP_PKEY_CTX_new_from_pkey(
+            ctx->libctx, pkey, P11PROV_SOFTWARE_PROPQ);
+        if (check == NULL || EVP_PKEY_public_check_quick(check) <= 0)
+            fault = "a point off its curve";
+        EVP_PKEY_CTX_free(check);
+    }
+    if (fault != NULL)
+        P11PROV_RAISE(ctx, P11PROV_R_MODULE_BAD_ANSWER,
+                      "the token's certificate holds a public key with %s",
+                      fault);
+    return fault == NULL;
+}
+
 EVP_PKEY *p11prov_public_from_certificate(P11PROV_CTX *ctx,
                                           P11PROV_KEY_KIND kind,
                                           const unsigned char *der,
@@ -220,6 +259,7 @@ EVP_PKEY *p11prov_public_from_certificate(P11PROV_CTX *ctx,
         EVP_PKEY *in_cert = X509_get0_pubkey(x509);
         if (in_cert != NULL
             && EVP_PKEY_is_a(in_cert, p11prov_key_kind_name(kind))
+            && usable_public_key(ctx, kind, in_cert)
             && EVP_PKEY_up_ref(in_cert))
             pkey = in_cert;
     }
@@ -264,12 +304,18 @@ EVP_PKEY *p11prov_public_from_object(P11PROV_CTX *ctx, P11PROV_TOKEN *token,
 
     for (size_t i = 0; i < p11prov_public_attribute_count; i++)
         attrs[i].type = p11prov_public_attribute_types[i];
-    if (p11prov_get_attributes(token, session, object, attrs,
-                               p11prov_public_attribute_count)
-        == CKR_OK) {
+    CK_RV rv = p11prov_get_attributes(token, session, object, attrs,
+                                      p11prov_public_attribute_count);
+    if (rv == CKR_OK) {
         pkey = p11prov_public_from_attributes(ctx, kind, attrs,
                                               p11prov_public_attribute_count);
         p11prov_attributes_free(attrs, p11prov_public_attribute_count);
+    } else {
+        char *token_uri = p11prov_token_uri(token);
+        p11prov_raise_read(
+            ctx, rv, "reading a public key object", token_uri,
+            p11prov_bad_attribute(attrs, p11prov_public_attribute_count));
+        OPENSSL_free(token_uri);
     }
     return pkey;
 }

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include <openssl/ec.h>
+#include <openssl/err.h>
 #include <openssl/objects.h>
 #include <openssl/rand.h>
 
@@ -110,14 +111,25 @@ static size_t usages_off(bool rsa, bool ec, bool private_key,
     return n;
 }
 
+/* The CKA_ID the new pair gets: the URI's, else a random one (id). */
+static CK_ATTRIBUTE pair_id(const p11uri *uri,
+                            unsigned char id[GENERATED_ID_LEN])
+{
+    const p11uri_value *given = &uri->values[P11URI_ID];
+
+    return given->present ? (CK_ATTRIBUTE){ CKA_ID, given->data, given->len }
+                          : (CK_ATTRIBUTE){ CKA_ID, id, GENERATED_ID_LEN };
+}
+
 static int generate(P11PROV_CTX *ctx, P11PROV_TOKEN *token, const p11uri *uri,
                     const P11PROV_KEYGEN_SPEC *spec, const char *uri_text,
+                    unsigned char id[GENERATED_ID_LEN],
                     CK_OBJECT_HANDLE *public_key,
                     CK_OBJECT_HANDLE *private_key)
 {
     static CK_BBOOL yes = CK_TRUE, no = CK_FALSE;
     static unsigned char f4[] = { 0x01, 0x00, 0x01 };
-    unsigned char id[GENERATED_ID_LEN], exponent[512];
+    unsigned char exponent[512];
     const p11uri_value *label = &uri->values[P11URI_OBJECT];
     const p11uri_value *given_id = &uri->values[P11URI_ID];
     CK_MECHANISM mechanism = { CKM_RSA_PKCS_KEY_PAIR_GEN, NULL, 0 };
@@ -134,10 +146,10 @@ static int generate(P11PROV_CTX *ctx, P11PROV_TOKEN *token, const p11uri *uri,
         if (given_id->present)
             add(i ? &priv : &pub, CKA_ID, given_id->data, given_id->len);
         else
-            add(i ? &priv : &pub, CKA_ID, id, sizeof(id));
+            add(i ? &priv : &pub, CKA_ID, id, GENERATED_ID_LEN);
     }
     if (!given_id->present
-        && RAND_bytes_ex(ctx->libctx, id, sizeof(id), 0) <= 0)
+        && RAND_bytes_ex(ctx->libctx, id, GENERATED_ID_LEN, 0) <= 0)
         return 0;
     add(&priv, CKA_PRIVATE, &yes, sizeof(yes));
     add(&priv, CKA_SENSITIVE, &yes, sizeof(yes));
@@ -271,12 +283,13 @@ static int names_free(P11PROV_CTX *ctx, P11PROV_TOKEN *token,
 static P11PROV_KEY *new_key(P11PROV_CTX *ctx, P11PROV_TOKEN *token,
                             CK_OBJECT_HANDLE public_key,
                             CK_OBJECT_HANDLE private_key,
-                            const char *safe_uri)
+                            const char *safe_uri, bool fresh_session)
 {
     CK_SESSION_HANDLE session;
     P11PROV_KEY *key;
     bool unsupported;
-    CK_RV rv = p11prov_session_borrow(ctx, token, &session);
+    CK_RV rv = fresh_session ? p11prov_session_borrow_rw(ctx, token, &session)
+                             : p11prov_session_borrow(ctx, token, &session);
 
     if (rv != CKR_OK) {
         P11PROV_RAISE_CKR(ctx, rv, "C_OpenSession", safe_uri);
@@ -297,33 +310,127 @@ static P11PROV_KEY *new_key(P11PROV_CTX *ctx, P11PROV_TOKEN *token,
             key = NULL;
         }
     }
-    p11prov_session_return(token, session, true);
+    /* A session that may be what failed is not kept. */
+    p11prov_session_return(token, session, !fresh_session && key != NULL);
     if (key != NULL)
         P11PROV_DEBUG(1, "generated %s", key->object.uri);
     return key;
 }
 
+/* What a lost login or session looks like on a token that hides private
+ * objects when logged out. */
+static bool maybe_logged_out(CK_RV rv)
+{
+    return rv == CKR_USER_NOT_LOGGED_IN || rv == CKR_OBJECT_HANDLE_INVALID
+           || p11prov_session_broken(rv);
+}
+
+/* Logs in again with the PIN that worked: the login may have gone with a
+ * session since the pair was made. */
+static bool login_again(P11PROV_CTX *ctx, P11PROV_TOKEN *token)
+{
+    p11prov_token_forget_login(token);
+    return p11prov_token_login(ctx, token, NULL);
+}
+
 /* A generation that fails after the pair was made leaves nothing on the
  * token: both objects are destroyed. */
 static void destroy_pair(P11PROV_CTX *ctx, P11PROV_TOKEN *token,
-                         CK_OBJECT_HANDLE public_key,
+                         CK_ATTRIBUTE *by_id, CK_OBJECT_HANDLE public_key,
                          CK_OBJECT_HANDLE private_key, const char *safe_uri)
 {
-    CK_SESSION_HANDLE session;
-    CK_RV rv = p11prov_session_borrow_rw(ctx, token, &session);
+    CK_OBJECT_HANDLE pair[2] = { private_key, public_key };
+    CK_OBJECT_HANDLE *left = pair, *found = NULL;
+    CK_ULONG count = 2;
+    CK_RV rv = CKR_OK;
 
-    if (rv == CKR_OK) {
-        P11PROV_CALL(rv, token->module, C_DestroyObject, session,
-                     private_key);
-        CK_RV public_rv;
-        P11PROV_CALL(public_rv, token->module, C_DestroyObject, session,
-                     public_key);
-        if (rv == CKR_OK)
-            rv = public_rv;
+    for (int attempt = 0; attempt < 2; attempt++) {
+        CK_SESSION_HANDLE session;
+        if (attempt > 0
+            && (!maybe_logged_out(rv) || !login_again(ctx, token)))
+            break;
+        rv = p11prov_session_borrow_rw(ctx, token, &session);
+        if (rv != CKR_OK)
+            continue;
+        /* Found by their id: after a lost login a module may have
+         * numbered the objects anew (SoftHSM does); by the handles it
+         * gave when the search finds none. */
+        OPENSSL_free(found);
+        found = NULL;
+        if (p11prov_find_objects(token, session, by_id, 1, &found, &count)
+                == CKR_OK
+            && count > 0) {
+            left = found;
+        } else {
+            left = pair;
+            count = 2;
+        }
+        for (CK_ULONG i = 0; i < count && rv == CKR_OK; i++) {
+            if (left[i] == CK_INVALID_HANDLE)
+                continue;
+            P11PROV_CALL(rv, token->module, C_DestroyObject, session,
+                         left[i]);
+            if (rv == CKR_OK)
+                left[i] = CK_INVALID_HANDLE;
+        }
         p11prov_session_return(token, session, false);
+        /* One of two found: a lost login may hide the private key. */
+        if (rv == CKR_OK && left == found && count < 2 && attempt == 0)
+            rv = CKR_USER_NOT_LOGGED_IN;
+        if (rv == CKR_OK)
+            break;
     }
+    OPENSSL_free(found);
     if (rv != CKR_OK)
         P11PROV_RAISE_CKR(ctx, rv, "destroying the key pair made", safe_uri);
+}
+
+/* The one object of class with the pair's id, else *handle unchanged. */
+static void find_again(P11PROV_TOKEN *token, CK_SESSION_HANDLE session,
+                       const CK_ATTRIBUTE *by_id,
+                       CK_OBJECT_CLASS object_class, CK_OBJECT_HANDLE *handle)
+{
+    CK_ATTRIBUTE tmpl[2] = {
+        *by_id, { CKA_CLASS, &object_class, sizeof(object_class) }
+    };
+    CK_OBJECT_HANDLE *found = NULL;
+    CK_ULONG count = 0;
+
+    if (p11prov_find_objects(token, session, tmpl, 2, &found, &count)
+            == CKR_OK
+        && count == 1)
+        *handle = found[0];
+    OPENSSL_free(found);
+}
+
+/* The new key read; when that fails (the login or a session may have
+ * gone since the pair was made, and with them the handles: SoftHSM
+ * numbers objects anew), once more after logging in again, the pair
+ * found again by its id. The first attempt's errors go if the second
+ * works. */
+static P11PROV_KEY *new_key_once_more(P11PROV_CTX *ctx, P11PROV_TOKEN *token,
+                                      const CK_ATTRIBUTE *by_id,
+                                      CK_OBJECT_HANDLE public_key,
+                                      CK_OBJECT_HANDLE private_key,
+                                      const char *safe_uri)
+{
+    CK_SESSION_HANDLE session;
+
+    ERR_set_mark();
+    P11PROV_KEY *key = new_key(ctx, token, public_key, private_key, safe_uri,
+                               false);
+    if (key == NULL && login_again(ctx, token)
+        && p11prov_session_borrow(ctx, token, &session) == CKR_OK) {
+        find_again(token, session, by_id, CKO_PRIVATE_KEY, &private_key);
+        find_again(token, session, by_id, CKO_PUBLIC_KEY, &public_key);
+        p11prov_session_return(token, session, true);
+        key = new_key(ctx, token, public_key, private_key, safe_uri, true);
+    }
+    if (key != NULL)
+        ERR_pop_to_mark();
+    else
+        ERR_clear_last_mark();
+    return key;
 }
 
 P11PROV_KEY *p11prov_token_generate(P11PROV_CTX *ctx, const char *uri_text,
@@ -335,6 +442,7 @@ P11PROV_KEY *p11prov_token_generate(P11PROV_CTX *ctx, const char *uri_text,
     P11PROV_TOKEN *token = NULL;
     P11PROV_KEY *key = NULL;
     CK_OBJECT_HANDLE public_key, private_key;
+    unsigned char id[GENERATED_ID_LEN];
 
     if (p11uri_parse(uri_text, &uri, &error) != P11URI_OK) {
         P11PROV_RAISE(ctx, P11PROV_R_BAD_URI, "%s", error.message);
@@ -345,11 +453,15 @@ P11PROV_KEY *p11prov_token_generate(P11PROV_CTX *ctx, const char *uri_text,
     if (safe_uri != NULL && (token = the_token(ctx, uri, safe_uri)) != NULL
         && p11prov_token_login(ctx, token, &pins)
         && names_free(ctx, token, uri, safe_uri)
-        && generate(ctx, token, uri, spec, safe_uri, &public_key,
-                    &private_key)
-        && (key = new_key(ctx, token, public_key, private_key, safe_uri))
-               == NULL)
-        destroy_pair(ctx, token, public_key, private_key, safe_uri);
+        && generate(ctx, token, uri, spec, safe_uri, id, &public_key,
+                    &private_key)) {
+        CK_ATTRIBUTE by_id = pair_id(uri, id);
+        key = new_key_once_more(ctx, token, &by_id, public_key, private_key,
+                                safe_uri);
+        if (key == NULL)
+            destroy_pair(ctx, token, &by_id, public_key, private_key,
+                         safe_uri);
+    }
     OPENSSL_free(safe_uri);
     p11uri_free(uri);
     return key;

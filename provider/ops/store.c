@@ -417,18 +417,40 @@ static CK_RV collect_with_session(STORE_CTX *store, P11PROV_TOKEN *token,
         return rv;
     }
     for (int attempt = 0; attempt < 2; attempt++) {
+        unsigned int generation = p11prov_module_generation(token->module);
         before = store->item_count;
         *found = 0;
         store->failed_call = "C_OpenSession";
         rv = p11prov_session_borrow(store->provctx, token, &session);
-        if (rv != CKR_OK)
+        if (rv == CKR_OK) {
+            rv = collect_class(store, token, session, index, rank, found);
+            /* A failed search may leave its operation active. */
+            p11prov_session_return(token, session, rv == CKR_OK);
+        }
+        if (rv == CKR_OK || attempt > 0 || store->raised)
             break;
-        rv = collect_class(store, token, session, index, rank, found);
-        p11prov_session_return(token, session, !p11prov_session_broken(rv));
-        if (rv == CKR_OK || !p11prov_session_broken(rv))
+        /* Once more, as the runner does: the module started again if its
+         * device or server went, a fresh session if this one did, and
+         * the login again when it may have gone with them (SoftHSM logs
+         * out with the last session; private keys are then hidden). */
+        bool lost = p11prov_module_lost(token->module, rv);
+        if (lost) {
+            if (p11prov_module_recover(token->module, generation) != CKR_OK)
+                break;
+        } else if (!p11prov_session_broken(rv)
+                   && rv != CKR_USER_NOT_LOGGED_IN) {
             break;
+        }
         while (store->item_count > before)
             p11prov_store_item_free(&store->items[--store->item_count]);
+        if ((p11prov_token_flags(token) & CKF_LOGIN_REQUIRED)
+            && !p11prov_token_needs_login(token)) {
+            p11prov_token_forget_login(token);
+            if (!p11prov_token_login(store->provctx, token, NULL)) {
+                store->raised = true;
+                break;
+            }
+        }
     }
     if (rv == CKR_OK && cacheable)
         p11prov_store_cache_put(store->provctx, token, store->uri_text, rank,
