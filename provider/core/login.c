@@ -32,6 +32,22 @@ void p11prov_token_forget_login(P11PROV_TOKEN *token)
     __atomic_store_n(&token->logged_in_at, 0, __ATOMIC_RELEASE);
 }
 
+bool p11prov_token_login_gone(P11PROV_CTX *ctx, P11PROV_TOKEN *token)
+{
+    CK_SESSION_HANDLE session;
+    CK_SESSION_INFO info;
+    CK_RV rv;
+
+    if (!(p11prov_token_flags(token) & CKF_LOGIN_REQUIRED)
+        || p11prov_session_borrow(ctx, token, &session) != CKR_OK)
+        return false;
+    P11PROV_CALL(rv, token->module, C_GetSessionInfo, session, &info);
+    p11prov_session_return(token, session, rv == CKR_OK);
+    return rv == CKR_OK
+           && (info.state == CKS_RO_PUBLIC_SESSION
+               || info.state == CKS_RW_PUBLIC_SESSION);
+}
+
 static void remember_pin(P11PROV_TOKEN *token, char *pin, size_t len)
 {
     if (token->pin != NULL)

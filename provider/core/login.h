@@ -24,6 +24,10 @@ bool p11prov_token_needs_login(P11PROV_TOKEN *token);
  * PIN that worked. */
 void p11prov_token_forget_login(P11PROV_TOKEN *token);
 
+/* The token wants a login, and a session of ours says none holds
+ * (C_GetSessionInfo: no PIN spent to find out). */
+bool p11prov_token_login_gone(P11PROV_CTX *ctx, P11PROV_TOKEN *token);
+
 /* Logs in as user if the token needs it. sources NULL: only the PIN that
  * was remembered (re-login after the module lost its login state). A wrong
  * PIN is reported once and never tried again in this process. */

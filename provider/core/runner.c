@@ -265,8 +265,7 @@ static P11PROV_OP_STATUS run_with_recovery(RUN *run, size_t out_size,
              * (SoftHSM): found again after logging in again, which a
              * module that kept the login answers
              * CKR_USER_ALREADY_LOGGED_IN. */
-            if ((p11prov_token_flags(run->token) & CKF_LOGIN_REQUIRED)
-                && !relogged) {
+            if (!relogged && p11prov_token_login_gone(run->ctx, run->token)) {
                 relogged = true;
                 p11prov_token_forget_login(run->token);
             }
