@@ -1,7 +1,7 @@
 /*
  * p11fault: a PKCS#11 module that sits in front of a real one and makes
  * chosen calls fail, for the recovery tests of pkcs11prov
- * (tests/integration/test_recovery.py).
+ * (tests/integration/test_recovery.py, test_fault_matrix.py).
  *
  * Every call is forwarded to the module named by P11FAULT_MODULE, except
  * those a fault rule picks: they answer the rule's CKR_* instead. Before
@@ -40,6 +40,12 @@
  *       gone: SIGPIPE in the calling thread (EPIPE when it is blocked or
  *       ignored), then the call goes on. The pipe is made in
  *       C_Initialize, as a client module opens its socket.
+ *   P11FAULT_SCOPE=parent|child
+ *       which processes the rules apply to, for programs that fork: only
+ *       the process that read the configuration (parent), or only the
+ *       processes forked from it (child: each counts its own calls from
+ *       the fork, since the parent never counts); unset, every process,
+ *       a child counting on from the parent's counts.
  * Anything malformed (an unknown function or CKR name, a bad N, no module,
  * a module that does not load) makes every C_Initialize answer
  * CKR_GENERAL_ERROR, with a line on stderr saying why.
@@ -52,8 +58,6 @@
  * One mutex guards the rules, the counts and the log; the real module is
  * called without it, so this module is as thread-safe as the real one.
  */
-#include <ctype.h>
-#include <dlfcn.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -62,186 +66,19 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <p11-kit/pkcs11.h>
+#include "p11forward.h"
 
 #define MAX_RULES 16
 #define MAX_NTH 1000000UL
 #define MAX_DELAY_MS 60000UL
 #define SCRATCH_SIZE 8192 /* any RSA-4096 answer or ECDSA signature */
 
-/* ---- the forwarded functions ----------------------------------------- */
-
-/* Short names for the parameter lists below. */
-typedef CK_SESSION_HANDLE S_;
-typedef CK_OBJECT_HANDLE O_;
-typedef CK_BYTE_PTR B_;
-typedef CK_ULONG_PTR L_;
-typedef CK_ATTRIBUTE_PTR T_;
-typedef CK_MECHANISM_PTR M_;
-#define P_IN_OUT (S_ s, B_ i, CK_ULONG in, B_ o, L_ on)
-#define A_IN_OUT (s, i, in, o, on)
-#define P_OUT (S_ s, B_ o, L_ on)
-#define A_OUT (s, o, on)
-#define P_IN (S_ s, B_ i, CK_ULONG in)
-#define A_IN (s, i, in)
-#define P_KEY_INIT (S_ s, M_ m, O_ k)
-#define A_KEY_INIT (s, m, k)
-
-/* X(name, parameters, arguments): the functions whose first parameter is
- * a session, s, other than those of the next two lists. */
-#define SESSION_FUNCTIONS(X)                                                 \
-    X(InitPIN, (S_ s, CK_UTF8CHAR_PTR p, CK_ULONG n), (s, p, n))             \
-    X(SetPIN,                                                                \
-      (S_ s, CK_UTF8CHAR_PTR o, CK_ULONG on, CK_UTF8CHAR_PTR p, CK_ULONG n), \
-      (s, o, on, p, n))                                                      \
-    X(CloseSession, (S_ s), (s))                                             \
-    X(GetSessionInfo, (S_ s, CK_SESSION_INFO_PTR info), (s, info))           \
-    X(GetOperationState, P_OUT, A_OUT)                                       \
-    X(SetOperationState, (S_ s, B_ st, CK_ULONG n, O_ e, O_ a),              \
-      (s, st, n, e, a))                                                      \
-    X(Login, (S_ s, CK_USER_TYPE u, CK_UTF8CHAR_PTR p, CK_ULONG n),          \
-      (s, u, p, n))                                                          \
-    X(Logout, (S_ s), (s))                                                   \
-    X(CreateObject, (S_ s, T_ t, CK_ULONG n, CK_OBJECT_HANDLE_PTR o),        \
-      (s, t, n, o))                                                          \
-    X(CopyObject, (S_ s, O_ o, T_ t, CK_ULONG n, CK_OBJECT_HANDLE_PTR no),   \
-      (s, o, t, n, no))                                                      \
-    X(DestroyObject, (S_ s, O_ o), (s, o))                                   \
-    X(GetObjectSize, (S_ s, O_ o, L_ n), (s, o, n))                          \
-    X(GetAttributeValue, (S_ s, O_ o, T_ t, CK_ULONG n), (s, o, t, n))       \
-    X(SetAttributeValue, (S_ s, O_ o, T_ t, CK_ULONG n), (s, o, t, n))       \
-    X(FindObjectsInit, (S_ s, T_ t, CK_ULONG n), (s, t, n))                  \
-    X(FindObjects, (S_ s, CK_OBJECT_HANDLE_PTR o, CK_ULONG max, L_ n),       \
-      (s, o, max, n))                                                        \
-    X(FindObjectsFinal, (S_ s), (s))                                         \
-    X(EncryptInit, P_KEY_INIT, A_KEY_INIT)                                   \
-    X(EncryptUpdate, P_IN_OUT, A_IN_OUT)                                     \
-    X(DecryptInit, P_KEY_INIT, A_KEY_INIT)                                   \
-    X(DecryptUpdate, P_IN_OUT, A_IN_OUT)                                     \
-    X(DigestInit, (S_ s, M_ m), (s, m))                                      \
-    X(DigestUpdate, P_IN, A_IN)                                              \
-    X(DigestKey, (S_ s, O_ k), (s, k))                                       \
-    X(SignInit, P_KEY_INIT, A_KEY_INIT)                                      \
-    X(SignUpdate, P_IN, A_IN)                                                \
-    X(SignRecoverInit, P_KEY_INIT, A_KEY_INIT)                               \
-    X(VerifyInit, P_KEY_INIT, A_KEY_INIT)                                    \
-    X(VerifyUpdate, P_IN, A_IN)                                              \
-    X(VerifyRecoverInit, P_KEY_INIT, A_KEY_INIT)                             \
-    X(DigestEncryptUpdate, P_IN_OUT, A_IN_OUT)                               \
-    X(DecryptDigestUpdate, P_IN_OUT, A_IN_OUT)                               \
-    X(SignEncryptUpdate, P_IN_OUT, A_IN_OUT)                                 \
-    X(DecryptVerifyUpdate, P_IN_OUT, A_IN_OUT)                               \
-    X(GenerateKey, (S_ s, M_ m, T_ t, CK_ULONG n, CK_OBJECT_HANDLE_PTR k),   \
-      (s, m, t, n, k))                                                       \
-    X(GenerateKeyPair,                                                       \
-      (S_ s, M_ m, T_ pt, CK_ULONG pn, T_ qt, CK_ULONG qn,                   \
-       CK_OBJECT_HANDLE_PTR pub, CK_OBJECT_HANDLE_PTR priv),                 \
-      (s, m, pt, pn, qt, qn, pub, priv))                                     \
-    X(WrapKey, (S_ s, M_ m, O_ w, O_ k, B_ o, L_ on), (s, m, w, k, o, on))   \
-    X(UnwrapKey,                                                             \
-      (S_ s, M_ m, O_ u, B_ i, CK_ULONG in, T_ t, CK_ULONG n,                \
-       CK_OBJECT_HANDLE_PTR k),                                              \
-      (s, m, u, i, in, t, n, k))                                             \
-    X(DeriveKey,                                                             \
-      (S_ s, M_ m, O_ b, T_ t, CK_ULONG n, CK_OBJECT_HANDLE_PTR k),          \
-      (s, m, b, t, n, k))                                                    \
-    X(SeedRandom, P_IN, A_IN)                                                \
-    X(GenerateRandom, (S_ s, B_ o, CK_ULONG on), (s, o, on))                 \
-    X(GetFunctionStatus, (S_ s), (s))                                        \
-    X(CancelFunction, (S_ s), (s))
-
-/* X(name): the single-part calls and finals that end an operation and
- * write their answer to (o, on): P_IN_OUT and P_OUT. */
-#define ENDING_IN_OUT_FUNCTIONS(X)                                           \
-    X(Encrypt)                                                               \
-    X(Decrypt)                                                               \
-    X(Digest)                                                                \
-    X(Sign)                                                                  \
-    X(SignRecover)                                                           \
-    X(VerifyRecover)
-#define ENDING_OUT_FUNCTIONS(X)                                              \
-    X(EncryptFinal)                                                          \
-    X(DecryptFinal)                                                          \
-    X(DigestFinal)                                                           \
-    X(SignFinal)
-
-/* X(name, parameters, arguments): the verifications, which end theirs and
- * write nothing; and the functions without a session (C_Initialize and
- * C_GetFunctionList are written out below). */
-#define ENDING_VERIFY_FUNCTIONS(X)                                           \
-    X(Verify, (S_ s, B_ i, CK_ULONG in, B_ sig, CK_ULONG sn),                \
-      (s, i, in, sig, sn))                                                   \
-    X(VerifyFinal, (S_ s, B_ sig, CK_ULONG sn), (s, sig, sn))
-#define GLOBAL_FUNCTIONS(X)                                                  \
-    X(Finalize, (CK_VOID_PTR r), (r))                                        \
-    X(GetInfo, (CK_INFO_PTR info), (info))                                   \
-    X(GetSlotList, (CK_BBOOL p, CK_SLOT_ID_PTR l, L_ n), (p, l, n))          \
-    X(GetSlotInfo, (CK_SLOT_ID id, CK_SLOT_INFO_PTR info), (id, info))       \
-    X(GetTokenInfo, (CK_SLOT_ID id, CK_TOKEN_INFO_PTR info), (id, info))     \
-    X(GetMechanismList, (CK_SLOT_ID id, CK_MECHANISM_TYPE_PTR l, L_ n),      \
-      (id, l, n))                                                            \
-    X(GetMechanismInfo,                                                      \
-      (CK_SLOT_ID id, CK_MECHANISM_TYPE t, CK_MECHANISM_INFO_PTR info),      \
-      (id, t, info))                                                         \
-    X(InitToken,                                                             \
-      (CK_SLOT_ID id, CK_UTF8CHAR_PTR p, CK_ULONG n, CK_UTF8CHAR_PTR label), \
-      (id, p, n, label))                                                     \
-    X(OpenSession,                                                           \
-      (CK_SLOT_ID id, CK_FLAGS f, CK_VOID_PTR app, CK_NOTIFY notify,         \
-       CK_SESSION_HANDLE_PTR s),                                             \
-      (id, f, app, notify, s))                                               \
-    X(CloseAllSessions, (CK_SLOT_ID id), (id))                               \
-    X(WaitForSlotEvent, (CK_FLAGS f, CK_SLOT_ID_PTR id, CK_VOID_PTR r),      \
-      (f, id, r))
-
-/* Every function a rule may name. */
-#define NAME_OF(name, ...) "C_" #name,
-static const char *const function_names[] = {
-    "C_Initialize",
-    SESSION_FUNCTIONS(NAME_OF) ENDING_IN_OUT_FUNCTIONS(NAME_OF)
-        ENDING_OUT_FUNCTIONS(NAME_OF) ENDING_VERIFY_FUNCTIONS(NAME_OF)
-            GLOBAL_FUNCTIONS(NAME_OF)
-};
-
-/* ---- CKR names, for the rules --------------------------------------- */
-
-#define CKR(name) { #name, name }
-static const struct {
-    const char *name;
-    CK_RV rv;
-} ckr_names[] = {
-    CKR(CKR_OK),
-    CKR(CKR_HOST_MEMORY),
-    CKR(CKR_GENERAL_ERROR),
-    CKR(CKR_FUNCTION_FAILED),
-    CKR(CKR_ARGUMENTS_BAD),
-    CKR(CKR_DEVICE_ERROR),
-    CKR(CKR_DEVICE_MEMORY),
-    CKR(CKR_DEVICE_REMOVED),
-    CKR(CKR_FUNCTION_CANCELED),
-    CKR(CKR_FUNCTION_NOT_SUPPORTED),
-    CKR(CKR_KEY_HANDLE_INVALID),
-    CKR(CKR_KEY_FUNCTION_NOT_PERMITTED),
-    CKR(CKR_MECHANISM_INVALID),
-    CKR(CKR_MECHANISM_PARAM_INVALID),
-    CKR(CKR_OBJECT_HANDLE_INVALID),
-    CKR(CKR_OPERATION_ACTIVE),
-    CKR(CKR_OPERATION_NOT_INITIALIZED),
-    CKR(CKR_PIN_INCORRECT),
-    CKR(CKR_PIN_EXPIRED),
-    CKR(CKR_PIN_LOCKED),
-    CKR(CKR_SESSION_CLOSED),
-    CKR(CKR_SESSION_COUNT),
-    CKR(CKR_SESSION_HANDLE_INVALID),
-    CKR(CKR_SESSION_READ_ONLY),
-    CKR(CKR_TOKEN_NOT_PRESENT),
-    CKR(CKR_USER_NOT_LOGGED_IN),
-    CKR(CKR_USER_ALREADY_LOGGED_IN),
-    CKR(CKR_DATA_LEN_RANGE),
-    CKR(CKR_ENCRYPTED_DATA_INVALID),
-    CKR(CKR_BUFFER_TOO_SMALL),
-    CKR(CKR_CRYPTOKI_NOT_INITIALIZED),
-};
+/* The forwarded functions (p11forward.h), by how a fault ends them. */
+#define SESSION_FUNCTIONS P11FWD_SESSION_FUNCTIONS
+#define ENDING_IN_OUT_FUNCTIONS P11FWD_ENDING_IN_OUT_FUNCTIONS
+#define ENDING_OUT_FUNCTIONS P11FWD_ENDING_OUT_FUNCTIONS
+#define ENDING_VERIFY_FUNCTIONS P11FWD_ENDING_VERIFY_FUNCTIONS
+#define GLOBAL_FUNCTIONS P11FWD_GLOBAL_FUNCTIONS
 
 /* ---- state ----------------------------------------------------------- */
 
@@ -262,47 +99,11 @@ static CK_FUNCTION_LIST *real; /* set once, with the lock held */
 static rule rules[MAX_RULES];
 static size_t n_rules;
 static char log_path[4096];
+enum { SCOPE_ALL, SCOPE_PARENT, SCOPE_CHILD };
+static int scope = SCOPE_ALL;
+static pid_t configuring_process; /* the "parent" of P11FAULT_SCOPE */
 
 /* ---- reading the environment ---------------------------------------- */
-
-static int known_function(const char *name)
-{
-    for (size_t i = 0; i < sizeof(function_names) / sizeof(*function_names);
-         i++)
-        if (strcmp(name, function_names[i]) == 0)
-            return 1;
-    return 0;
-}
-
-/* "CKR_DEVICE_ERROR" or a number ("0x30", "48"). */
-static int parse_rv(const char *text, CK_RV *rv)
-{
-    char *end;
-
-    for (size_t i = 0; i < sizeof(ckr_names) / sizeof(*ckr_names); i++) {
-        if (strcmp(text, ckr_names[i].name) == 0) {
-            *rv = ckr_names[i].rv;
-            return 1;
-        }
-    }
-    if (!isdigit((unsigned char)text[0]))
-        return 0;
-    errno = 0;
-    *rv = strtoul(text, &end, 0);
-    return *end == '\0' && errno == 0;
-}
-
-/* A decimal N from 1 to max. */
-static int parse_count(const char *text, unsigned long max, unsigned long *n)
-{
-    char *end;
-
-    if (!isdigit((unsigned char)text[0]))
-        return 0;
-    errno = 0;
-    *n = strtoul(text, &end, 10);
-    return *end == '\0' && errno == 0 && *n >= 1 && *n <= max;
-}
 
 /* Adds the rules of "C_Name:CODE[@N],..." (variable var); CODE is a
  * delay in milliseconds for delay rules. Returns 0 and says why on stderr
@@ -334,7 +135,7 @@ static int parse_rules(const char *var, int always, int delay)
             return 0;
         }
         *colon = '\0';
-        if (!known_function(item)) {
+        if (!p11fwd_known_function(item)) {
             fprintf(stderr, "p11fault: %s: unknown function \"%s\"\n", var,
                     item);
             return 0;
@@ -346,7 +147,7 @@ static int parse_rules(const char *var, int always, int delay)
         at = strchr(colon + 1, '@');
         if (at != NULL) {
             *at = '\0';
-            if (!parse_count(at + 1, MAX_NTH, &r->nth)) {
+            if (!p11fwd_parse_count(at + 1, MAX_NTH, &r->nth)) {
                 fprintf(stderr,
                         "p11fault: %s: bad @N \"%s\" (want 1 to "
                         "%lu)\n",
@@ -355,14 +156,14 @@ static int parse_rules(const char *var, int always, int delay)
             }
         }
         if (delay) {
-            if (!parse_count(colon + 1, MAX_DELAY_MS, &r->delay_ms)) {
+            if (!p11fwd_parse_count(colon + 1, MAX_DELAY_MS, &r->delay_ms)) {
                 fprintf(stderr,
                         "p11fault: %s: bad delay \"%s\" (want 1 to %lu "
                         "ms)\n",
                         var, colon + 1, MAX_DELAY_MS);
                 return 0;
             }
-        } else if (!parse_rv(colon + 1, &r->rv) || r->rv == CKR_OK) {
+        } else if (!p11fwd_parse_rv(colon + 1, &r->rv) || r->rv == CKR_OK) {
             fprintf(stderr,
                     "p11fault: %s: bad code \"%s\" (want a CKR_* name "
                     "or a non-zero number)\n",
@@ -374,30 +175,33 @@ static int parse_rules(const char *var, int always, int delay)
     return 1;
 }
 
-/* Loads the real module. */
-static int load_module(void)
+/* P11FAULT_SCOPE: unset or empty, parent or child. */
+static int parse_scope(void)
 {
-    const char *path = getenv("P11FAULT_MODULE");
-    CK_RV (*get_list)(CK_FUNCTION_LIST **);
-    void *library;
+    const char *text = getenv("P11FAULT_SCOPE");
 
-    if (path == NULL || path[0] == '\0') {
-        fprintf(stderr, "p11fault: P11FAULT_MODULE (the real module) is not "
-                        "set\n");
-        return 0;
-    }
-    library = dlopen(path, RTLD_NOW | RTLD_LOCAL);
-    if (library == NULL) {
-        fprintf(stderr, "p11fault: cannot load %s: %s\n", path, dlerror());
-        return 0;
-    }
-    *(void **)&get_list = dlsym(library, "C_GetFunctionList");
-    if (get_list == NULL || get_list(&real) != CKR_OK || real == NULL) {
-        fprintf(stderr, "p11fault: %s gives no function list\n", path);
-        real = NULL;
+    configuring_process = getpid();
+    if (text == NULL || text[0] == '\0')
+        scope = SCOPE_ALL;
+    else if (strcmp(text, "parent") == 0)
+        scope = SCOPE_PARENT;
+    else if (strcmp(text, "child") == 0)
+        scope = SCOPE_CHILD;
+    else {
+        fprintf(stderr,
+                "p11fault: P11FAULT_SCOPE: \"%s\" is neither parent nor "
+                "child\n",
+                text);
         return 0;
     }
     return 1;
+}
+
+/* Whether the rules apply in this process (P11FAULT_SCOPE). */
+static int rules_apply_here(void)
+{
+    return scope == SCOPE_ALL
+           || (scope == SCOPE_PARENT) == (getpid() == configuring_process);
 }
 
 static int read_config(void)
@@ -405,9 +209,10 @@ static int read_config(void)
     const char *log = getenv("P11FAULT_LOG");
 
     snprintf(log_path, sizeof(log_path), "%s", log != NULL ? log : "");
-    return parse_rules("P11FAULT_ONCE", 0, 0)
+    return parse_scope() && parse_rules("P11FAULT_ONCE", 0, 0)
            && parse_rules("P11FAULT_ALWAYS", 1, 0)
-           && parse_rules("P11FAULT_DELAY", 0, 1) && load_module();
+           && parse_rules("P11FAULT_DELAY", 0, 1)
+           && p11fwd_load_module("p11fault", "P11FAULT_MODULE", &real);
 }
 
 /* P11FAULT_SIGPIPE's function and the writing end of its broken pipe. */
@@ -446,15 +251,8 @@ static int intercept(const char *name, CK_RV *rv)
 
     write_to_broken_pipe(name);
     pthread_mutex_lock(&lock);
-    if (log_path[0] != '\0') {
-        FILE *f = fopen(log_path, "a");
-
-        if (f != NULL) {
-            fprintf(f, "%s\n", name);
-            fclose(f);
-        }
-    }
-    for (size_t i = 0; i < n_rules; i++) {
+    p11fwd_log(log_path, name);
+    for (size_t i = 0; i < n_rules && rules_apply_here(); i++) {
         rule *r = &rules[i];
 
         if (strcmp(r->function, name) != 0)
@@ -513,7 +311,7 @@ static CK_RV inject(CK_RV rv, CK_SESSION_HANDLE s)
             return real->C_##name args;                                      \
         return inject(rv, s);                                                \
     }
-#define WRAP_ENDING_IN_OUT(name)                                             \
+#define WRAP_ENDING_IN_OUT(name, ...)                                        \
     static CK_RV fault_##name P_IN_OUT                                       \
     {                                                                        \
         CK_BYTE scratch[SCRATCH_SIZE];                                       \
@@ -526,7 +324,7 @@ static CK_RV inject(CK_RV rv, CK_SESSION_HANDLE s)
             (void)real->C_##name(s, i, in, scratch, &len);                   \
         return inject(rv, s);                                                \
     }
-#define WRAP_ENDING_OUT(name)                                                \
+#define WRAP_ENDING_OUT(name, ...)                                           \
     static CK_RV fault_##name P_OUT                                          \
     {                                                                        \
         CK_BYTE scratch[SCRATCH_SIZE];                                       \
@@ -590,23 +388,5 @@ static CK_RV fault_Initialize(CK_VOID_PTR args)
 
 /* ---- the function list ----------------------------------------------- */
 
-CK_RV C_GetFunctionList(CK_FUNCTION_LIST_PTR_PTR list);
-
 #define ENTRY(name, ...) .C_##name = fault_##name,
-static CK_FUNCTION_LIST function_list = {
-    .version = { 2, 40 },
-    .C_Initialize = fault_Initialize,
-    .C_GetFunctionList = C_GetFunctionList,
-    SESSION_FUNCTIONS(ENTRY) ENDING_IN_OUT_FUNCTIONS(ENTRY)
-        ENDING_OUT_FUNCTIONS(ENTRY) ENDING_VERIFY_FUNCTIONS(ENTRY)
-            GLOBAL_FUNCTIONS(ENTRY)
-};
-
-__attribute__((visibility("default"))) CK_RV
-C_GetFunctionList(CK_FUNCTION_LIST_PTR_PTR list)
-{
-    if (list == NULL)
-        return CKR_ARGUMENTS_BAD;
-    *list = &function_list;
-    return CKR_OK;
-}
+P11FWD_DEFINE_FUNCTION_LIST(ENTRY, fault_Initialize)

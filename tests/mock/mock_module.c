@@ -47,6 +47,7 @@
 #include <time.h>
 
 #include "mock_module.h"
+#include "p11forward.h"
 
 #define MOCK_SLOT_ID 7UL
 #define MOCK_SESSION_TABLE_SIZE 64 /* the most P11MOCK_MAX_SESSIONS allows */
@@ -54,70 +55,6 @@
 #define MOCK_MAX_SIGN_DELAY_MS 60000UL /* a typo must not hang a test */
 #define MOCK_MAX_FAULTS 16
 #define MOCK_USER_PIN "1234"
-
-/* ---- CKR names, for P11MOCK_FAIL ------------------------------------ */
-
-#define CKR(name) { #name, name }
-static const struct {
-    const char *name;
-    CK_RV rv;
-} ckr_names[] = {
-    CKR(CKR_OK),
-    CKR(CKR_CANCEL),
-    CKR(CKR_HOST_MEMORY),
-    CKR(CKR_SLOT_ID_INVALID),
-    CKR(CKR_GENERAL_ERROR),
-    CKR(CKR_FUNCTION_FAILED),
-    CKR(CKR_ARGUMENTS_BAD),
-    CKR(CKR_CANT_LOCK),
-    CKR(CKR_ATTRIBUTE_SENSITIVE),
-    CKR(CKR_ATTRIBUTE_TYPE_INVALID),
-    CKR(CKR_DEVICE_ERROR),
-    CKR(CKR_DEVICE_MEMORY),
-    CKR(CKR_DEVICE_REMOVED),
-    CKR(CKR_FUNCTION_CANCELED),
-    CKR(CKR_FUNCTION_NOT_SUPPORTED),
-    CKR(CKR_KEY_HANDLE_INVALID),
-    CKR(CKR_MECHANISM_INVALID),
-    CKR(CKR_OBJECT_HANDLE_INVALID),
-    CKR(CKR_OPERATION_ACTIVE),
-    CKR(CKR_OPERATION_NOT_INITIALIZED),
-    CKR(CKR_PIN_INCORRECT),
-    CKR(CKR_PIN_EXPIRED),
-    CKR(CKR_PIN_LOCKED),
-    CKR(CKR_SESSION_CLOSED),
-    CKR(CKR_SESSION_COUNT),
-    CKR(CKR_SESSION_HANDLE_INVALID),
-    CKR(CKR_TOKEN_NOT_PRESENT),
-    CKR(CKR_TOKEN_NOT_RECOGNIZED),
-    CKR(CKR_USER_ALREADY_LOGGED_IN),
-    CKR(CKR_USER_NOT_LOGGED_IN),
-    CKR(CKR_USER_PIN_NOT_INITIALIZED),
-    CKR(CKR_USER_TYPE_INVALID),
-    CKR(CKR_BUFFER_TOO_SMALL),
-    CKR(CKR_CRYPTOKI_NOT_INITIALIZED),
-    CKR(CKR_KEY_FUNCTION_NOT_PERMITTED),
-    CKR(CKR_MECHANISM_PARAM_INVALID),
-    CKR(CKR_DATA_LEN_RANGE),
-    CKR(CKR_CRYPTOKI_ALREADY_INITIALIZED),
-};
-
-/* Parses "CKR_DEVICE_ERROR" or a number ("0x30", "48"). */
-static int parse_rv(const char *text, CK_RV *rv)
-{
-    char *end;
-
-    for (size_t i = 0; i < sizeof(ckr_names) / sizeof(ckr_names[0]); i++) {
-        if (strcmp(text, ckr_names[i].name) == 0) {
-            *rv = ckr_names[i].rv;
-            return 1;
-        }
-    }
-    if (!isdigit((unsigned char)text[0]))
-        return 0;
-    *rv = strtoul(text, &end, 0);
-    return *end == '\0';
-}
 
 /* Parses a decimal number from min to max. */
 static int parse_decimal(const char *text, unsigned long min,
@@ -231,7 +168,7 @@ static int read_config(void)
             || (size_t)(colon - item) >= sizeof(faults[0].name))
             return 0;
         *colon = '\0';
-        if (!parse_rv(colon + 1, &faults[n_faults].rv))
+        if (!p11fwd_parse_rv(colon + 1, &faults[n_faults].rv))
             return 0;
         snprintf(faults[n_faults].name, sizeof(faults[0].name), "%s", item);
         n_faults++;
