@@ -15,7 +15,8 @@ Fixtures:
   soft_env      env with the SoftHSM tokens and PKCS11PROV_MODULE=SoftHSM
   p11kit_env    env in which the p11-kit proxy sees all those tokens
   software_ca   the CA that issued every token certificate
-  provider_module, mock_module, fault_module
+  provider_module, mock_module, fault_module, hostile_module,
+  optee_module
                 the built .so files (missing: failure)
   openssl_prov  helpers.OpensslRunner, parametrized: provider loaded from
                 the command line ("cli") or from openssl.cnf ("config")
@@ -27,8 +28,8 @@ from pathlib import Path
 import pytest
 
 import tokens
-from helpers import (FAULT_MODULE, MOCK_MODULE, PROVIDER_MODULE,
-                     SOFTHSM_MODULE, OpensslRunner)
+from helpers import (FAULT_MODULE, HOSTILE_MODULE, MOCK_MODULE,
+                     PROVIDER_MODULE, SOFTHSM_MODULE, OpensslRunner)
 
 
 def _built(path, what):
@@ -52,6 +53,17 @@ def mock_module():
 @pytest.fixture(scope="session")
 def fault_module():
     return _built(FAULT_MODULE, "the fault-injecting PKCS#11 module")
+
+
+@pytest.fixture(scope="session")
+def hostile_module():
+    return _built(HOSTILE_MODULE, "the lying PKCS#11 module")
+
+
+@pytest.fixture(scope="session")
+def optee_module():
+    from helpers import OPTEE_MODULE
+    return _built(OPTEE_MODULE, "the OP-TEE profile PKCS#11 module")
 
 
 @pytest.fixture(scope="session")

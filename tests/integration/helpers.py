@@ -8,13 +8,20 @@ what the test passes, plus LD_PRELOAD=$PKCS11PROV_TEST_PRELOAD when set (the
 sanitizer build needs its runtime first in every process that loads our
 code; pytest itself is never preloaded). ASAN_OPTIONS, UBSAN_OPTIONS and
 LSAN_OPTIONS pass through from os.environ.
+
+With PKCS11PROV_TEST_VALGRIND set (a valgrind command line, split like a
+shell's; scripts/test.sh's valgrind step), every command run() starts that
+would be preloaded runs under it, its reports in files of its own: a
+process whose report counts an error fails the test with that report.
 """
 import os
 import re
 import shlex
+import shutil
 import signal
 import socket
 import subprocess
+import tempfile
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
@@ -27,6 +34,10 @@ CURL_MODULES_DIR = PROVIDER_DIR / "curl-modules"
 MOCK_MODULE = BUILD_DIR / "tests" / "mock" / "libp11mock.so"
 # The fault-injecting module that forwards to a real one (tests/faultmod).
 FAULT_MODULE = BUILD_DIR / "tests" / "faultmod" / "libp11fault.so"
+# The module that lies in front of a real one (tests/hostile).
+HOSTILE_MODULE = BUILD_DIR / "tests" / "hostile" / "libp11hostile.so"
+# OP-TEE's PKCS#11 TA as a profile in front of a real one (tests/optee).
+OPTEE_MODULE = BUILD_DIR / "tests" / "optee" / "libp11optee.so"
 
 SOFTHSM_MODULE = "/usr/lib/softhsm/libsofthsm2.so"
 TPM2_MODULE = "/usr/lib/x86_64-linux-gnu/pkcs11/libtpm2_pkcs11.so"
@@ -40,7 +51,12 @@ _HERMETIC_DROP = (
     "PKCS11PROV_CACHE_SECONDS", "P11MOCK_FAIL", "P11MOCK_LOG",
     "P11MOCK_TOKEN_FLAGS", "P11MOCK_MAX_SESSIONS", "P11MOCK_SIGN_DELAY_MS",
     "P11MOCK_HIDE_MAX_SESSIONS", "P11FAULT_MODULE", "P11FAULT_ONCE",
-    "P11FAULT_ALWAYS", "P11FAULT_LOG",
+    "P11FAULT_ALWAYS", "P11FAULT_LOG", "P11FAULT_DELAY", "P11FAULT_SIGPIPE",
+    "P11FAULT_SCOPE", "P11HOSTILE", "P11HOSTILE_MODULE",
+    "P11HOSTILE_LOG",
+    "P11OPTEE_MODULE", "P11OPTEE_TA_VERSION", "P11OPTEE_CLIENT_VERSION",
+    "P11OPTEE_RSA_X_509", "P11OPTEE_LOGIN", "P11OPTEE_IDENTITY_PIN",
+    "P11OPTEE_LOG",
     "SOFTHSM2_CONF", "TPM2_PKCS11_TCTI", "TPM2_PKCS11_STORE",
     "TPM2_PKCS11_LOG_LEVEL", "TPM2TOOLS_TCTI", "OPENSSL_CONF",
     "OPENSSL_MODULES", "P11_KIT_SERVER_ADDRESS",
@@ -74,13 +90,40 @@ def child_env(extra=None, *, preload=True, leak_check=True):
     return env
 
 
+# The valgrind step: the command line, and how much longer things take.
+VALGRIND = shlex.split(os.environ.get("PKCS11PROV_TEST_VALGRIND", ""))
+VALGRIND_SLOWDOWN = 5
+
+
+def _valgrind_errors(log_dir, cmd):
+    """The reports in log_dir (one per process) that count errors, or that
+    never got to their summary; the directory is removed."""
+    bad = []
+    for log in sorted(Path(log_dir).glob("*.log")):
+        text = log.read_text(errors="replace")
+        summary = re.search(r"ERROR SUMMARY: (\d+) errors", text)
+        if summary is None or summary.group(1) != "0":
+            bad.append(f"--- {log.name}:\n{text}")
+    shutil.rmtree(log_dir, ignore_errors=True)
+    if bad:
+        return (f"valgrind reports errors in {shlex.join(cmd)}\n"
+                + "\n".join(bad))
+    return None
+
+
 def run(cmd, env=None, *, timeout=DEFAULT_TIMEOUT, preload=True,
         leak_check=True, input=None):
     """Runs cmd (a list) with child_env(env); returns the CompletedProcess
-    with text stdout/stderr. Never raises on a non-zero exit. cmd runs in
-    a process group of its own: on a timeout the whole group is killed,
-    so a hung child it forked does not outlive the test."""
+    with text stdout/stderr. Never raises on a non-zero exit (but does on
+    a valgrind error, see the module docstring). cmd runs in a process
+    group of its own: on a timeout the whole group is killed, so a hung
+    child it forked does not outlive the test."""
     cmd = [str(c) for c in cmd]
+    log_dir = None
+    if VALGRIND and preload and leak_check:
+        log_dir = tempfile.mkdtemp(prefix="p11prov-valgrind-")
+        cmd = [*VALGRIND, f"--log-file={log_dir}/%p.log", *cmd]
+        timeout *= VALGRIND_SLOWDOWN
     proc = subprocess.Popen(
         cmd, env=child_env(env, preload=preload, leak_check=leak_check),
         stdin=subprocess.DEVNULL if input is None else subprocess.PIPE,
@@ -91,11 +134,17 @@ def run(cmd, env=None, *, timeout=DEFAULT_TIMEOUT, preload=True,
     except subprocess.TimeoutExpired:
         os.killpg(proc.pid, signal.SIGKILL)
         stdout, stderr = proc.communicate(timeout=10)
+        if log_dir:
+            shutil.rmtree(log_dir, ignore_errors=True)
         raise AssertionError(
             f"timed out after {timeout}s (its process group killed): "
             f"{shlex.join(cmd)}\n"
             f"--- stdout:\n{_text(stdout)}\n--- stderr:\n{_text(stderr)}"
         ) from None
+    errors = log_dir and _valgrind_errors(log_dir, cmd)
+    if errors:
+        raise AssertionError(f"{errors}\n--- stdout:\n{_text(stdout)}\n"
+                             f"--- stderr:\n{_text(stderr)}")
     return subprocess.CompletedProcess(cmd, proc.returncode, stdout, stderr)
 
 
