@@ -13,7 +13,7 @@ packages=(
   libtpm2-pkcs11-1 libtpm2-pkcs11-tools tpm2-tools swtpm swtpm-tools
   tpm2-abrmd libtss2-tcti-tabrmd0 dbus-daemon
   curl libcurl4-openssl-dev python3-pytest git ca-certificates
-  debootstrap
+  debootstrap valgrind
 )
 # The swtpm TCTI: renamed for the 64-bit time_t transition (Debian 13 on);
 # the old name is then a virtual package dpkg never reports as installed.

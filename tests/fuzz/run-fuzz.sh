@@ -3,8 +3,12 @@
 #   tests/fuzz/run-fuzz.sh BUILD_DIR SECONDS
 # BUILD_DIR is a build configured with -DPKCS11PROV_FUZZ=ON (clang).
 # SECONDS is the whole budget, split evenly between the targets:
-#   fuzz_uri       the URI library        (corpus/uri, uri.dict)
-#   fuzz_uri_file  URI key files, DER/PEM (corpus/uri_file, uri_file.dict)
+#   fuzz_uri             the URI library        (corpus/uri, uri.dict)
+#   fuzz_uri_file        URI key files, DER/PEM (corpus/uri_file, uri_file.dict)
+#   fuzz_key_attributes  keys and certificates from a token's attributes
+#                        (corpus/key_attributes, key_attributes.dict)
+# Longer runs with a corpus that grows from run to run:
+# scripts/fuzz-campaign.sh.
 # Exits non-zero on any crash, leak or failed invariant; the crashing
 # input is kept in BUILD_DIR/fuzz-artifacts/. The checked-in corpus is
 # never modified.
@@ -21,8 +25,8 @@ case $seconds in
 esac
 
 here=$(cd "$(dirname "$0")" && pwd)
-targets="fuzz_uri:uri fuzz_uri_file:uri_file"
-count=2
+targets="fuzz_uri:uri fuzz_uri_file:uri_file fuzz_key_attributes:key_attributes"
+count=3
 each=$((seconds / count))
 [ "$each" -ge 1 ] || each=1
 
