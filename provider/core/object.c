@@ -312,7 +312,10 @@ CK_RV p11prov_get_attributes(P11PROV_TOKEN *token, CK_SESSION_HANDLE session,
         attrs[i].pValue = NULL;
         attrs[i].ulValueLen = CK_UNAVAILABLE_INFORMATION;
         if (len == CK_UNAVAILABLE_INFORMATION) {
-            if (!bounded[i])
+            /* Absent, or (the call said CKR_BUFFER_TOO_SMALL) longer
+             * than any real value: asked again with the others, so a
+             * malformed value is seen as such, not as a gap. */
+            if (!bounded[i] || rv == CKR_BUFFER_TOO_SMALL)
                 again[n_again++] = i;
             continue;
         }
