@@ -13,7 +13,6 @@
 
 #include "core/debug.h"
 #include "core/mechanisms.h"
-#include "core/module.h"
 
 /* No real module has more; a larger count is a bad answer, not a reason
  * to allocate without bound. */
@@ -130,16 +129,9 @@ static P11PROV_TOKEN *token_record(P11PROV_MODULE *m, CK_SLOT_ID slot_id,
     return t;
 }
 
-/* A slot that could not be read while listing: the first one. */
-typedef struct unread_slot {
-    CK_RV rv; /* CKR_OK: none */
-    CK_SLOT_ID slot;
-    const char *call;
-} UNREAD_SLOT;
-
-static int find_once(P11PROV_CTX *ctx, P11PROV_MODULE *m, const p11uri *uri,
-                     P11PROV_TOKEN ***tokens, size_t *count,
-                     UNREAD_SLOT *unread)
+int p11prov_tokens_list(P11PROV_CTX *ctx, P11PROV_MODULE *m,
+                        const p11uri *uri, P11PROV_TOKEN ***tokens,
+                        size_t *count, P11PROV_UNREAD_SLOT *unread)
 {
     CK_SLOT_ID *slots = NULL;
     CK_ULONG slot_count = 0;
@@ -176,10 +168,10 @@ static int find_once(P11PROV_CTX *ctx, P11PROV_MODULE *m, const p11uri *uri,
         }
         if (rv != CKR_OK) {
             /* A token removed while we enumerate is not an error, unless
-             * nothing else matches (p11prov_tokens_find). */
+             * nothing else matches (token_lookup.c). */
             P11PROV_DEBUG(2, "slot %lu skipped: 0x%lx", slots[i], rv);
             if (unread->rv == CKR_OK)
-                *unread = (UNREAD_SLOT){ rv, slots[i], call };
+                *unread = (P11PROV_UNREAD_SLOT){ rv, slots[i], call };
             continue;
         }
         /* An uninitialised token (SoftHSM always offers one) holds
@@ -208,38 +200,6 @@ static int find_once(P11PROV_CTX *ctx, P11PROV_MODULE *m, const p11uri *uri,
     }
     OPENSSL_free(slots);
     return 1;
-}
-
-int p11prov_tokens_find(P11PROV_CTX *ctx, P11PROV_MODULE *m,
-                        const p11uri *uri, P11PROV_TOKEN ***tokens,
-                        size_t *count)
-{
-    for (int attempt = 0;; attempt++) {
-        unsigned int generation = p11prov_module_generation(m);
-        UNREAD_SLOT unread = { CKR_OK, 0, NULL };
-        if (!find_once(ctx, m, uri, tokens, count, &unread))
-            return 0;
-        if (*count > 0 || unread.rv == CKR_OK)
-            return 1;
-        /* Nothing matched, and a slot could not be read: the device or
-         * server may have gone (the module is started again, once), or
-         * that slot held the token; the caller's "no token" gets why. */
-        if (attempt == 0 && p11prov_module_lost(m, unread.rv)
-            && p11prov_module_recover(m, generation) == CKR_OK) {
-            OPENSSL_free(*tokens);
-            *tokens = NULL;
-            continue;
-        }
-        char *uri_text = p11uri_format(uri, P11URI_FORMAT_OMIT_PIN);
-        char ckr[P11PROV_CKR_NAME_MAX];
-        P11PROV_RAISE(ctx, P11PROV_R_MODULE_CALL,
-                      "%s of slot %lu of module %s, looking for %s: %s",
-                      unread.call, unread.slot, m->path,
-                      uri_text ? uri_text : "",
-                      p11prov_ckr_name(unread.rv, ckr));
-        OPENSSL_free(uri_text);
-        return 1;
-    }
 }
 
 const char *p11prov_token_label(const P11PROV_TOKEN *token, char buf[33])

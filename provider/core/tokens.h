@@ -63,14 +63,22 @@ struct p11prov_token {
     struct p11prov_token *next;
 };
 
-/* The tokens of module m the URI matches (module, slot and token
- * attributes), in slot order. *tokens is an OPENSSL_malloc()ed array the
- * caller frees; the records stay owned by the module. Raises an error and
- * returns 0 when the module cannot be asked; finding none is not an error
- * here (count 0). */
-int p11prov_tokens_find(P11PROV_CTX *ctx, P11PROV_MODULE *m,
+/* A slot that could not be read while listing: the first one. */
+typedef struct p11prov_unread_slot {
+    CK_RV rv; /* CKR_OK: none */
+    CK_SLOT_ID slot;
+    const char *call;
+} P11PROV_UNREAD_SLOT;
+
+/* One listing of the tokens of module m the URI matches (module, slot and
+ * token attributes), in slot order, noting in *unread the first slot that
+ * could not be read. *tokens is an OPENSSL_malloc()ed array the caller
+ * frees; the records stay owned by the module. Raises an error and returns
+ * 0 when the module cannot be asked. Callers use p11prov_tokens_find
+ * (token_lookup.h). */
+int p11prov_tokens_list(P11PROV_CTX *ctx, P11PROV_MODULE *m,
                         const p11uri *uri, P11PROV_TOKEN ***tokens,
-                        size_t *count);
+                        size_t *count, P11PROV_UNREAD_SLOT *unread);
 
 /* CK_TOKEN_INFO.flags as last read (login state, PIN counters), read and
  * refreshed without a lock. */

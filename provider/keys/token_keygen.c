@@ -14,6 +14,7 @@
 #include "core/object.h"
 #include "core/runner.h"
 #include "core/sessions.h"
+#include "core/token_lookup.h"
 
 #define GENERATED_ID_LEN 16
 #define MAX_TEMPLATE 16

@@ -18,6 +18,7 @@
 #include "core/module.h"
 #include "core/object.h"
 #include "core/sessions.h"
+#include "core/token_lookup.h"
 #include "keys/key.h"
 #include "ops/store.h"
 #include "ops/store_search.h"

@@ -48,6 +48,7 @@
 #include "core/module.h"
 #include "core/object.h"
 #include "core/sessions.h"
+#include "core/token_lookup.h"
 #include "core/tokens.h"
 #include "fuzz_token.h"
 #include "keys/key.h"

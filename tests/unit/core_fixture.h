@@ -19,6 +19,7 @@
 
 #include "core/context.h"
 #include "core/module.h"
+#include "core/token_lookup.h"
 #include "core/tokens.h"
 
 typedef struct core_fixture {
