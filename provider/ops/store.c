@@ -154,6 +154,20 @@ static bool known_class(CK_OBJECT_CLASS object_class)
     return object_class <= 9 || (object_class & CKO_VENDOR_DEFINED);
 }
 
+/* An object passed over for what the module answered: said, and counted
+ * (collect() keeps the errors only when nothing was found). */
+static void pass_over(STORE_CTX *store, P11PROV_TOKEN *token,
+                      CK_OBJECT_HANDLE object, const char *why)
+{
+    char *token_uri = p11prov_token_uri(token);
+
+    P11PROV_RAISE(store->provctx, P11PROV_R_MODULE_BAD_ANSWER,
+                  "object %lu of %s skipped: %s", (unsigned long)object,
+                  token_uri ? token_uri : "", why);
+    OPENSSL_free(token_uri);
+    store->skipped++;
+}
+
 /* The module's bytes are a certificate, and nothing more. */
 static bool whole_certificate(const unsigned char *der, CK_ULONG der_len)
 {
@@ -185,15 +199,10 @@ static CK_RV read_certificate(STORE_CTX *store, P11PROV_TOKEN *token,
     if (rv != CKR_OK)
         return rv;
     if (!whole_certificate(item->der, item->der_len)) {
-        char *token_uri = p11prov_token_uri(token);
-        P11PROV_RAISE(store->provctx, P11PROV_R_MODULE_BAD_ANSWER,
-                      "certificate object %lu of %s skipped: its CKA_VALUE "
-                      "is no complete DER X.509 certificate",
-                      (unsigned long)object, token_uri ? token_uri : "");
-        OPENSSL_free(token_uri);
+        pass_over(store, token, object,
+                  "its CKA_VALUE is no complete DER X.509 certificate");
         OPENSSL_free(item->der);
         item->der = NULL;
-        store->skipped++;
         return CKR_OK;
     }
     /* Label and id are optional: an object without them is still found. */
@@ -342,14 +351,8 @@ static CK_RV collect_class(STORE_CTX *store, P11PROV_TOKEN *token,
             if (rv != CKR_OK)
                 break;
             if (!known_class(found_class)) {
-                char *token_uri = p11prov_token_uri(token);
-                P11PROV_RAISE(store->provctx, P11PROV_R_MODULE_BAD_ANSWER,
-                              "object %lu of %s skipped: its CKA_CLASS "
-                              "0x%lx is none PKCS#11 defines",
-                              (unsigned long)handles[i],
-                              token_uri ? token_uri : "", found_class);
-                OPENSSL_free(token_uri);
-                store->skipped++;
+                pass_over(store, token, handles[i],
+                          "its CKA_CLASS is none PKCS#11 defines");
                 continue;
             }
             if ((found_class == CKO_PUBLIC_KEY
