@@ -47,9 +47,10 @@ static CK_RV exists(P11PROV_TOKEN *token, CK_SESSION_HANDLE session,
     return rv;
 }
 
-/* CKA_EC_PARAMS: the curve's DER OID; for Ed25519/Ed448, first (by_oid
- * false) the curve name as a PrintableString, PKCS#11 3.0's form and the
- * only one OP-TEE's TA takes, then RFC 8410's OID. */
+/* CKA_EC_PARAMS: the curve's DER OID; for Ed25519/Ed448, RFC 8410's OID
+ * (by_oid), which most modules take (SoftHSM 2.6.1 leaks the curve name
+ * it decodes), else the curve name as a PrintableString, PKCS#11 3.0's
+ * other form and the only one OP-TEE's TA takes. */
 static int ec_params(const P11PROV_KEYGEN_SPEC *spec, bool by_oid,
                      unsigned char **der)
 {
@@ -176,7 +177,7 @@ static int generate(P11PROV_CTX *ctx, P11PROV_TOKEN *token, const p11uri *uri,
         else
             add(&pub, CKA_PUBLIC_EXPONENT, f4, sizeof(f4));
     } else {
-        int len = ec_params(spec, false, &params);
+        int len = ec_params(spec, true, &params);
         if (len <= 0) {
             P11PROV_RAISE(ctx, P11PROV_R_BAD_ARGUMENT,
                           "no curve for the new %s key (use e.g. -pkeyopt "
@@ -203,9 +204,9 @@ static int generate(P11PROV_CTX *ctx, P11PROV_TOKEN *token, const p11uri *uri,
         ctx, token, uri_text, &request, public_key, private_key, &rv);
     bool edwards = !rsa && !ec;
     if (edwards && status == P11PROV_OP_INIT_FAILED && template_refused(rv)) {
-        /* Nothing was made: the same request with the OID. */
+        /* Nothing was made: the same request with the curve's name. */
         OPENSSL_free(params);
-        int len = ec_params(spec, true, &params);
+        int len = ec_params(spec, false, &params);
         for (size_t i = 0; i < pub.count && len > 0; i++)
             if (pub.attrs[i].type == CKA_EC_PARAMS)
                 pub.attrs[i] = (CK_ATTRIBUTE){ CKA_EC_PARAMS, params,

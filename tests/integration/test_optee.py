@@ -401,11 +401,14 @@ def test_tls_client_key(optee, tmp_path, software_ca, https_server, profile,
 
 def genpkey(target, alg, label, id_hex, directory):
     key_file = directory / "key.pem"
+    # The TA takes Edwards curves by name only, and SoftHSM behind the
+    # profile leaks the name it decodes (tests/lsan.supp).
+    leaks = slow_unwind_env() if alg.kind == "ed" else {}
     proc = OpensslRunner("cli", directory)(
         "genpkey", *PROPQUERY, "-algorithm", alg.algorithm,
         *opts("-pkeyopt", alg.pkeyopts), "-pkeyopt",
         f"pkcs11_uri:pkcs11:token={TOKEN};object={label};id=%{id_hex}",
-        "-out", key_file, env=target.env)
+        "-out", key_file, env={**target.env, **leaks})
     return proc, key_file
 
 
