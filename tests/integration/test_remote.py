@@ -71,7 +71,9 @@ def test_server_restarts_while_a_client_signs(server, tmp_path):
     is neither killed (SIGPIPE) nor left broken; it signs again within
     about a second each time, and in each of the last 3 seconds."""
     started = time.monotonic()
-    proc = sign_loop(server, key_uri(), tmp_path, 11, threads=2)
+    # The provider's trace of its recoveries: what a failure shows.
+    proc = sign_loop(server, key_uri(), tmp_path, 11, threads=2,
+                     env={"PKCS11PROV_DEBUG": "1"})
     try:
         for at, action in ((3, server.kill), (4, server.start),
                            (6, server.kill), (7, server.start)):
