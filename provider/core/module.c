@@ -262,6 +262,12 @@ static int initialize_module(P11PROV_CTX *ctx, P11PROV_MODULE *m)
                       "off in its calls",
                       m->path);
     m->fork_unsafe = m->serialize;
+    /* p11-kit's RPC client (0.24 to 0.26, rpc_socket_read) leaves a
+     * thread waiting forever for its reply when the server dies while
+     * another thread's call reads: one call at a time into a module that
+     * talks to another process. A dead server then fails every call
+     * instead of hanging one. */
+    m->serialize = m->serialize || m->guard_sigpipe;
     if (!m->exit_handler_registered) {
         /* Registered again after each module's dlopen and first
          * C_Initialize, so that the latest registration runs before every
