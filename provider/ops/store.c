@@ -101,18 +101,65 @@ static int store_set_ctx_params(void *loaderctx, const OSSL_PARAM params[])
     return p11prov_store_search_set(store->provctx, &store->search, params);
 }
 
-/* Does the caller want objects of this class? Both the URI's type and
- * OSSL_STORE_expect() narrow the search. */
+/* The classes a store search looks through, in the order found objects
+ * are returned. */
+static const struct object_class_info {
+    CK_OBJECT_CLASS object_class;
+    int store_info; /* OSSL_STORE_INFO_* it satisfies */
+    const char *plural_name;
+} classes[] = {
+    { CKO_PRIVATE_KEY, OSSL_STORE_INFO_PKEY, "private keys" },
+    { CKO_PUBLIC_KEY, OSSL_STORE_INFO_PUBKEY, "public keys" },
+    { CKO_CERTIFICATE, OSSL_STORE_INFO_CERT, "certificates" },
+};
+
+/* Does the caller want objects of this class? The URI's type, else
+ * OSSL_STORE_expect(), narrows the search. A type the expectation
+ * contradicts is still searched: the objects the URI names are read, so
+ * that a broken one says why, and collect() then refuses them. (OpenSSL
+ * 3.5's `pkey -pubin` asks quietly for a public key, drops that
+ * attempt's errors, and asks again for a private key.) */
 static bool wanted(const STORE_CTX *store, CK_OBJECT_CLASS class, int info)
 {
-    if (store->uri->values[P11URI_TYPE].present
-        && store->uri->object_class != class)
-        return false;
     if (p11prov_store_search_impossible(&store->search, store->uri)
         || (class != CKO_CERTIFICATE
             && p11prov_store_search_certs_only(&store->search)))
         return false;
+    if (store->uri->values[P11URI_TYPE].present)
+        return store->uri->object_class == class;
     return store->expect == 0 || store->expect == info;
+}
+
+/* What the URI's type names, when the caller expects something else;
+ * NULL when they agree or either leaves it open. */
+static const char *type_contradicting_expect(const STORE_CTX *store)
+{
+    if (store->expect == 0 || !store->uri->values[P11URI_TYPE].present)
+        return NULL;
+    for (size_t i = 0; i < sizeof(classes) / sizeof(classes[0]); i++)
+        if (classes[i].object_class == store->uri->object_class)
+            return classes[i].store_info == store->expect
+                       ? NULL
+                       : classes[i].plural_name;
+    return NULL; /* a type never searched: nothing is found */
+}
+
+static const char *expected_name(int expect)
+{
+    switch (expect) {
+    case OSSL_STORE_INFO_PKEY:
+        return "a private key";
+    case OSSL_STORE_INFO_PUBKEY:
+        return "a public key";
+    case OSSL_STORE_INFO_CERT:
+        return "a certificate";
+    case OSSL_STORE_INFO_CRL:
+        return "a CRL";
+    case OSSL_STORE_INFO_PARAMS:
+        return "key parameters";
+    default:
+        return "another kind of object";
+    }
 }
 
 static int compare_items(const void *a, const void *b)
@@ -285,15 +332,6 @@ static CK_ULONG uri_template(const STORE_CTX *store, CK_ATTRIBUTE *tmpl,
     tmpl[n++] = (CK_ATTRIBUTE){ CKA_TOKEN, on_token, sizeof(*on_token) };
     return n;
 }
-
-static const struct object_class_info {
-    CK_OBJECT_CLASS object_class;
-    int store_info; /* OSSL_STORE_INFO_* it satisfies */
-} classes[] = {
-    { CKO_PRIVATE_KEY, OSSL_STORE_INFO_PKEY },
-    { CKO_PUBLIC_KEY, OSSL_STORE_INFO_PUBKEY },
-    { CKO_CERTIFICATE, OSSL_STORE_INFO_CERT },
-};
 
 /* Objects of one class on one token that the URI selects. */
 static CK_RV collect_class(STORE_CTX *store, P11PROV_TOKEN *token,
@@ -514,7 +552,9 @@ static int collect_from_token(STORE_CTX *store, P11PROV_TOKEN *token,
         if (!wanted(store, classes[rank].object_class,
                     classes[rank].store_info))
             continue;
-        if (classes[rank].object_class == CKO_PRIVATE_KEY) {
+        /* Private keys that cannot be returned are worth no login. */
+        if (classes[rank].object_class == CKO_PRIVATE_KEY
+            && type_contradicting_expect(store) == NULL) {
             bool login_failed;
             rv = collect_private_keys(store, token, index, pins,
                                       &login_failed);
@@ -576,6 +616,11 @@ done:
      * answer, as a failure. */
     if (ok && store->item_count == 0 && store->skipped > 0)
         ok = 0;
+    /* Read and sound, but not what the caller asked for. */
+    const char *named = type_contradicting_expect(store);
+    if (ok && named != NULL)
+        while (store->item_count > 0)
+            p11prov_store_item_free(&store->items[--store->item_count]);
     if (ok && store->item_count > 0) {
         ERR_pop_to_mark();
     } else {
@@ -583,9 +628,16 @@ done:
         /* A search by subject or alias (a certificate lookup while
          * verifying) may find nothing: no error then. */
         if (ok && token_count > 0
-            && !p11prov_store_search_active(&store->search))
-            P11PROV_RAISE(store->provctx, P11PROV_R_NO_OBJECT,
-                          "no object matches %s", store->uri_text);
+            && !p11prov_store_search_active(&store->search)) {
+            if (named != NULL)
+                P11PROV_RAISE(store->provctx, P11PROV_R_NO_OBJECT,
+                              "%s names %s, and %s was asked for",
+                              store->uri_text, named,
+                              expected_name(store->expect));
+            else
+                P11PROV_RAISE(store->provctx, P11PROV_R_NO_OBJECT,
+                              "no object matches %s", store->uri_text);
+        }
     }
     OPENSSL_free(tokens);
     return ok;

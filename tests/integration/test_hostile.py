@@ -384,6 +384,19 @@ def run_case(hostile, material, case):
     assert_clean_failure(proc, token, case.needles, case.any_of)
 
 
+def test_broken_public_key_asked_for_as_private(hostile):
+    """A public-key URI read where a private key is expected: the object
+    is still read, so a broken attribute is the error. (OpenSSL 3.5's
+    `pkey -pubin` asks quietly for a public key, drops that attempt's
+    errors, and asks again for a private key: this is what its user
+    sees.)"""
+    proc = hostile.openssl("attr-overlong:CKA_EC_POINT", "pkey", "-in",
+                           hostile.uri("ec-p256", "public", pin=False),
+                           "-pubout")
+    assert hostile.fired(), "the lie changed no answer\n" + describe(proc)
+    assert_clean_failure(proc, SOFT_TOKEN, (GET_ATTR, "CKA_EC_POINT"))
+
+
 # ---- the module checks its own configuration ---------------------------------
 
 def test_pass_through_is_faithful(hostile, material):

@@ -138,6 +138,17 @@ def test_storeutl_selects(openssl_prov, soft_env, uri, options, kinds):
     assert listed(proc) == kinds, describe(proc)
 
 
+def test_type_contradicting_the_request(openssl_prov, soft_env):
+    """A URI whose type is not what the application asks for (`pkey -in`
+    wants a private key; the URI names a public one) finds nothing, and
+    the error says which kinds disagree, not that the object is absent."""
+    uri = f"{SOFT};object={SOFT_KEYS[0]};type=public"
+    proc = openssl_prov("pkey", "-in", uri, "-pubout", env=soft_env)
+    assert proc.returncode != 0, describe(proc)
+    assert "names public keys, and a private key was asked for" in \
+        proc.stderr, describe(proc)
+
+
 def assert_sorted_by_id(uris, proc):
     """The returned objects come by CKA_ID, then label, then class (the
     same class order for every key)."""
