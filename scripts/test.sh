@@ -132,7 +132,9 @@ host_tier() {
   step "thread and fork tests: ThreadSanitizer build"
   # Only what runs threads or forks (~40 s): test_load.py (concurrent
   # signing and loading, fork while signing), store_sign's thread and fork
-  # tests, the concurrent TLS handshakes, the threads waiting for sessions. The provider and the test programs
+  # tests, the concurrent TLS handshakes, the threads waiting for sessions,
+  # threads on connections of their own to a key server and its restart
+  # under them (lanes). The provider and the test programs
   # are instrumented, openssl and the modules are not: the runtime is
   # preloaded into every process that loads our code. tests/tsan.supp
   # silences reports inside third-party code only (one entry each, with the
@@ -157,7 +159,8 @@ host_tier() {
     integration build-tsan \
       tests/integration/test_load.py tests/integration/test_c_programs.py \
       tests/integration/test_tls_c.py tests/integration/test_reuse.py \
-      -k "test_load or threads_share or fork or concurrent_handshakes or threads_wait"
+      tests/integration/test_remote.py \
+      -k "test_load or threads_share or fork or concurrent_handshakes or threads_wait or connections_of_their_own or restarts"
 
 }
 

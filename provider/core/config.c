@@ -12,6 +12,7 @@
 #include <openssl/params.h>
 
 #include "core/context.h"
+#include "core/cryptoki.h"
 #include "core/debug.h"
 
 #define KEY_MODULE_PATH "pkcs11-module-path"
@@ -20,15 +21,19 @@
 #define KEY_UNLISTED "pkcs11-module-unlisted-mechanisms"
 #define KEY_COPY_KEYS "pkcs11-module-copy-keys"
 #define KEY_CACHE_SECONDS "pkcs11-module-cache-seconds"
+#define KEY_CONNECTIONS "pkcs11-module-connections"
+/* One per core of a small server's clients; each costs a process on the
+ * key server. */
+#define DEFAULT_CONNECTIONS 4
 /* Long enough for applications that load the key for every connection,
  * short enough that objects added elsewhere show up soon. */
 #define DEFAULT_CACHE_SECONDS 10
 
 /* Keys OpenSSL itself reads from a provider section, then ours. */
 static const char *const known_keys[] = {
-    "identity",      "module",          "activate",    "soft_load",
-    KEY_MODULE_PATH, KEY_INIT_ARGS,     KEY_TOKEN_PIN, KEY_UNLISTED,
-    KEY_COPY_KEYS,   KEY_CACHE_SECONDS,
+    "identity",      "module",          "activate",      "soft_load",
+    KEY_MODULE_PATH, KEY_INIT_ARGS,     KEY_TOKEN_PIN,   KEY_UNLISTED,
+    KEY_COPY_KEYS,   KEY_CACHE_SECONDS, KEY_CONNECTIONS,
 };
 
 /* The mechanisms pkcs11-module-unlisted-mechanisms may name. */
@@ -187,9 +192,11 @@ static int parse_bool(P11PROV_CTX *ctx, const char *key, const char *env,
     return 0;
 }
 
-/* Seconds 0..3600; the environment wins. */
-static int parse_seconds(P11PROV_CTX *ctx, const char *key, const char *env,
-                         const char *value, unsigned int *out)
+/* A number of `what` from min to max; the environment wins. */
+static int parse_number(P11PROV_CTX *ctx, const char *key, const char *env,
+                        const char *value, const char *what,
+                        unsigned long min, unsigned long max,
+                        unsigned int *out)
 {
     const char *from_env = getenv(env);
     char *end;
@@ -199,11 +206,10 @@ static int parse_seconds(P11PROV_CTX *ctx, const char *key, const char *env,
     if (value == NULL)
         return 1;
     unsigned long n = strtoul(value, &end, 10);
-    if (end == value || *end != '\0' || n > 3600 || value[0] == '-') {
-        config_error(ctx,
-                     "%s (or %s) must be seconds from 0 to 3600, not "
-                     "\"%s\"",
-                     key, env, value);
+    if (end == value || *end != '\0' || n < min || n > max
+        || value[0] == '-') {
+        config_error(ctx, "%s (or %s) must be %s from %lu to %lu, not \"%s\"",
+                     key, env, what, min, max, value);
         return 0;
     }
     *out = (unsigned int)n;
@@ -228,6 +234,7 @@ int p11prov_config_load(P11PROV_CTX *ctx, const OSSL_DISPATCH *in)
     const char *name = NULL, *module_path = NULL, *init_args = NULL;
     const char *token_pin = NULL, *unlisted = NULL;
     const char *copy_keys = NULL, *cache_seconds = NULL;
+    const char *connections = NULL;
     /* Keys OpenSSL's configuration module consumes itself, and passes
      * on as parameters when it applied our section. */
     const char *conf_module = NULL, *conf_activate = NULL;
@@ -247,6 +254,7 @@ int p11prov_config_load(P11PROV_CTX *ctx, const OSSL_DISPATCH *in)
         OSSL_PARAM_utf8_ptr(KEY_UNLISTED, &unlisted, 0),
         OSSL_PARAM_utf8_ptr(KEY_COPY_KEYS, &copy_keys, 0),
         OSSL_PARAM_utf8_ptr(KEY_CACHE_SECONDS, &cache_seconds, 0),
+        OSSL_PARAM_utf8_ptr(KEY_CONNECTIONS, &connections, 0),
         OSSL_PARAM_utf8_ptr("module", &conf_module, 0),
         OSSL_PARAM_utf8_ptr("activate", &conf_activate, 0),
         OSSL_PARAM_END,
@@ -258,7 +266,8 @@ int p11prov_config_load(P11PROV_CTX *ctx, const OSSL_DISPATCH *in)
     bool section_applied = conf_module != NULL || conf_activate != NULL
                            || module_path != NULL || init_args != NULL
                            || token_pin != NULL || unlisted != NULL
-                           || copy_keys != NULL || cache_seconds != NULL;
+                           || copy_keys != NULL || cache_seconds != NULL
+                           || connections != NULL;
     /* The environment wins, so one binary can be pointed at a module. */
     const char *env_module = getenv("PKCS11PROV_MODULE");
     if (env_module != NULL && *env_module != '\0')
@@ -274,10 +283,15 @@ int p11prov_config_load(P11PROV_CTX *ctx, const OSSL_DISPATCH *in)
         return 0;
     ctx->config.copy_keys = true;
     ctx->config.cache_seconds = DEFAULT_CACHE_SECONDS;
+    ctx->config.connections = DEFAULT_CONNECTIONS;
     if (!parse_bool(ctx, KEY_COPY_KEYS, "PKCS11PROV_COPY_KEYS", copy_keys,
                     &ctx->config.copy_keys)
-        || !parse_seconds(ctx, KEY_CACHE_SECONDS, "PKCS11PROV_CACHE_SECONDS",
-                          cache_seconds, &ctx->config.cache_seconds))
+        || !parse_number(ctx, KEY_CACHE_SECONDS, "PKCS11PROV_CACHE_SECONDS",
+                         cache_seconds, "seconds", 0, 3600,
+                         &ctx->config.cache_seconds)
+        || !parse_number(ctx, KEY_CONNECTIONS, "PKCS11PROV_CONNECTIONS",
+                         connections, "a number", 1, P11PROV_MAX_LANES,
+                         &ctx->config.connections))
         return 0;
     if (!dup_setting(ctx, &ctx->name, name ? name : P11PROV_NAME)
         || !dup_setting(ctx, &ctx->config.module_path, module_path)

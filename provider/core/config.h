@@ -27,6 +27,9 @@ typedef struct p11prov_config {
     bool copy_keys;
     /* How long a URI's search result is reused (store_cache.c); 0: off. */
     unsigned int cache_seconds;
+    /* Connections to a key server (p11-kit's client) operations may use
+     * at once, 1 to P11PROV_MAX_LANES (lanes.h). */
+    unsigned int connections;
 } P11PROV_CONFIG;
 
 /* Reads the configuration the core passes at provider init. */

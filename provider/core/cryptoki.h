@@ -14,6 +14,10 @@
 
 typedef struct p11prov_token P11PROV_TOKEN;
 
+/* Connections to a key server that one process may hold at once
+ * (lanes.h): operations in more threads than that queue. */
+#define P11PROV_MAX_LANES 8
+
 struct p11prov_module {
     char *path;    /* as resolved; identifies the module */
     void *library; /* dlopen handle; never dlclosed */
@@ -59,6 +63,18 @@ struct p11prov_module {
     /* Tokens seen on this module; login state lives here, shared. */
     pthread_mutex_t tokens_lock;
     P11PROV_TOKEN *tokens;
+    /* lanes.c: another instance of the module it names, with a
+     * connection of its own to the same server. */
+    struct p11prov_module *instance_of;
+    /* Of a module with instances: lane k > 0 is lanes[k] (made on first
+     * need), lane 0 the module itself; lane_busy[k] is claimed by the one
+     * operation using it (atomic), lane_failed_at[k] (monotonic ns) holds
+     * a lane that could not be had off for a while. */
+    struct p11prov_module *lanes[P11PROV_MAX_LANES];
+    unsigned int lane_busy[P11PROV_MAX_LANES];
+    long long lane_failed_at[P11PROV_MAX_LANES];
+    /* Its library gives no instance with a connection of its own. */
+    bool single_instance;
     struct p11prov_module *next;
 };
 

@@ -290,6 +290,32 @@ int p11prov_token_login(P11PROV_CTX *ctx, P11PROV_TOKEN *token,
     return ok;
 }
 
+bool p11prov_token_share_pin(P11PROV_TOKEN *from, P11PROV_TOKEN *to)
+{
+    char *pin = NULL;
+    size_t len = 0;
+    bool shared;
+
+    pthread_mutex_lock(&from->login_lock);
+    if (from->pin != NULL && !from->pin_refused) {
+        pin = OPENSSL_memdup(from->pin, from->pin_len + 1);
+        len = from->pin_len;
+    }
+    pthread_mutex_unlock(&from->login_lock);
+    if (pin == NULL)
+        return false;
+    pthread_mutex_lock(&to->login_lock);
+    shared = !to->pin_refused;
+    if (shared && to->pin == NULL) {
+        remember_pin(to, pin, len);
+        pin = NULL;
+    }
+    pthread_mutex_unlock(&to->login_lock);
+    if (pin != NULL)
+        OPENSSL_clear_free(pin, len);
+    return shared;
+}
+
 int p11prov_token_prepare_login(P11PROV_CTX *ctx, P11PROV_TOKEN *token,
                                 const P11PROV_PIN_SOURCES *sources)
 {

@@ -34,6 +34,11 @@ bool p11prov_token_login_gone(P11PROV_CTX *ctx, P11PROV_TOKEN *token);
 int p11prov_token_login(P11PROV_CTX *ctx, P11PROV_TOKEN *token,
                         const P11PROV_PIN_SOURCES *sources);
 
+/* Gives `to` (the same token on another instance of its module) the PIN
+ * that logged in to `from`, for p11prov_token_login(ctx, to, NULL).
+ * false when `from` holds none, or `to` refused one. */
+bool p11prov_token_share_pin(P11PROV_TOKEN *from, P11PROV_TOKEN *to);
+
 /* Remembers a PIN from a non-interactive source (URI, configuration) for
  * a login that happens later, when a key is first used, so finding a key
  * costs no login. Returns 1 when a later login can succeed without

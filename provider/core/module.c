@@ -60,8 +60,12 @@ static void fork_child(void)
      * at fork, so one may have been under way in another thread. That
      * thread is gone here; so is the login (the module is initialised
      * again). */
-    for (P11PROV_MODULE *m = registry; m != NULL; m = m->next)
+    for (P11PROV_MODULE *m = registry; m != NULL; m = m->next) {
         p11prov_tokens_reset_login_locks(m);
+        /* So are the operations that held lanes (lanes.h). */
+        for (size_t k = 0; k < P11PROV_MAX_LANES; k++)
+            __atomic_store_n(&m->lane_busy[k], 0, __ATOMIC_RELAXED);
+    }
 }
 
 static void register_fork_handlers(void)
@@ -100,6 +104,17 @@ static void finalize_modules_at_exit(void)
     pthread_mutex_unlock(&registry_lock);
 }
 
+static void module_free(P11PROV_MODULE *m)
+{
+    p11prov_tokens_free(m);
+    pthread_mutex_destroy(&m->call_lock);
+    pthread_mutex_destroy(&m->fork_lock);
+    pthread_mutex_destroy(&m->tokens_lock);
+    OPENSSL_free(m->path);
+    OPENSSL_free(m->init_args);
+    OPENSSL_free(m);
+}
+
 /* When OpenSSL unloads pkcs11prov.so (at its cleanup, after every provider
  * context was torn down and the modules finalised), our bookkeeping goes
  * too. The module libraries stay loaded: unloading one that another part
@@ -111,13 +126,7 @@ __attribute__((destructor)) static void free_registry(void)
     while (registry != NULL) {
         P11PROV_MODULE *m = registry;
         registry = m->next;
-        p11prov_tokens_free(m);
-        pthread_mutex_destroy(&m->call_lock);
-        pthread_mutex_destroy(&m->fork_lock);
-        pthread_mutex_destroy(&m->tokens_lock);
-        OPENSSL_free(m->path);
-        OPENSSL_free(m->init_args);
-        OPENSSL_free(m);
+        module_free(m);
     }
     pthread_mutex_unlock(&registry_lock);
 }
@@ -284,27 +293,21 @@ static int initialize_module(P11PROV_CTX *ctx, P11PROV_MODULE *m)
     return 1;
 }
 
-static P11PROV_MODULE *load_module(P11PROV_CTX *ctx, const char *path,
-                                   const char *init_args)
+/* The record of one function list of a loaded library, not initialised
+ * yet. */
+static P11PROV_MODULE *module_new(P11PROV_CTX *ctx, void *library,
+                                  CK_FUNCTION_LIST *fns, const char *path,
+                                  const char *init_args)
 {
-    void *library = dlopen(path, RTLD_NOW | RTLD_LOCAL);
-    if (library == NULL) {
-        P11PROV_RAISE(ctx, P11PROV_R_MODULE_LOAD,
-                      "cannot load PKCS#11 module %s: %s", path, dlerror());
-        return NULL;
-    }
-    CK_FUNCTION_LIST *fns = find_function_list(ctx, library, path);
-    P11PROV_MODULE *m = fns ? OPENSSL_zalloc(sizeof(*m)) : NULL;
+    P11PROV_MODULE *m = OPENSSL_zalloc(sizeof(*m));
     if (m == NULL || (m->path = OPENSSL_strdup(path)) == NULL
         || (init_args
             && (m->init_args = OPENSSL_strdup(init_args)) == NULL)) {
-        if (fns != NULL)
-            P11PROV_RAISE(ctx, P11PROV_R_MEMORY, "loading module %s", path);
+        P11PROV_RAISE(ctx, P11PROV_R_MEMORY, "loading module %s", path);
         if (m != NULL) {
             OPENSSL_free(m->path);
             OPENSSL_free(m);
         }
-        dlclose(library);
         return NULL;
     }
     m->library = library;
@@ -316,6 +319,72 @@ static P11PROV_MODULE *load_module(P11PROV_CTX *ctx, const char *path,
     return m;
 }
 
+static P11PROV_MODULE *load_module(P11PROV_CTX *ctx, const char *path,
+                                   const char *init_args)
+{
+    void *library = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+    if (library == NULL) {
+        P11PROV_RAISE(ctx, P11PROV_R_MODULE_LOAD,
+                      "cannot load PKCS#11 module %s: %s", path, dlerror());
+        return NULL;
+    }
+    CK_FUNCTION_LIST *fns = find_function_list(ctx, library, path);
+    P11PROV_MODULE *m = fns ? module_new(ctx, library, fns, path, init_args)
+                            : NULL;
+    if (m == NULL)
+        dlclose(library);
+    return m;
+}
+
+P11PROV_MODULE *p11prov_module_instance(P11PROV_CTX *ctx, P11PROV_MODULE *m)
+{
+    P11PROV_MODULE *instance = NULL;
+    CK_FUNCTION_LIST *fns;
+    bool independent;
+    int ok;
+
+    pthread_mutex_lock(&registry_lock);
+    if (m->finalized || process_exiting || registry_pid != getpid())
+        goto done;
+    /* p11-kit's client makes a new instance, with a transport of its
+     * own, for each C_GetFunctionList; most modules return the same list
+     * again, or an instance sharing the first one's connection (p11-kit's
+     * proxy). Only one that connects anew in its C_Initialize will do. */
+    ERR_set_mark();
+    fns = find_function_list(ctx, m->library, m->path);
+    independent = fns != NULL;
+    for (P11PROV_MODULE *o = registry; independent && o != NULL; o = o->next)
+        independent = o->fns != fns;
+    instance = independent
+                   ? module_new(ctx, m->library, fns, m->path, m->init_args)
+                   : NULL;
+    ok = instance != NULL && initialize_module(ctx, instance);
+    ERR_pop_to_mark();
+    if (instance == NULL || !ok || !instance->we_initialized
+        || !instance->guard_sigpipe) {
+        if (ok && instance->we_initialized)
+            finalize_module(instance);
+        if (instance != NULL)
+            module_free(instance);
+        instance = NULL;
+        /* No connection of its own (a failure of the server itself may
+         * pass: tried again later). */
+        if (!independent || ok) {
+            __atomic_store_n(&m->single_instance, true, __ATOMIC_RELEASE);
+            P11PROV_DEBUG(1, "module %s: one connection for the process",
+                          m->path);
+        }
+        goto done;
+    }
+    instance->instance_of = m;
+    instance->next = registry;
+    registry = instance;
+    P11PROV_DEBUG(1, "module %s: another connection to its server", m->path);
+done:
+    pthread_mutex_unlock(&registry_lock);
+    return instance;
+}
+
 /* Finds or loads the module and takes a user reference on it. */
 static P11PROV_MODULE *module_acquire(P11PROV_CTX *ctx, const char *path,
                                       const char *init_args)
@@ -325,7 +394,7 @@ static P11PROV_MODULE *module_acquire(P11PROV_CTX *ctx, const char *path,
     pthread_once(&fork_handler_once, register_fork_handlers);
     pthread_mutex_lock(&registry_lock);
     for (m = registry; m != NULL; m = m->next)
-        if (strcmp(m->path, path) == 0)
+        if (m->instance_of == NULL && strcmp(m->path, path) == 0)
             break;
     if (m == NULL) {
         m = load_module(ctx, path, init_args);
@@ -348,6 +417,15 @@ static void module_release(P11PROV_MODULE *m)
     if (--m->users == 0 && m->we_initialized && !m->finalized
         && !process_exiting && registry_pid == getpid()
         && m->fork_generation == fork_generation) {
+        /* Its other instances go with it; they are initialised again
+         * when used (p11prov_module_ready). */
+        for (P11PROV_MODULE *i = registry; i != NULL; i = i->next) {
+            if (i->instance_of != m || i->finalized)
+                continue;
+            p11prov_tokens_forget(i);
+            finalize_module(i);
+            __atomic_store_n(&i->down, true, __ATOMIC_RELEASE);
+        }
         p11prov_tokens_forget(m);
         finalize_module(m);
         P11PROV_DEBUG(1, "module %s finalized: last user gone", m->path);

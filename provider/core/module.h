@@ -17,6 +17,12 @@
  * failure. uri may be NULL. */
 P11PROV_MODULE *p11prov_module_for_uri(P11PROV_CTX *ctx, const p11uri *uri);
 
+/* Another instance of module m, initialised, with a connection of its
+ * own to m's server (lanes.h); it lives and is finalised with m. NULL
+ * when there is none: m->single_instance is then set if the library
+ * cannot give one. */
+P11PROV_MODULE *p11prov_module_instance(P11PROV_CTX *ctx, P11PROV_MODULE *m);
+
 /* Drops every module reference the context holds. */
 void p11prov_modules_release(P11PROV_CTX *ctx);
 

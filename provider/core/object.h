@@ -25,6 +25,8 @@ typedef struct p11prov_object {
     unsigned int uses; /* before the copy: it is made on the second */
     int copy_state;
     unsigned int copy_generation, copy_epoch;
+    /* The same object on the module's other instances (lanes.c). */
+    struct p11prov_object *lanes[P11PROV_MAX_LANES];
 } P11PROV_OBJECT;
 
 /* The object's current handle: the one recorded, or, after the module was

@@ -77,6 +77,14 @@ CK_RV p11prov_object_handle(P11PROV_CTX *ctx, P11PROV_OBJECT *object,
 
 void p11prov_object_clear(P11PROV_OBJECT *object)
 {
+    /* Its twins on other instances of the module (lanes.c). */
+    for (size_t k = 0; k < P11PROV_MAX_LANES; k++) {
+        if (object->lanes[k] == NULL)
+            continue;
+        p11prov_object_clear(object->lanes[k]);
+        OPENSSL_free(object->lanes[k]);
+        object->lanes[k] = NULL;
+    }
     p11prov_object_copy_destroy(object);
     OPENSSL_free(object->id);
     OPENSSL_free(object->label);

@@ -10,6 +10,7 @@
 
 #include "core/context.h"
 #include "core/debug.h"
+#include "core/lanes.h"
 #include "core/login.h"
 #include "core/mechanisms.h"
 #include "core/module.h"
@@ -344,10 +345,12 @@ P11PROV_OP_STATUS p11prov_token_operation(
     unsigned char *out, size_t *out_len, size_t min_len, size_t max_len,
     CK_RV *rv)
 {
+    int lane;
+    P11PROV_OBJECT *on = p11prov_lane_take(ctx, object, &lane);
     RUN run = {
         .ctx = ctx,
-        .token = object->token,
-        .object = object,
+        .token = on->token,
+        .object = on,
         .uri = object->uri,
         .op = op,
         .mechanism = mechanism,
@@ -356,12 +359,13 @@ P11PROV_OP_STATUS p11prov_token_operation(
         .out = out,
         .min_len = min_len,
         .read_write = op == P11PROV_TOKEN_DERIVE
-                      && __atomic_load_n(&object->token->derive_needs_rw,
+                      && __atomic_load_n(&on->token->derive_needs_rw,
                                          __ATOMIC_RELAXED),
     };
     P11PROV_OP_STATUS status;
 
     status = run_with_recovery(&run, max_len, rv);
+    p11prov_lane_give_back(object, lane);
     if (status == P11PROV_OP_DONE)
         *out_len = run.out_len;
     return status;

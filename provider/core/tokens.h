@@ -60,6 +60,8 @@ struct p11prov_token {
     /* C_DeriveKey answered CKR_SESSION_READ_ONLY in a read-only session:
      * derive in read-write ones from then on (atomic). */
     bool derive_needs_rw;
+    /* The same token on the module's other instances (lanes.c). */
+    struct p11prov_token *lanes[P11PROV_MAX_LANES];
     struct p11prov_token *next;
 };
 

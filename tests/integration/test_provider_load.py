@@ -151,7 +151,8 @@ def test_sample_configuration_is_valid(provider_module, softhsm, tmp_path):
                             "pkcs11-module-token-pin",
                             "pkcs11-module-unlisted-mechanisms",
                             "pkcs11-module-copy-keys",
-                            "pkcs11-module-cache-seconds"}, enabled
+                            "pkcs11-module-cache-seconds",
+                            "pkcs11-module-connections"}, enabled
     enabled["pkcs11-module-path"] = SOFTHSM_MODULE
     enabled.pop("pkcs11-module-init-args")  # SoftHSM takes none
     (tmp_path / "pin").write_text("1234\n")

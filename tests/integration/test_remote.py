@@ -92,6 +92,37 @@ def test_server_restarts_while_a_client_signs(server, tmp_path):
     assert seconds[5][0] > 0 and seconds[8][0] > 0, text
 
 
+@pytest.mark.parametrize("connections", [1, 2])
+def test_threads_sign_on_connections_of_their_own(server, tmp_path,
+                                                  connections):
+    """Two threads signing at once each get a connection to the server
+    (a `p11-kit remote` process there) unless the configuration allows
+    only one; every signature is right either way."""
+    before = set(server.children())
+    started = sign_loop(server, key_uri(), tmp_path, 3, threads=2,
+                        env={"PKCS11PROV_CONNECTIONS": str(connections)})
+    peak = 0
+    deadline = time.monotonic() + 2.5
+    while time.monotonic() < deadline:
+        peak = max(peak, len(set(server.children()) - before))
+        time.sleep(0.1)
+    loop = LoopResult(started, timeout=60)
+    assert loop.status == 0 and loop.signed, loop.text
+    assert loop.failed == 0 and loop.wrong == 0, loop.text
+    assert peak == connections, (f"{peak} connections to the server, not "
+                                 f"{connections}\n{loop.text}")
+
+
+@pytest.mark.parametrize("value", ["0", "9", "two", "-1"])
+def test_connections_setting_is_checked(server, tmp_path, value):
+    proc = run(["openssl", "pkey", "-in", key_uri(), "-pubout"],
+               {"OPENSSL_CONF": write_openssl_cnf(tmp_path),
+                **server.client_env(), "PKCS11PROV_CONNECTIONS": value})
+    assert proc.returncode != 0, describe(proc)
+    assert "PKCS11PROV_CONNECTIONS" in proc.stderr and value in \
+        proc.stderr, describe(proc)
+
+
 def test_server_exporting_no_token(served_token, tmp_path):
     """A server whose URI matches no token serves an empty slot list. p11-kit
     takes a buffer of zero elements for a size query, so asking for the
