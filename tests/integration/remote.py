@@ -98,17 +98,19 @@ class P11KitServer:
         return left
 
 
-def sign_loop(srv, uri, directory, seconds, threads=1, env=None):
+def sign_loop(srv, uri, directory, seconds, threads=1, env=None,
+              prefix=()):
     """Starts sign_loop (the key loaded once, signatures verified in
     software) against the server; returns (Popen, directory). Its output
     goes to files: a pipe nobody reads while the test waits would fill
-    with error lines and stop the program."""
+    with error lines and stop the program. prefix: a command it runs
+    under (setpriv)."""
     directory.mkdir(exist_ok=True)
     conf = write_openssl_cnf(directory)
     with open(directory / "out", "w") as out, \
             open(directory / "err", "w") as err:
         proc = subprocess.Popen(
-            [str(c_program("sign_loop")), "--seconds", str(seconds),
+            [*prefix, str(c_program("sign_loop")), "--seconds", str(seconds),
              "--threads", str(threads), uri],
             env=child_env({"OPENSSL_CONF": conf, **srv.client_env(),
                            **(env or {})}),

@@ -2,6 +2,7 @@
 `p11-kit server` on a unix socket in a temporary directory, and
 pkcs11prov using p11-kit's client module, as containers or hosts reaching
 one key server do (remote.py)."""
+import contextlib
 import os
 import shutil
 import tempfile
@@ -98,13 +99,20 @@ def test_threads_sign_on_connections_of_their_own(server, tmp_path,
     """Two threads signing at once each get a connection to the server
     (a `p11-kit remote` process there) unless the configuration allows
     only one; every signature is right either way."""
-    before = set(server.children())
-    started = sign_loop(server, key_uri(), tmp_path, 3, threads=2,
-                        env={"PKCS11PROV_CONNECTIONS": str(connections)})
+    assert_connections(server, connections, tmp_path,
+                       env={"PKCS11PROV_CONNECTIONS": str(connections)})
+
+
+def assert_connections(srv, connections, directory, env=None, prefix=()):
+    """Two threads sign for 3 s, every signature right, on `connections`
+    connections to the server (its `p11-kit remote` processes)."""
+    before = set(srv.children())
+    started = sign_loop(srv, key_uri(), directory, 3, threads=2, env=env,
+                        prefix=prefix)
     peak = 0
     deadline = time.monotonic() + 2.5
     while time.monotonic() < deadline:
-        peak = max(peak, len(set(server.children()) - before))
+        peak = max(peak, len(set(srv.children()) - before))
         time.sleep(0.1)
     loop = LoopResult(started, timeout=60)
     assert loop.status == 0 and loop.signed, loop.text
@@ -213,12 +221,13 @@ def test_ecdh_through_the_server(server, tmp_path):
         "the served token's ECDH secret differs from the software one")
 
 
-def test_zero_configuration_through_the_proxy(served_token, tmp_path):
-    """No pkcs11prov setting: the default module (p11-kit's proxy) loads
-    the served token from a p11-kit module configuration with `remote:
-    unix:path=...`. The configuration is a private one, in a home of the
-    test's own: p11-kit reads no user configuration as root, so the
-    client runs as nobody (the socket opened to it)."""
+@contextlib.contextmanager
+def zero_configuration(served_token):
+    """A served token reachable through p11-kit's proxy with no pkcs11prov
+    setting: a p11-kit module configuration with `remote: unix:path=...`
+    in a home of the test's own. p11-kit reads no user configuration as
+    root, so clients run as nobody (the socket opened to them). Yields
+    (directory nobody can read, environment, command prefix)."""
     public = Path(tempfile.mkdtemp(prefix="pkcs11prov-zeroconf-", dir="/tmp"))
     try:
         public.chmod(0o755)
@@ -233,31 +242,48 @@ def test_zero_configuration_through_the_proxy(served_token, tmp_path):
             for d in (public / "home", modules.parent.parent, modules.parent,
                       modules):
                 d.chmod(0o755)
-            out = public / "out"
-            out.mkdir(mode=0o777)
-            out.chmod(0o777)
-            data = public / "data"
-            data.write_text("signed with zero configuration\n")
             as_client = ([] if os.geteuid() != 0 else
                          ["setpriv", "--reuid=nobody", "--regid=nogroup",
                           "--clear-groups"])
-            proc = run([*as_client, "openssl", "dgst", "-sha256",
-                        "-provider-path", PROVIDER_DIR, "-provider",
-                        "pkcs11prov", "-provider", "default", "-sign",
-                        key_uri(), "-out", out / "sig", data],
-                       {"HOME": public / "home", "OPENSSL_CONF": "/dev/null",
-                        "PKCS11PROV_MODULE": None, "SOFTHSM2_CONF": None})
-            assert_ok(proc)
-            pub = tmp_path / "pub.pem"
-            assert_ok(run(["openssl", "pkey", "-in", key_uri(), "-pubout",
-                           "-out", pub],
-                          {"OPENSSL_CONF": write_openssl_cnf(tmp_path),
-                           **srv.client_env()}))
-            software(tmp_path, "dgst", "-sha256", "-verify", pub,
-                     "-signature", out / "sig", data,
-                     what="verifying the signature made with zero "
-                     "configuration")
+            env = {"HOME": public / "home", "PKCS11PROV_MODULE": None,
+                   "P11_KIT_SERVER_ADDRESS": None, "SOFTHSM2_CONF": None}
+            yield srv, public, env, as_client
         finally:
             srv.kill()
     finally:
         shutil.rmtree(public, ignore_errors=True)
+
+
+def test_zero_configuration_through_the_proxy(served_token, tmp_path):
+    """No pkcs11prov setting: the default module (p11-kit's proxy) loads
+    the served token from a p11-kit module configuration."""
+    with zero_configuration(served_token) as (srv, public, env, as_client):
+        out = public / "out"
+        out.mkdir(mode=0o777)
+        out.chmod(0o777)
+        data = public / "data"
+        data.write_text("signed with zero configuration\n")
+        proc = run([*as_client, "openssl", "dgst", "-sha256",
+                    "-provider-path", PROVIDER_DIR, "-provider",
+                    "pkcs11prov", "-provider", "default", "-sign",
+                    key_uri(), "-out", out / "sig", data],
+                   {**env, "OPENSSL_CONF": "/dev/null"})
+        assert_ok(proc)
+        pub = tmp_path / "pub.pem"
+        assert_ok(run(["openssl", "pkey", "-in", key_uri(), "-pubout",
+                       "-out", pub],
+                      {"OPENSSL_CONF": write_openssl_cnf(tmp_path),
+                       **srv.client_env()}))
+        software(tmp_path, "dgst", "-sha256", "-verify", pub,
+                 "-signature", out / "sig", data,
+                 what="verifying the signature made with zero "
+                 "configuration")
+
+
+def test_proxy_threads_share_one_connection(served_token):
+    """Through p11-kit's proxy, a second instance shares the first one's
+    connection (its C_Initialize connects nowhere): the provider keeps one
+    connection, with one call at a time on it, and two threads sign
+    right."""
+    with zero_configuration(served_token) as (srv, public, env, as_client):
+        assert_connections(srv, 1, public / "loop", env=env, prefix=as_client)
