@@ -10,6 +10,8 @@
 #                    ${XDG_CACHE_HOME:-~/.cache}/pkcs11prov-fuzz: outside
 #                    the repository)
 #     -j JOBS        targets fuzzed at the same time (default 1)
+#     -w WORKERS     processes fuzzing each target (libFuzzer's fork mode,
+#                    on the one corpus; default 1: no fork mode)
 #     -t TARGET      only this target (fuzz_uri, ...); repeatable
 #     -k             keep going after a crash (libFuzzer's fork mode with
 #                    -ignore_crashes): every distinct failure is collected
@@ -25,21 +27,23 @@ set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 
 usage() {
-  sed -n '6,15p' "$0" | sed 's/^# \{0,1\}//' >&2
-  echo "usage: $0 [-b BUILD_DIR] [-c DIR] [-j JOBS] [-t TARGET]... [-k] SECONDS" >&2
+  sed -n '6,17p' "$0" | sed 's/^# \{0,1\}//' >&2
+  echo "usage: $0 [-b BUILD_DIR] [-c DIR] [-j JOBS] [-w WORKERS] [-t TARGET]... [-k] SECONDS" >&2
   exit 2
 }
 
 build=$repo/build-fuzz
 store=${XDG_CACHE_HOME:-$HOME/.cache}/pkcs11prov-fuzz
 jobs=1
+workers=1
 keep_going=0
 only=()
-while getopts "b:c:j:t:kh" opt; do
+while getopts "b:c:j:w:t:kh" opt; do
   case $opt in
     b) build=$(cd "$OPTARG" && pwd) ;;
     c) mkdir -p "$OPTARG" && store=$(cd "$OPTARG" && pwd) ;;
     j) jobs=$OPTARG ;;
+    w) workers=$OPTARG ;;
     t) only+=("$OPTARG") ;;
     k) keep_going=1 ;;
     *) usage ;;
@@ -50,6 +54,7 @@ shift $((OPTIND - 1))
 seconds=$1
 [[ $seconds =~ ^[0-9]+$ && $seconds -gt 0 ]] || usage
 [[ $jobs =~ ^[0-9]+$ && $jobs -gt 0 ]] || usage
+[[ $workers =~ ^[0-9]+$ && $workers -gt 0 ]] || usage
 case $store/ in
   "$repo"/*) echo "error: keep the campaign's corpus outside the repository ($store)" >&2; exit 2 ;;
 esac
@@ -88,7 +93,11 @@ fuzz_target() {
   # A unit slower than 25 s is a hang: reported as a failure.
   args+=(-max_total_time="$seconds" -timeout=25 -print_final_stats=1
          -artifact_prefix="$artifacts/")
-  ((keep_going)) && args+=(-fork=1 -ignore_crashes=1 -ignore_timeouts=1 -ignore_ooms=1)
+  if ((keep_going)); then
+    args+=(-fork="$workers" -ignore_crashes=1 -ignore_timeouts=1 -ignore_ooms=1)
+  elif ((workers > 1)); then
+    args+=(-fork="$workers")
+  fi
   # New inputs go to the first directory; the seeds are read every time.
   "$build/tests/fuzz/$name" "${args[@]}" "$corpus" "$seeds" > "$log" 2>&1 || status=$?
   local elapsed=$((SECONDS - started)) execs
@@ -108,7 +117,7 @@ fuzz_target() {
     > "$store/logs/$name-$run.result"
 }
 
-echo "campaign $run: ${targets[*]}, ${seconds}s each, $jobs at a time, in $store"
+echo "campaign $run: ${targets[*]}, ${seconds}s each, $jobs at a time, $workers process(es) each, in $store"
 running=0
 for name in "${targets[@]}"; do
   if ((running >= jobs)); then
