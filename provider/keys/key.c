@@ -180,8 +180,10 @@ bool p11prov_key_has_own_public(const P11PROV_KEY *key)
     return p11prov_attribute_find(a, n, CKA_EC_POINT) != NULL;
 }
 
-/* A modulus of another size than CKA_MODULUS_BITS says: a truncated or
- * padded answer. NULL when they agree or either is absent. */
+/* A CKA_MODULUS_BITS no RSA key has, or a modulus of another size than
+ * it says (a truncated or padded answer). NULL when they agree or it is
+ * absent. Without the modulus, the key's public part from elsewhere is
+ * held to it (twin_disagrees): it must be a size a key can have. */
 static const char *modulus_bits_fault(const CK_ATTRIBUTE *attrs,
                                       CK_ULONG count)
 {
@@ -190,11 +192,15 @@ static const char *modulus_bits_fault(const CK_ATTRIBUTE *attrs,
                                                       CKA_MODULUS_BITS);
     CK_ULONG announced;
 
-    if (n == NULL || bits == NULL)
+    if (bits == NULL)
         return NULL;
     if (bits->ulValueLen != sizeof(announced))
         return "a CKA_MODULUS_BITS of the wrong size";
     memcpy(&announced, bits->pValue, sizeof(announced));
+    if (announced < P11PROV_RSA_MIN_BITS || announced > P11PROV_RSA_MAX_BITS)
+        return "a CKA_MODULUS_BITS out of the range of RSA keys";
+    if (n == NULL)
+        return NULL;
     const unsigned char *value = n->pValue;
     CK_ULONG len = n->ulValueLen;
     while (len > 0 && *value == 0) {

@@ -41,6 +41,7 @@ typedef enum {
     X(MODULUS_EVEN, "modulus-even", ARG_NONE)                                \
     X(MODULUS_SHORT, "modulus-short", ARG_NONE)                              \
     X(MODULUS_BITS_WRONG, "modulus-bits-wrong", ARG_NONE)                    \
+    X(MODULUS_BITS_ABSURD, "modulus-bits-absurd", ARG_NONE)                  \
     X(EXPONENT_EMPTY, "exponent-empty", ARG_NONE)                            \
     X(EXPONENT_ONE, "exponent-one", ARG_NONE)                                \
     X(EXPONENT_EVEN, "exponent-even", ARG_NONE)                              \

@@ -71,6 +71,8 @@
  *   modulus-short           CKA_MODULUS without its last byte, made odd
  *                           (8 bits fewer than CKA_MODULUS_BITS)
  *   modulus-bits-wrong      CKA_MODULUS_BITS 8 more than the modulus has
+ *   modulus-bits-absurd     CKA_MODULUS_BITS 2^33 more: its low 32 bits
+ *                           are the modulus's size
  *   exponent-empty, exponent-one, exponent-even
  *                           CKA_PUBLIC_EXPONENT of 0 bytes, 1, or with its
  *                           lowest bit cleared (65537 -> 65536)

@@ -187,6 +187,12 @@ static void lie_about(value *v, CK_ATTRIBUTE_TYPE type,
             memcpy(&bits, v->bytes, sizeof(bits));
             set_ulong(v, bits + 8);
         }
+        if (v->len == sizeof(CK_ULONG)
+            && attribute_lie(LIE_MODULUS_BITS_ABSURD)) {
+            CK_ULONG bits;
+            memcpy(&bits, v->bytes, sizeof(bits));
+            set_ulong(v, bits + ((CK_ULONG)1 << 33));
+        }
         break;
     case CKA_PUBLIC_EXPONENT:
         lie_about_exponent(v);

@@ -492,6 +492,11 @@ CASES = [
     # The provider need not read CKA_MODULUS_BITS (modulus-short lies
     # about the modulus against it).
     Case("modulus-bits-wrong", "pubout-rsa", must_fire=False),
+    # A public key object without its modulus (its public part then comes
+    # from the certificate) is held to a CKA_MODULUS_BITS no key can have,
+    # whose low 32 bits are right (found by fuzz_key_attributes).
+    Case("attr-unavailable-ok:CKA_MODULUS,modulus-bits-absurd", "pubin-rsa",
+         FAIL, ("CKA_MODULUS_BITS",)),
     Case("modulus-1-byte", "pubin-rsa"),
     Case("modulus-even", "sign-rsa"),
     Case("modulus-1-byte", "sign-rsa"),
