@@ -346,6 +346,15 @@ P11PROV_MODULE *p11prov_module_instance(P11PROV_CTX *ctx, P11PROV_MODULE *m)
     pthread_mutex_lock(&registry_lock);
     if (m->finalized || process_exiting || registry_pid != getpid())
         goto done;
+    /* p11-kit's proxy (libp11-kit itself) shares the modules it loads,
+     * and so their connections, between its instances: trying one would
+     * only initialise every module it loads once more. */
+    if (dlsym(m->library, "p11_kit_modules_load") != NULL) {
+        __atomic_store_n(&m->single_instance, true, __ATOMIC_RELEASE);
+        P11PROV_DEBUG(1, "module %s (p11-kit's proxy): one connection",
+                      m->path);
+        goto done;
+    }
     /* p11-kit's client makes a new instance, with a transport of its
      * own, for each C_GetFunctionList; most modules return the same list
      * again, or an instance sharing the first one's connection (p11-kit's

@@ -281,9 +281,10 @@ def test_zero_configuration_through_the_proxy(served_token, tmp_path):
 
 
 def test_proxy_threads_share_one_connection(served_token):
-    """Through p11-kit's proxy, a second instance shares the first one's
-    connection (its C_Initialize connects nowhere): the provider keeps one
-    connection, with one call at a time on it, and two threads sign
-    right."""
+    """p11-kit's proxy shares the modules it loads, and so their
+    connections, between its instances: the provider makes no second one
+    (which would initialise every module the proxy loads again: under
+    ASan, tpm2-pkcs11's failed start leaks), keeps one connection with one
+    call at a time on it, and two threads sign right."""
     with zero_configuration(served_token) as (srv, public, env, as_client):
         assert_connections(srv, 1, public / "loop", env=env, prefix=as_client)
