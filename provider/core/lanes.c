@@ -5,7 +5,6 @@
 #include "core/lanes.h"
 
 #include <string.h>
-#include <time.h>
 
 #include <openssl/crypto.h>
 #include <openssl/err.h>
@@ -17,14 +16,6 @@
 
 /* A lane that could not be had is tried again after this long. */
 #define LANE_RETRY_NS 1000000000LL
-
-static long long monotonic_ns(void)
-{
-    struct timespec now;
-
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    return (long long)now.tv_sec * 1000000000LL + now.tv_nsec;
-}
 
 /* The token on the lane's instance: the one with the same label,
  * manufacturer, model and serial. */
@@ -42,6 +33,11 @@ static P11PROV_TOKEN *lane_token(P11PROV_CTX *ctx, P11PROV_TOKEN *token,
     if (m->lanes[lane] == NULL
         && (m->lanes[lane] = p11prov_module_instance(ctx, m)) == NULL)
         return NULL;
+    /* An instance made before a fork, or whose server went, is started
+     * again before it is asked for its tokens. */
+    if (p11prov_module_check_fork(NULL, m->lanes[lane]) != CKR_OK
+        || !p11prov_module_ready(m->lanes[lane]))
+        return NULL;
     char *uri_text = p11prov_token_uri(token);
     if (uri_text != NULL && p11uri_parse(uri_text, &uri, &error) == P11URI_OK
         && p11prov_tokens_find(ctx, m->lanes[lane], uri, &found, &count)
@@ -53,33 +49,30 @@ static P11PROV_TOKEN *lane_token(P11PROV_CTX *ctx, P11PROV_TOKEN *token,
     return token->lanes[lane];
 }
 
-/* The lane's token logged in as the object's is, with its PIN (a token
- * logged in with none, on a PIN pad, is not asked again: no lane). */
+/* The lane's token logged in as the object's is, with its PIN; it keeps
+ * the PIN for the runner's re-logins. A token logged in with none (a PIN
+ * pad) is not asked again: no lane. */
 static bool lane_logged_in(P11PROV_CTX *ctx, P11PROV_TOKEN *token,
                            P11PROV_TOKEN *twin)
 {
-    if (!p11prov_token_needs_login(twin))
-        return true;
-    if (!(p11prov_token_flags(token) & CKF_LOGIN_REQUIRED))
-        return true; /* a login is the runner's business then */
-    if (!p11prov_token_share_pin(token, twin))
-        return false;
-    return p11prov_token_login(ctx, twin, NULL);
+    return !p11prov_token_needs_login(twin)
+           || (p11prov_token_share_pin(token, twin)
+               && p11prov_token_login(ctx, twin, NULL));
 }
 
+/* The object's twin on the lane. Once made, the runner keeps it going as
+ * it does the object itself (a session borrow checks for fork and a lost
+ * server; a lost login is had again with the PIN the lane's token
+ * keeps): nothing more to check on the signing path. */
 static P11PROV_OBJECT *lane_object(P11PROV_CTX *ctx, P11PROV_OBJECT *object,
                                    int lane)
 {
-    P11PROV_TOKEN *twin_token = lane_token(ctx, object->token, lane);
     P11PROV_OBJECT *twin = object->lanes[lane];
-
-    if (twin_token == NULL
-        || p11prov_module_check_fork(NULL, twin_token->module) != CKR_OK
-        || !p11prov_module_ready(twin_token->module)
-        || !lane_logged_in(ctx, object->token, twin_token))
-        return NULL;
     if (twin != NULL)
         return twin;
+    P11PROV_TOKEN *twin_token = lane_token(ctx, object->token, lane);
+    if (twin_token == NULL || !lane_logged_in(ctx, object->token, twin_token))
+        return NULL;
     twin = OPENSSL_zalloc(sizeof(*twin));
     if (twin == NULL)
         return NULL;
@@ -116,8 +109,6 @@ P11PROV_OBJECT *p11prov_lane_take(P11PROV_CTX *ctx, P11PROV_OBJECT *object,
         || m->instance_of != NULL
         || __atomic_load_n(&m->single_instance, __ATOMIC_ACQUIRE))
         return object;
-    if (lanes > P11PROV_MAX_LANES)
-        lanes = P11PROV_MAX_LANES;
     for (unsigned int k = 0; k < lanes; k++) {
         unsigned int idle = 0;
         if (!__atomic_compare_exchange_n(&m->lane_busy[k], &idle, 1, false,
@@ -127,7 +118,7 @@ P11PROV_OBJECT *p11prov_lane_take(P11PROV_CTX *ctx, P11PROV_OBJECT *object,
             *lane = 0;
             return object;
         }
-        long long now = monotonic_ns();
+        long long now = p11prov_monotonic_ns();
         if (m->lane_failed_at[k] != 0
             && now - m->lane_failed_at[k] < LANE_RETRY_NS) {
             __atomic_store_n(&m->lane_busy[k], 0, __ATOMIC_RELEASE);

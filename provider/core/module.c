@@ -357,8 +357,7 @@ P11PROV_MODULE *p11prov_module_instance(P11PROV_CTX *ctx, P11PROV_MODULE *m)
     }
     /* p11-kit's client makes a new instance, with a transport of its
      * own, for each C_GetFunctionList; most modules return the same list
-     * again, or an instance sharing the first one's connection (p11-kit's
-     * proxy). Only one that connects anew in its C_Initialize will do. */
+     * again. Only one that connects anew in its C_Initialize will do. */
     ERR_set_mark();
     fns = find_function_list(ctx, m->library, m->path);
     independent = fns != NULL;
@@ -442,7 +441,7 @@ static void module_release(P11PROV_MODULE *m)
     pthread_mutex_unlock(&registry_lock);
 }
 
-static long long monotonic_ns(void)
+long long p11prov_monotonic_ns(void)
 {
     struct timespec now;
 
@@ -452,7 +451,7 @@ static long long monotonic_ns(void)
 
 CK_RV p11prov_module_recover(P11PROV_MODULE *m, unsigned int seen_generation)
 {
-    long long now = monotonic_ns();
+    long long now = p11prov_monotonic_ns();
     CK_RV rv;
 
     pthread_mutex_lock(&registry_lock);
@@ -482,7 +481,8 @@ CK_RV p11prov_module_recover(P11PROV_MODULE *m, unsigned int seen_generation)
      * may not: after P11PROV_RECOVERY_DRAIN_MS, no re-initialisation
      * this interval (finalising under a call would be worse). */
     while (__atomic_load_n(&m->calls_in_flight, __ATOMIC_SEQ_CST) > 0) {
-        if (monotonic_ns() - now > P11PROV_RECOVERY_DRAIN_MS * 1000000LL) {
+        if (p11prov_monotonic_ns() - now
+            > P11PROV_RECOVERY_DRAIN_MS * 1000000LL) {
             __atomic_store_n(&m->fork_pending, 0, __ATOMIC_SEQ_CST);
             pthread_mutex_unlock(&m->fork_lock);
             pthread_mutex_unlock(&registry_lock);

@@ -49,6 +49,9 @@ CK_RV p11prov_module_recover(P11PROV_MODULE *module,
  * attempt, once the interval has passed, failed too. Cheap when up. */
 bool p11prov_module_ready(P11PROV_MODULE *module);
 
+/* CLOCK_MONOTONIC in nanoseconds: recovery intervals, lane retries. */
+long long p11prov_monotonic_ns(void);
+
 /* Whether exit() has begun: modules may have run their destructors, so
  * no more calls into them (SoftHSM crashes). */
 bool p11prov_process_exiting(void);
